@@ -1,0 +1,103 @@
+#include "api/convert.h"
+
+#include <cmath>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/hash.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace datagate::api {
+
+absl::StatusOr<Value> FromProto(const google::protobuf::Value& v, absl::string_view path) {
+  switch (v.kind_case()) {
+    case google::protobuf::Value::kNullValue:
+    case google::protobuf::Value::KIND_NOT_SET:
+      return Value{};
+    case google::protobuf::Value::kNumberValue:
+      return Value{v.number_value()};
+    case google::protobuf::Value::kStringValue:
+      return Value{v.string_value()};
+    case google::protobuf::Value::kBoolValue:
+      return Value{v.bool_value()};
+    default:
+      return errors::InvalidField(path, "lists and objects are not column values");
+  }
+}
+
+absl::StatusOr<std::vector<Field>> FromStruct(const google::protobuf::Struct& s, absl::string_view path) {
+  std::vector<Field> fields;
+  fields.reserve(s.fields_size());
+  for (const auto& [name, value] : s.fields()) {
+    ASSIGN_OR_RETURN(Value v, FromProto(value, absl::StrCat(path, ".", name)));
+    fields.push_back(Field{name, std::move(v)});
+  }
+  return fields;
+}
+
+std::vector<std::string> FromMask(const google::protobuf::FieldMask& mask) {
+  return {mask.paths().begin(), mask.paths().end()};
+}
+
+void ToProto(const Value& v, google::protobuf::Value* out) {
+  std::visit(
+      [out](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          out->set_null_value(google::protobuf::NULL_VALUE);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          // Beyond 2^53 a JSON number loses digits: send a decimal string.
+          if (x > (int64_t{1} << 53) || x < -(int64_t{1} << 53)) {
+            out->set_string_value(absl::StrCat(x));
+          } else {
+            out->set_number_value(static_cast<double>(x));
+          }
+        } else if constexpr (std::is_same_v<T, double>) {
+          out->set_number_value(x);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out->set_string_value(x);
+        } else if constexpr (std::is_same_v<T, Blob>) {
+          out->set_string_value(absl::Base64Escape(x.bytes));
+        } else {
+          out->set_bool_value(x);
+        }
+      },
+      v);
+}
+
+void SetTimestamp(int64_t us, google::protobuf::Timestamp* out) {
+  out->set_seconds(us / 1000000);
+  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+void ToProto(const StoredRow& row, v1::Row* out) {
+  out->set_table(row.table);
+  auto* fields = out->mutable_fields()->mutable_fields();
+  for (const Field& f : row.fields) ToProto(f.value, &(*fields)[f.column]);
+  out->set_version(row.version);
+  if (row.create_time_us) SetTimestamp(row.create_time_us, out->mutable_create_time());
+  if (row.update_time_us) SetTimestamp(row.update_time_us, out->mutable_update_time());
+}
+
+absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) {
+  const auto& md = context.client_metadata();
+  auto it = md.find("x-tenant-id");
+  if (it == md.end() || it->second.empty()) return errors::MissingTenant();
+  return std::string(it->second.data(), it->second.size());
+}
+
+std::string Fingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return absl::StrCat(absl::Hex(Fnv1a64(bytes), absl::kZeroPad16), "-", bytes.size());
+}
+
+}  // namespace datagate::api

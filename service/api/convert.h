@@ -1,0 +1,38 @@
+// Proto <-> domain conversions for the handlers.
+#ifndef DATAGATE_API_CONVERT_H_
+#define DATAGATE_API_CONVERT_H_
+
+#include <grpcpp/server_context.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/value.h"
+#include "datagate/v1/data.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace datagate::api {
+
+// A Struct value as a column value. Numbers become doubles (the core turns
+// them into integers for INTEGER columns). INVALID_ARGUMENT for lists and
+// objects, naming `path`.
+absl::StatusOr<Value> FromProto(const google::protobuf::Value& v, absl::string_view path);
+absl::StatusOr<std::vector<Field>> FromStruct(const google::protobuf::Struct& s, absl::string_view path);
+std::vector<std::string> FromMask(const google::protobuf::FieldMask& mask);
+
+void ToProto(const Value& v, google::protobuf::Value* out);
+void ToProto(const StoredRow& row, v1::Row* out);
+void SetTimestamp(int64_t us, google::protobuf::Timestamp* out);
+
+// The caller's tenant id from the `x-tenant-id` metadata. UNAUTHENTICATED
+// when missing.
+absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context);
+
+// A stable fingerprint of a request's content, for idempotency checks.
+std::string Fingerprint(const google::protobuf::Message& request);
+
+}  // namespace datagate::api
+
+#endif  // DATAGATE_API_CONVERT_H_

@@ -1,0 +1,104 @@
+#include "api/migration_service.h"
+
+#include "api/convert.h"
+#include "api/status.h"
+#include "common/errors.h"
+
+namespace datagate::api {
+namespace {
+
+absl::StatusOr<core::MigrationTarget> TargetOf(const v1::MigrationTarget& t) {
+  using Kind = core::MigrationTarget::Kind;
+  switch (t.target_case()) {
+    case v1::MigrationTarget::kMaster:
+      if (t.master()) return core::MigrationTarget{Kind::kMaster, ""};
+      break;
+    case v1::MigrationTarget::kAllTenants:
+      if (t.all_tenants()) return core::MigrationTarget{Kind::kAllTenants, ""};
+      break;
+    case v1::MigrationTarget::kTenantId:
+      return core::MigrationTarget{Kind::kTenant, t.tenant_id()};
+    default:
+      break;
+  }
+  return errors::InvalidField("target", "set one of master: true, tenant_id, or all_tenants: true");
+}
+
+void AddFiles(v1::MigrationSet set, const migrate::Migrator& m, v1::ListMigrationsResponse* resp) {
+  for (const migrate::MigrationFile& f : m.files()) {
+    v1::Migration* out = resp->add_migrations();
+    out->set_set(set);
+    out->set_version(f.version);
+    out->set_name(f.name);
+    out->set_checksum(f.checksum);
+    out->set_reversible(f.has_down);
+  }
+}
+
+grpc::Status RunPlan(core::Migrations* m, const v1::MigrationTarget& target, int64_t to_version, bool up,
+                     bool validate_only, v1::MigrationPlanResponse* resp) {
+  absl::StatusOr<core::MigrationTarget> t = TargetOf(target);
+  if (!t.ok()) return ToGrpcStatus(t.status());
+  absl::StatusOr<core::MigrationPlan> plan = m->Run(*t, to_version, up, validate_only);
+  if (!plan.ok()) return ToGrpcStatus(plan.status());
+  for (const migrate::Step& s : plan->steps) {
+    v1::MigrationStep* out = resp->add_steps();
+    out->set_target(s.target);
+    out->set_version(s.version);
+    out->set_name(s.name);
+    out->set_direction(s.up ? "up" : "down");
+    out->set_done(s.done);
+  }
+  for (const std::string& e : plan->errors) resp->add_errors(e);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status MigrationServiceImpl::ListMigrations(grpc::ServerContext*, const v1::ListMigrationsRequest* req,
+                                                  v1::ListMigrationsResponse* resp) {
+  if (req->set() != v1::TENANT) AddFiles(v1::MASTER, migrations_->master(), resp);
+  if (req->set() != v1::MASTER) AddFiles(v1::TENANT, migrations_->tenant(), resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status MigrationServiceImpl::GetMigrationStatus(grpc::ServerContext*, const v1::GetMigrationStatusRequest* req,
+                                                      v1::GetMigrationStatusResponse* resp) {
+  std::optional<core::MigrationTarget> target;
+  if (req->has_target()) {
+    absl::StatusOr<core::MigrationTarget> t = TargetOf(req->target());
+    if (!t.ok()) return ToGrpcStatus(t.status());
+    target = *t;
+  }
+  absl::StatusOr<std::vector<migrate::TargetState>> states = migrations_->Status(target);
+  if (!states.ok()) return ToGrpcStatus(states.status());
+  for (const migrate::TargetState& s : *states) {
+    v1::TargetStatus* out = resp->add_targets();
+    out->set_target(s.target);
+    out->set_current_version(s.current_version);
+    out->set_latest_version(s.latest_version);
+    for (const migrate::AppliedState& a : s.applied) {
+      v1::AppliedMigration* am = out->add_applied();
+      am->set_version(a.record.version);
+      am->set_name(a.record.name);
+      am->set_checksum(a.record.checksum);
+      SetTimestamp(a.record.apply_time_us, am->mutable_apply_time());
+      am->set_checksum_mismatch(a.checksum_mismatch);
+    }
+    for (int64_t v : s.pending) out->add_pending(v);
+    out->set_error(s.error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MigrationServiceImpl::ApplyMigrations(grpc::ServerContext*, const v1::ApplyMigrationsRequest* req,
+                                                   v1::MigrationPlanResponse* resp) {
+  return RunPlan(migrations_, req->target(), req->to_version(), true, req->validate_only(), resp);
+}
+
+grpc::Status MigrationServiceImpl::RevertMigrations(grpc::ServerContext*, const v1::RevertMigrationsRequest* req,
+                                                    v1::MigrationPlanResponse* resp) {
+  return RunPlan(migrations_, req->target(), req->to_version(), false, req->validate_only(), resp);
+}
+
+}  // namespace datagate::api

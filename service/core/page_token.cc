@@ -1,0 +1,42 @@
+#include "core/page_token.h"
+
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "common/errors.h"
+
+namespace datagate::core {
+namespace {
+constexpr char kTokenVersion = 1;
+}  // namespace
+
+std::string EncodePageToken(uint64_t query_fingerprint, const std::vector<Value>& cursor) {
+  std::string raw(1, kTokenVersion);
+  char fp[sizeof query_fingerprint];
+  std::memcpy(fp, &query_fingerprint, sizeof fp);
+  raw.append(fp, sizeof fp);
+  for (const Value& v : cursor) EncodeValue(v, &raw);
+  return absl::WebSafeBase64Escape(raw);
+}
+
+absl::StatusOr<std::vector<Value>> DecodePageToken(absl::string_view token, uint64_t query_fingerprint) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return errors::MalformedPageToken("not base64");
+  if (raw.size() < 1 + sizeof(uint64_t) || raw[0] != kTokenVersion) {
+    return errors::MalformedPageToken("unknown format");
+  }
+  uint64_t fp;
+  std::memcpy(&fp, raw.data() + 1, sizeof fp);
+  if (fp != query_fingerprint) return errors::MalformedPageToken("it was made for a different table, filter or order");
+  absl::string_view in(raw);
+  in.remove_prefix(1 + sizeof fp);
+  std::vector<Value> cursor;
+  while (!in.empty()) {
+    absl::StatusOr<Value> v = DecodeValue(&in);
+    if (!v.ok()) return errors::MalformedPageToken("corrupt cursor");
+    cursor.push_back(*std::move(v));
+  }
+  return cursor;
+}
+
+}  // namespace datagate::core

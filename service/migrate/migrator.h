@@ -1,0 +1,74 @@
+// Planning and running migrations of one set (master or tenant) against
+// store::Database targets.
+#ifndef DATAGATE_MIGRATE_MIGRATOR_H_
+#define DATAGATE_MIGRATE_MIGRATOR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "migrate/migration_files.h"
+#include "store/store.h"
+
+namespace datagate::migrate {
+
+struct Step {
+  std::string target;  // "master" or "tenant/<id>"
+  int64_t version = 0;
+  std::string name;
+  bool up = true;
+  bool done = false;
+};
+
+struct AppliedState {
+  store::AppliedMigration record;
+  bool checksum_mismatch = false;
+};
+
+struct TargetState {
+  std::string target;
+  int64_t current_version = 0;
+  int64_t latest_version = 0;
+  std::vector<AppliedState> applied;
+  std::vector<int64_t> pending;
+  std::string error;  // why the target cannot be migrated as is, if so
+};
+
+// Immutable after construction; thread-safe. Migrating one database is
+// serialized by the database's own writer queue.
+class Migrator {
+ public:
+  explicit Migrator(std::vector<MigrationFile> files) : files_(std::move(files)) {}
+
+  const std::vector<MigrationFile>& files() const { return files_; }
+  int64_t latest_version() const { return files_.empty() ? 0 : files_.back().version; }
+
+  // What is applied and pending on `db`.
+  absl::StatusOr<TargetState> State(const std::string& target, store::Database& db) const;
+
+  // Steps that bring `db` up to `to_version` (0: latest). INVALID_ARGUMENT
+  // for an unknown version; FAILED_PRECONDITION for a changed applied file,
+  // an applied version the folder lacks, or an unapplied older version.
+  absl::StatusOr<std::vector<Step>> PlanUp(const std::string& target, store::Database& db, int64_t to_version) const;
+
+  // Steps that revert `db` down to `to_version`, newest first.
+  // FAILED_PRECONDITION when a step has no down SQL or its file changed.
+  absl::StatusOr<std::vector<Step>> PlanDown(const std::string& target, store::Database& db, int64_t to_version) const;
+
+  // Runs the steps in order, each in its own transaction, marking them done;
+  // stops at the first failure and returns it.
+  absl::Status Execute(store::Database& db, std::vector<Step>& steps) const;
+
+  // PlanUp to the latest version, then Execute.
+  absl::Status ApplyAll(const std::string& target, store::Database& db) const;
+
+ private:
+  const MigrationFile* Find(int64_t version) const;
+  absl::Status CheckApplied(const std::string& target, const std::vector<store::AppliedMigration>& applied) const;
+
+  const std::vector<MigrationFile> files_;
+};
+
+}  // namespace datagate::migrate
+
+#endif  // DATAGATE_MIGRATE_MIGRATOR_H_

@@ -1,0 +1,94 @@
+// datagate: flags and DATAGATE_* environment variables become
+// server::Options here and nowhere else.
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "common/logging.h"
+#include "server/server.h"
+
+namespace {
+const datagate::server::Options kDefaults;
+}  // namespace
+
+ABSL_FLAG(std::string, listen, kDefaults.listen, "host:port to serve gRPC on (env DATAGATE_LISTEN)");
+ABSL_FLAG(std::string, data_dir, kDefaults.data_dir, "folder for the SQLite files (env DATAGATE_DATA_DIR)");
+ABSL_FLAG(std::string, migrations_dir, kDefaults.migrations_dir,
+          "folder holding master/ and tenant/ migrations (env DATAGATE_MIGRATIONS_DIR)");
+ABSL_FLAG(std::string, synchronous, kDefaults.synchronous,
+          "SQLite durability: FULL (acknowledged writes are on disk) or NORMAL (env DATAGATE_SYNCHRONOUS)");
+ABSL_FLAG(int, max_readers, kDefaults.max_readers, "read connections per database (env DATAGATE_MAX_READERS)");
+ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
+          "largest request/response message in bytes (env DATAGATE_MAX_MESSAGE_BYTES)");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "on SIGTERM/SIGINT, how long calls in flight may finish (env DATAGATE_SHUTDOWN_GRACE_SECONDS)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error (env DATAGATE_LOG_LEVEL)");
+
+namespace {
+
+// An environment variable sets a flag's default; the command line wins.
+template <typename T>
+void FromEnv(absl::Flag<T>& flag, const char* env) {
+  const char* value = std::getenv(env);
+  if (value == nullptr) return;
+  if constexpr (std::is_same_v<T, int>) {
+    int n;
+    if (!absl::SimpleAtoi(value, &n)) {
+      std::cerr << env << "=" << value << " is not an integer\n";
+      std::exit(2);
+    }
+    absl::SetFlag(&flag, n);
+  } else {
+    absl::SetFlag(&flag, std::string(value));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("datagate: a gRPC data gateway over SQLite (see README.md)");
+  FromEnv(FLAGS_listen, "DATAGATE_LISTEN");
+  FromEnv(FLAGS_data_dir, "DATAGATE_DATA_DIR");
+  FromEnv(FLAGS_migrations_dir, "DATAGATE_MIGRATIONS_DIR");
+  FromEnv(FLAGS_synchronous, "DATAGATE_SYNCHRONOUS");
+  FromEnv(FLAGS_max_readers, "DATAGATE_MAX_READERS");
+  FromEnv(FLAGS_max_message_bytes, "DATAGATE_MAX_MESSAGE_BYTES");
+  FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
+  FromEnv(FLAGS_log_level, "DATAGATE_LOG_LEVEL");
+  absl::ParseCommandLine(argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  datagate::server::Options options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.migrations_dir = absl::GetFlag(FLAGS_migrations_dir);
+  options.synchronous = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_synchronous));
+  options.max_readers = absl::GetFlag(FLAGS_max_readers);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+
+  auto server = datagate::server::Server::Create(options);
+  if (!server.ok()) {
+    spdlog::critical("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {} received: finishing calls in flight", sig);
+  (*server)->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  return 0;
+}

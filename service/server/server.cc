@@ -1,0 +1,131 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "api/data_service.h"
+#include "api/migration_service.h"
+#include "api/tenant_service.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "core/migrations.h"
+#include "core/tenants.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace datagate::server {
+
+struct Server::State {
+  std::unique_ptr<store::sqlite::SqliteStore> store;
+  std::unique_ptr<migrate::Migrator> master_migrations;
+  std::unique_ptr<migrate::Migrator> tenant_migrations;
+  std::unique_ptr<core::Tenants> tenants;
+  std::unique_ptr<core::Migrations> migrations;
+  std::unique_ptr<api::DataServiceImpl> data_service;
+  std::unique_ptr<api::TenantServiceImpl> tenant_service;
+  std::unique_ptr<api::MigrationServiceImpl> migration_service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+absl::Status Validate(const Options& o) {
+  if (o.listen.empty()) return absl::InvalidArgumentError("listen: give host:port, e.g. 127.0.0.1:50051");
+  if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: give a folder for the SQLite files");
+  if (o.synchronous != "FULL" && o.synchronous != "NORMAL") {
+    return absl::InvalidArgumentError(absl::StrCat("synchronous: FULL or NORMAL, not '", o.synchronous, "'"));
+  }
+  if (o.max_readers < 1 || o.max_readers > 64) return absl::InvalidArgumentError("max_readers: 1 to 64");
+  if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("migrations_dir: '", o.migrations_dir, "' is not a folder (it needs master/ and tenant/)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set) {
+  ASSIGN_OR_RETURN(std::vector<migrate::MigrationFile> files,
+                   migrate::LoadMigrations(absl::StrCat(o.migrations_dir, "/", set), "sqlite"));
+  return std::make_unique<migrate::Migrator>(std::move(files));
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
+  RETURN_IF_ERROR(Validate(options));
+  auto s = std::make_unique<State>();
+  ASSIGN_OR_RETURN(s->master_migrations, LoadSet(options, "master"));
+  ASSIGN_OR_RETURN(s->tenant_migrations, LoadSet(options, "tenant"));
+  store::sqlite::DatabaseOptions db_options;
+  db_options.synchronous = options.synchronous;
+  db_options.max_readers = options.max_readers;
+  ASSIGN_OR_RETURN(s->store, store::sqlite::SqliteStore::Open(options.data_dir, db_options));
+  s->tenants = std::make_unique<core::Tenants>(s->store.get(), s->tenant_migrations.get());
+  s->migrations = std::make_unique<core::Migrations>(s->store.get(), s->tenants.get(), s->master_migrations.get(),
+                                                     s->tenant_migrations.get());
+  RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
+
+  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get());
+  s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
+  s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(s->data_service.get());
+  builder.RegisterService(s->tenant_service.get());
+  builder.RegisterService(s->migration_service.get());
+  s->grpc_server = builder.BuildAndStart();
+  if (s->grpc_server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options.listen, "': the address is in use or invalid"));
+  }
+  grpc::HealthCheckServiceInterface* health = s->grpc_server->GetHealthCheckService();
+  for (const char* name :
+       {"", "datagate.v1.DataService", "datagate.v1.TenantService", "datagate.v1.MigrationService"}) {
+    health->SetServingStatus(name, true);
+  }
+  std::unique_ptr<Server> server(new Server(std::move(s)));
+  server->port_ = port;
+  spdlog::info("datagate serving on {} (port {}), data in {}, synchronous={}", options.listen, port, options.data_dir,
+               options.synchronous);
+  return server;
+}
+
+void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
+  {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->shut_down) return;
+    state_->shut_down = true;
+  }
+  if (state_->grpc_server) {
+    state_->grpc_server->GetHealthCheckService()->Shutdown();
+    state_->grpc_server->Shutdown(deadline);
+    state_->grpc_server->Wait();
+  }
+  if (state_->store) state_->store->Close();
+  spdlog::info("datagate stopped");
+}
+
+void Server::Wait() {
+  if (state_->grpc_server) state_->grpc_server->Wait();
+}
+
+}  // namespace datagate::server

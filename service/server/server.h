@@ -1,0 +1,58 @@
+// The datagate server: every setting in Options, start-up in Create.
+#ifndef DATAGATE_SERVER_SERVER_H_
+#define DATAGATE_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace datagate::server {
+
+struct Options {
+  // host:port to listen on; port 0 picks a free port (see Server::port()).
+  std::string listen = "127.0.0.1:50051";
+  // Folder for master.db and tenants/<id>.db (created if missing).
+  std::string data_dir = "./data";
+  // Folder with master/ and tenant/ migration sets.
+  std::string migrations_dir = "./migrations";
+  // SQLite synchronous mode: FULL (an acknowledged write is on disk) or
+  // NORMAL (faster; a power loss may drop the last writes, a crash may not).
+  std::string synchronous = "FULL";
+  // Read connections per database.
+  int max_readers = 4;
+  // Largest request or response message, bytes.
+  int max_message_bytes = 4 << 20;
+};
+
+class Server {
+ public:
+  // Validates options, opens the store, applies migrations to the master and
+  // every tenant, and starts serving (with health and reflection).
+  // INVALID_ARGUMENT for bad options, FAILED_PRECONDITION for bad folders or
+  // migrations, UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const Options& options);
+  ~Server();
+
+  // The bound port.
+  int port() const { return port_; }
+  // Stops taking calls, lets calls in flight finish until `deadline`, then
+  // cancels the rest and closes the store. Idempotent.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+  // Blocks until Shutdown has finished.
+  void Wait();
+
+ private:
+  struct State;
+  explicit Server(std::unique_ptr<State> state);
+
+  std::unique_ptr<State> state_;
+  int port_ = 0;
+};
+
+}  // namespace datagate::server
+
+#endif  // DATAGATE_SERVER_SERVER_H_

@@ -1,0 +1,155 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace datagate::store::sqlite {
+namespace {
+
+constexpr char kRegistrySql[] = R"sql(
+CREATE TABLE IF NOT EXISTS _dg_tenants(
+  id TEXT PRIMARY KEY, display_name TEXT NOT NULL, request_id TEXT NOT NULL, create_us INTEGER NOT NULL);
+)sql";
+
+TenantRecord ReadTenant(SQLite::Statement& q) {
+  return TenantRecord{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                      q.getColumn(3).getInt64()};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir,
+                                                               const DatabaseOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(data_dir) / "tenants", ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot create data folder '", data_dir, "': ", ec.message()));
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(data_dir, options));
+  ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options));
+  RETURN_IF_ERROR(store->master_->Transact("registry", [](Connection& c) {
+    c.db().exec(kRegistrySql);
+    return absl::OkStatus();
+  }));
+  return store;
+}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+void SqliteStore::Close() {
+  std::map<std::string, std::shared_ptr<SqliteDatabase>> open;
+  {
+    absl::MutexLock lock(&mu_);
+    open.swap(open_);
+  }
+  for (auto& [id, db] : open) db->Close();
+  if (master_) master_->Close();
+}
+
+std::string SqliteStore::TenantPath(const std::string& id) const {
+  return absl::StrCat(data_dir_, "/tenants/", id, ".db");
+}
+
+void SqliteStore::RemoveFiles(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    std::filesystem::remove(path + suffix, ec);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Database>> SqliteStore::CreateTenantDatabase(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = open_.find(id); it != open_.end()) {
+    it->second->Close();
+    open_.erase(it);
+  }
+  // A file left by an unfinished create or delete belongs to no tenant.
+  RemoveFiles(TenantPath(id));
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_));
+  open_[id] = db;
+  return db;
+}
+
+absl::StatusOr<std::shared_ptr<Database>> SqliteStore::TenantDatabase(const std::string& id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = open_.find(id); it != open_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::optional<TenantRecord> record, LookupTenant(id));
+  if (!record) return errors::UnknownTenant(id);
+  absl::MutexLock lock(&mu_);
+  if (auto it = open_.find(id); it != open_.end()) return it->second;
+  if (!std::filesystem::exists(TenantPath(id))) {
+    spdlog::error("tenant '{}' is registered but its file {} is missing", id, TenantPath(id));
+    return absl::DataLossError(absl::StrCat("tenant '", id, "' is registered but its storage is missing"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_));
+  open_[id] = db;
+  return db;
+}
+
+absl::Status SqliteStore::RegisterTenant(const TenantRecord& r) {
+  return master_->Transact("register tenant", [&](Connection& c) {
+    SQLite::Statement& q =
+        c.Prepare("INSERT INTO _dg_tenants(id, display_name, request_id, create_us) VALUES (?, ?, ?, ?)");
+    q.bind(1, r.id);
+    q.bind(2, r.display_name);
+    q.bind(3, r.request_id);
+    q.bind(4, r.create_time_us);
+    q.exec();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std::string& id) {
+  std::optional<TenantRecord> record;
+  RETURN_IF_ERROR(master_->Read("lookup tenant", [&](Connection& c) {
+    SQLite::Statement& q = c.Prepare("SELECT id, display_name, request_id, create_us FROM _dg_tenants WHERE id = ?");
+    q.bind(1, id);
+    if (q.executeStep()) record = ReadTenant(q);
+    return absl::OkStatus();
+  }));
+  return record;
+}
+
+absl::StatusOr<std::vector<TenantRecord>> SqliteStore::ListTenants(const std::string& after, int limit) {
+  std::vector<TenantRecord> records;
+  RETURN_IF_ERROR(master_->Read("list tenants", [&](Connection& c) {
+    SQLite::Statement& q =
+        c.Prepare("SELECT id, display_name, request_id, create_us FROM _dg_tenants WHERE id > ? ORDER BY id LIMIT ?");
+    q.bind(1, after);
+    q.bind(2, limit);
+    while (q.executeStep()) records.push_back(ReadTenant(q));
+    return absl::OkStatus();
+  }));
+  return records;
+}
+
+absl::Status SqliteStore::DeleteTenant(const std::string& id) {
+  bool found = false;
+  RETURN_IF_ERROR(master_->Transact("delete tenant", [&](Connection& c) {
+    SQLite::Statement& q = c.Prepare("DELETE FROM _dg_tenants WHERE id = ?");
+    q.bind(1, id);
+    found = q.exec() > 0;
+    return absl::OkStatus();
+  }));
+  if (!found) return errors::UnknownTenant(id);
+  std::shared_ptr<SqliteDatabase> db;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = open_.find(id); it != open_.end()) {
+      db = it->second;
+      open_.erase(it);
+    }
+  }
+  // Close waits for the write in flight, if any; later calls are refused.
+  if (db) db->Close();
+  RemoveFiles(TenantPath(id));
+  return absl::OkStatus();
+}
+
+}  // namespace datagate::store::sqlite
