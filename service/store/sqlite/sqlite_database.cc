@@ -554,7 +554,12 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(const WriteRequest&
     }
     rows.reserve(request.ops.size());
     for (size_t i = 0; i < request.ops.size(); ++i) {
-      absl::StatusOr<StoredRow> row = ApplyOp(conn, *catalog, request.ops[i], std::get<int64_t>(now));
+      absl::StatusOr<StoredRow> row;
+      try {
+        row = ApplyOp(conn, *catalog, request.ops[i], std::get<int64_t>(now));
+      } catch (const std::exception& e) {
+        row = MapError(e, "write");
+      }
       if (!row.ok()) return request.ops.size() > 1 ? PrefixError(row.status(), i) : row.status();
       rows.push_back(*std::move(row));
     }
@@ -601,7 +606,7 @@ absl::Status SqliteDatabase::Migrate(const AppliedMigration& record, const std::
     } catch (const SQLite::Exception& e) {
       // The migration author needs SQLite's own words to fix the file.
       return absl::FailedPreconditionError(absl::StrCat("migration ", record.version, " '", record.name, "' (",
-                                                        up ? "up" : "down", ") failed: ", e.getErrorStr()));
+                                                        up ? "up" : "down", ") failed: ", e.what()));
     }
     if (up) {
       EnsureMetaColumns(conn);

@@ -1,0 +1,272 @@
+// One suite for every store::Database implementation. The SQLite store runs
+// it now; the Postgres store joins by adding a factory to StoreTypes.
+#include <algorithm>
+#include <thread>
+
+#include "store/sqlite/sqlite_database.h"
+#include "test_env.h"
+
+namespace datagate::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE items (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, rank INTEGER,
+  active BOOLEAN NOT NULL DEFAULT 1, data BLOB, tag TEXT UNIQUE);
+CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b));
+)sql";
+
+struct SqliteFactory {
+  testing::TempDir dir;
+  std::shared_ptr<Database> Make() {
+    auto db = sqlite::SqliteDatabase::Open(dir.path() + "/conformance.db", {});
+    EXPECT_TRUE(db.ok()) << db.status();
+    return *db;
+  }
+};
+
+template <typename Factory>
+class StoreConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = factory_.Make();
+    ASSERT_TRUE(db_->Migrate(AppliedMigration{1, "schema", "x", 0}, kSchema, true).ok());
+  }
+
+  static Value I(int64_t v) { return Value{v}; }
+  static Value S(std::string v) { return Value{std::move(v)}; }
+
+  absl::StatusOr<std::vector<StoredRow>> Run(std::vector<WriteOp> ops, std::string request_id = "",
+                                             std::string fingerprint = "") {
+    return db_->Write(WriteRequest{std::move(ops), std::move(request_id), std::move(fingerprint)});
+  }
+  static WriteOp Insert(int64_t id, std::string name, std::vector<Field> more = {}) {
+    WriteOp op{WriteKind::kInsert, "items", {}, {{"id", I(id)}, {"name", S(std::move(name))}}, 0};
+    for (Field& f : more) op.values.push_back(std::move(f));
+    return op;
+  }
+  std::optional<StoredRow> GetItem(int64_t id) {
+    auto row = db_->Get("items", {{"id", I(id)}}, {});
+    EXPECT_TRUE(row.ok()) << row.status();
+    return row.ok() ? *row : std::nullopt;
+  }
+  static const Value& FieldOf(const StoredRow& row, absl::string_view column) {
+    for (const Field& f : row.fields) {
+      if (f.column == column) return f.value;
+    }
+    static const Value kMissing{std::string("<missing>")};
+    return kMissing;
+  }
+
+  Factory factory_;
+  std::shared_ptr<Database> db_;
+};
+
+using StoreTypes = ::testing::Types<SqliteFactory>;
+TYPED_TEST_SUITE(StoreConformance, StoreTypes);
+
+TYPED_TEST(StoreConformance, CatalogDescribesTablesKeysAndTypes) {
+  auto catalog = this->db_->GetCatalog();
+  const Table* items = catalog->Find("items");
+  ASSERT_NE(items, nullptr);
+  ASSERT_EQ(items->primary_key.size(), 1u);
+  EXPECT_EQ(items->columns[items->primary_key[0]].name, "id");
+  EXPECT_EQ(items->Find("score")->type, ColumnType::kReal);
+  EXPECT_EQ(items->Find("active")->type, ColumnType::kBoolean);
+  EXPECT_EQ(items->Find("data")->type, ColumnType::kBlob);
+  EXPECT_TRUE(items->Find("name")->not_null);
+  EXPECT_EQ(items->Find("_dg_version"), nullptr);
+  const Table* pairs = catalog->Find("pairs");
+  ASSERT_NE(pairs, nullptr);
+  EXPECT_EQ(pairs->primary_key.size(), 2u);
+}
+
+TYPED_TEST(StoreConformance, InsertThenGetKeepsEveryType) {
+  auto rows = this->Run({this->Insert(1, "a",
+                                      {{"score", Value{1.5}},
+                                       {"rank", Value{}},
+                                       {"active", Value{false}},
+                                       {"data", Value{Blob{std::string("\0\xff", 2)}}}})});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ((*rows)[0].version, 1);
+  auto got = this->GetItem(1);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->fields, (*rows)[0].fields);
+  EXPECT_EQ(this->FieldOf(*got, "score"), Value{1.5});
+  EXPECT_EQ(this->FieldOf(*got, "rank"), Value{});
+  EXPECT_EQ(this->FieldOf(*got, "active"), Value{false});
+  EXPECT_EQ(this->FieldOf(*got, "data"), Value{Blob{std::string("\0\xff", 2)}});
+  EXPECT_FALSE(this->GetItem(2).has_value());
+}
+
+TYPED_TEST(StoreConformance, DuplicateKeyOrUniqueValueIsAlreadyExists) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "a", {{"tag", this->S("t")}})}).ok());
+  EXPECT_EQ(this->Run({this->Insert(1, "b")}).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(this->Run({this->Insert(2, "b", {{"tag", this->S("t")}})}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TYPED_TEST(StoreConformance, UpdateChecksVersionsAndChangesNothingOnMismatch) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "a")}).ok());
+  WriteOp update{WriteKind::kUpdate, "items", {{"id", this->I(1)}}, {{"name", this->S("b")}}, 1};
+  auto updated = this->Run({update});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ((*updated)[0].version, 2);
+  EXPECT_GE((*updated)[0].update_time_us, (*updated)[0].create_time_us);
+  update.values[0].value = this->S("stale");
+  auto stale = this->Run({update});  // still expects version 1
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("version 2"));
+  EXPECT_EQ(this->FieldOf(*this->GetItem(1), "name"), this->S("b"));
+  update.key[0].value = this->I(9);
+  EXPECT_EQ(this->Run({update}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST(StoreConformance, DeleteReturnsVersionAndMissingIsNotFound) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "a")}).ok());
+  WriteOp del{WriteKind::kDelete, "items", {{"id", this->I(1)}}, {}, 0};
+  auto deleted = this->Run({del});
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ((*deleted)[0].version, 1);
+  EXPECT_FALSE(this->GetItem(1).has_value());
+  EXPECT_EQ(this->Run({del}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST(StoreConformance, UpsertInsertsThenReplacesAndBumpsVersion) {
+  WriteOp up{WriteKind::kUpsert, "pairs", {}, {{"a", this->S("x")}, {"b", this->I(1)}, {"v", this->S("one")}}, 0};
+  ASSERT_EQ((*this->Run({up}))[0].version, 1);
+  up.values[2].value = this->S("two");
+  auto second = this->Run({up});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)[0].version, 2);
+  auto got = this->db_->Get("pairs", {{"a", this->S("x")}, {"b", this->I(1)}}, {"v"});
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_EQ((*got)->fields.size(), 1u);  // projection
+  EXPECT_EQ((*got)->fields[0].value, this->S("two"));
+}
+
+TYPED_TEST(StoreConformance, BatchIsAllOrNothing) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "a")}).ok());
+  auto batch = this->Run({this->Insert(2, "b"), this->Insert(3, "c"), this->Insert(1, "dup")});
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(batch.status().message()), HasSubstr("operations[2]"));
+  EXPECT_FALSE(this->GetItem(2).has_value());
+  EXPECT_FALSE(this->GetItem(3).has_value());
+  ASSERT_TRUE(this->Run({this->Insert(2, "b"), this->Insert(3, "c")}).ok());
+  EXPECT_TRUE(this->GetItem(3).has_value());
+}
+
+TYPED_TEST(StoreConformance, RequestIdReplaysTheFirstResult) {
+  auto first = this->Run({this->Insert(1, "a")}, "req-1", "fp-a");
+  ASSERT_TRUE(first.ok());
+  auto again = this->Run({this->Insert(1, "a")}, "req-1", "fp-a");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(this->Run({this->Insert(5, "z")}, "req-1", "fp-b").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(this->GetItem(5).has_value());
+}
+
+TYPED_TEST(StoreConformance, FailedWriteWithRequestIdIsNotRemembered) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "a")}).ok());
+  EXPECT_FALSE(this->Run({this->Insert(1, "dup")}, "req-2", "fp").ok());
+  WriteOp del{WriteKind::kDelete, "items", {{"id", this->I(1)}}, {}, 0};
+  ASSERT_TRUE(this->Run({del}).ok());
+  EXPECT_TRUE(this->Run({this->Insert(1, "dup")}, "req-2", "fp").ok());
+}
+
+TYPED_TEST(StoreConformance, KeysetPagesCoverEveryRowOnceInOrderWithNulls) {
+  std::vector<WriteOp> ops;
+  for (int i = 1; i <= 23; ++i) {
+    ops.push_back(this->Insert(i, "n" + std::to_string(i % 4), {{"rank", i % 5 == 0 ? Value{} : this->I(i % 3)}}));
+  }
+  ASSERT_TRUE(this->Run(ops).ok());
+  for (bool desc : {false, true}) {
+    Query q;
+    q.table = "items";
+    q.order = {Order{"rank", desc}, Order{"id", false}};
+    q.limit = 4;
+    std::vector<int64_t> seen;
+    std::vector<std::pair<std::optional<int64_t>, int64_t>> keys;
+    for (int page = 0; page < 20; ++page) {
+      auto result = this->db_->List(q);
+      ASSERT_TRUE(result.ok()) << result.status();
+      for (const StoredRow& r : result->rows) {
+        const int64_t id = std::get<int64_t>(this->FieldOf(r, "id"));
+        const Value& rank = this->FieldOf(r, "rank");
+        keys.emplace_back(IsNull(rank) ? std::nullopt : std::optional<int64_t>(std::get<int64_t>(rank)), id);
+        seen.push_back(id);
+      }
+      if (!result->more) break;
+      q.after = result->last_cursor;
+    }
+    std::vector<int64_t> sorted = seen;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(sorted.size(), 23u) << "desc=" << desc;
+    EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+    // NULL sorts first ascending and last descending, like SQL engines do.
+    auto expected = keys;
+    std::stable_sort(expected.begin(), expected.end(), [desc](const auto& x, const auto& y) {
+      if (x.first != y.first) {
+        if (!x.first || !y.first) return desc ? y.first == std::nullopt : x.first == std::nullopt;
+        return desc ? *x.first > *y.first : *x.first < *y.first;
+      }
+      return x.second < y.second;
+    });
+    EXPECT_EQ(keys, expected) << "desc=" << desc;
+  }
+}
+
+TYPED_TEST(StoreConformance, ConditionsAndCount) {
+  ASSERT_TRUE(this->Run({this->Insert(1, "apple", {{"rank", this->I(1)}}), this->Insert(2, "apricot"),
+                         this->Insert(3, "banana", {{"rank", this->I(3)}})})
+                  .ok());
+  Query q;
+  q.table = "items";
+  q.order = {Order{"id", false}};
+  q.count_total = true;
+  q.limit = 1;
+  q.conditions = {Condition{"name", FilterOp::kLike, {this->S("ap%")}}};
+  auto r = this->db_->List(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, 2);
+  EXPECT_EQ(r->rows.size(), 1u);
+  EXPECT_TRUE(r->more);
+  q.conditions = {Condition{"rank", FilterOp::kIsNull, {}}};
+  EXPECT_EQ(this->db_->List(q)->total, 1);
+  q.conditions = {Condition{"id", FilterOp::kIn, {this->I(1), this->I(3), this->I(7)}},
+                  Condition{"rank", FilterOp::kGe, {this->I(2)}}};
+  auto in = this->db_->List(q);
+  ASSERT_EQ(in->rows.size(), 1u);
+  EXPECT_EQ(this->FieldOf(in->rows[0], "id"), this->I(3));
+}
+
+TYPED_TEST(StoreConformance, ReadersRunBesideAWriter) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      Query q;
+      q.table = "items";
+      q.order = {Order{"id", false}};
+      while (!stop) {
+        ASSERT_TRUE(this->db_->List(q).ok());
+        ++reads;
+      }
+    });
+  }
+  for (int i = 1; i <= 200; ++i) ASSERT_TRUE(this->Run({this->Insert(i, "x")}).ok());
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  Query q;
+  q.table = "items";
+  q.order = {Order{"id", false}};
+  q.count_total = true;
+  EXPECT_EQ(this->db_->List(q)->total, 200);
+}
+
+}  // namespace
+}  // namespace datagate::store

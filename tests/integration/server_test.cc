@@ -1,0 +1,207 @@
+// The real server on port 0: tenants, health, reflection, limits.
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "test_env.h"
+
+namespace datagate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = TestServer::Start().release(); }
+  static void TearDownTestSuite() { delete server_; }
+  static TestServer* server_;
+};
+TestServer* ServerTest::server_ = nullptr;
+
+v1::Tenant MustCreate(TestServer& s, const std::string& id, const std::string& request_id = "") {
+  v1::CreateTenantRequest req;
+  req.set_tenant_id(id);
+  req.set_display_name("Tenant " + id);
+  req.set_request_id(request_id);
+  v1::Tenant t;
+  grpc::Status st = s.tenants().CreateTenant(Ctx().get(), req, &t);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return t;
+}
+
+TEST_F(ServerTest, CreateTenantProvisionsMigratedStorage) {
+  v1::Tenant t = MustCreate(*server_, "prov");
+  EXPECT_EQ(t.tenant_id(), "prov");
+  EXPECT_EQ(t.display_name(), "Tenant prov");
+  EXPECT_EQ(t.schema_version(), 3);
+  EXPECT_GT(t.create_time().seconds(), 0);
+  EXPECT_TRUE(std::filesystem::exists(server_->options().data_dir + "/tenants/prov.db"));
+  v1::Tenant got;
+  v1::GetTenantRequest get;
+  get.set_tenant_id("prov");
+  ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.create_time().seconds(), t.create_time().seconds());
+}
+
+TEST_F(ServerTest, CreateTenantIsIdempotentOnlyWithTheSameRequestId) {
+  v1::Tenant first = MustCreate(*server_, "idem", "r-1");
+  v1::CreateTenantRequest req;
+  req.set_tenant_id("idem");
+  req.set_request_id("r-1");
+  v1::Tenant again;
+  ASSERT_TRUE(server_->tenants().CreateTenant(Ctx().get(), req, &again).ok());
+  EXPECT_EQ(again.create_time().nanos(), first.create_time().nanos());
+  req.set_request_id("r-2");
+  EXPECT_THAT(server_->tenants().CreateTenant(Ctx().get(), req, &again), IsCode(grpc::ALREADY_EXISTS));
+  req.clear_request_id();
+  EXPECT_THAT(server_->tenants().CreateTenant(Ctx().get(), req, &again), IsCode(grpc::ALREADY_EXISTS));
+}
+
+TEST_F(ServerTest, TenantIdsAreValidated) {
+  for (const char* id : {"", "A", "Bad_Id", "-x", "x-", "../x"}) {
+    v1::CreateTenantRequest req;
+    req.set_tenant_id(id);
+    v1::Tenant t;
+    grpc::Status s = server_->tenants().CreateTenant(Ctx().get(), req, &t);
+    EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT)) << id;
+    EXPECT_THAT(s.error_message(), HasSubstr("invalid tenant id"));
+  }
+  v1::GetTenantRequest get;
+  get.set_tenant_id("nobody");
+  v1::Tenant t;
+  EXPECT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &t), IsCode(grpc::NOT_FOUND));
+}
+
+TEST(TenantListTest, PagesThroughAllTenantsInOrder) {
+  auto server = TestServer::Start();
+  for (const char* id : {"e5", "a1", "c3", "b2", "d4"}) MustCreate(*server, id);
+  std::vector<std::string> seen;
+  v1::ListTenantsRequest req;
+  req.set_page_size(2);
+  int pages = 0;
+  do {
+    v1::ListTenantsResponse resp;
+    ASSERT_TRUE(server->tenants().ListTenants(Ctx().get(), req, &resp).ok());
+    for (const auto& t : resp.tenants()) seen.push_back(t.tenant_id());
+    req.set_page_token(resp.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a1", "b2", "c3", "d4", "e5"}));
+  EXPECT_EQ(pages, 3);
+  v1::ListTenantsResponse resp;
+  req.set_page_token("garbage");
+  EXPECT_THAT(server->tenants().ListTenants(Ctx().get(), req, &resp), IsCode(grpc::INVALID_ARGUMENT));
+  req.clear_page_token();
+  req.set_page_size(5000);
+  EXPECT_THAT(server->tenants().ListTenants(Ctx().get(), req, &resp), IsCode(grpc::RESOURCE_EXHAUSTED));
+}
+
+TEST_F(ServerTest, DeleteTenantRemovesItsDataForGood) {
+  MustCreate(*server_, "gone");
+  v1::CreateRowRequest create = FromJson<v1::CreateRowRequest>(
+      R"({"table": "customers", "row": {"id": 1, "name": "Ann", "email": "ann@example.com"}})");
+  v1::Row row;
+  ASSERT_TRUE(server_->data().CreateRow(Ctx("gone").get(), create, &row).ok());
+  v1::DeleteTenantRequest del;
+  del.set_tenant_id("gone");
+  v1::DeleteTenantResponse dresp;
+  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &dresp).ok());
+  EXPECT_FALSE(std::filesystem::exists(server_->options().data_dir + "/tenants/gone.db"));
+  EXPECT_THAT(server_->data().CreateRow(Ctx("gone").get(), create, &row), IsCode(grpc::NOT_FOUND));
+  EXPECT_THAT(server_->tenants().DeleteTenant(Ctx().get(), del, &dresp), IsCode(grpc::NOT_FOUND));
+  // Recreated, it starts empty.
+  MustCreate(*server_, "gone");
+  v1::GetRowRequest get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  EXPECT_THAT(server_->data().GetRow(Ctx("gone").get(), get, &row), IsCode(grpc::NOT_FOUND));
+}
+
+TEST_F(ServerTest, CallerTenantComesFromMetadata) {
+  v1::GetRowRequest get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  v1::Row row;
+  grpc::Status none = server_->data().GetRow(Ctx().get(), get, &row);
+  EXPECT_THAT(none, IsCode(grpc::UNAUTHENTICATED));
+  EXPECT_THAT(none.error_message(), HasSubstr("x-tenant-id"));
+  EXPECT_THAT(server_->data().GetRow(Ctx("nobody").get(), get, &row), IsCode(grpc::NOT_FOUND));
+  EXPECT_THAT(server_->data().GetRow(Ctx("Not_Valid").get(), get, &row), IsCode(grpc::INVALID_ARGUMENT));
+}
+
+TEST_F(ServerTest, HealthReportsServing) {
+  auto stub = grpc::health::v1::Health::NewStub(server_->channel());
+  for (const char* service : {"", "datagate.v1.DataService", "datagate.v1.MigrationService"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(stub->Check(Ctx().get(), req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+}
+
+TEST_F(ServerTest, ReflectionListsAndDescribesServices) {
+  namespace refl = grpc::reflection::v1alpha;
+  auto stub = refl::ServerReflection::NewStub(server_->channel());
+  auto ctx = Ctx();
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  refl::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  refl::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"datagate.v1.DataService", "datagate.v1.TenantService",
+                                              "datagate.v1.MigrationService", "grpc.health.v1.Health"}));
+  req.set_file_containing_symbol("datagate.v1.DataService");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0);
+  stream->WritesDone();
+}
+
+TEST(ServerLimitsTest, OversizedMessageIsResourceExhausted) {
+  server::Options options;
+  options.max_message_bytes = 64 << 10;
+  auto server = TestServer::Start(options);
+  server->CreateTenant("big");
+  v1::CreateRowRequest req =
+      FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"id": 1, "email": "a@b.c"}})");
+  (*req.mutable_row()->mutable_fields())["name"].set_string_value(std::string(100 << 10, 'x'));
+  v1::Row row;
+  EXPECT_THAT(server->data().CreateRow(Ctx("big").get(), req, &row), IsCode(grpc::RESOURCE_EXHAUSTED));
+  v1::GetRowRequest get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  EXPECT_THAT(server->data().GetRow(Ctx("big").get(), get, &row), IsCode(grpc::NOT_FOUND));
+}
+
+TEST(ServerStartTest, BadOptionsAreRefusedClearly) {
+  server::Options o;
+  o.listen = "127.0.0.1:0";
+  o.migrations_dir = "/nonexistent";
+  EXPECT_EQ(server::Server::Create(o).status().code(), absl::StatusCode::kFailedPrecondition);
+  o.migrations_dir = ExampleMigrationsDir();
+  o.synchronous = "SOMETIMES";
+  EXPECT_EQ(server::Server::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ServerStartTest, DataSurvivesARestart) {
+  TempDir dir;
+  server::Options o;
+  o.data_dir = dir.path() + "/data";
+  {
+    auto server = TestServer::Start(o);
+    server->CreateTenant("keep");
+    v1::Row row;
+    ASSERT_TRUE(server->data()
+                    .CreateRow(Ctx("keep").get(),
+                               FromJson<v1::CreateRowRequest>(
+                                   R"({"table": "customers", "row": {"id": 7, "name": "Kim", "email": "k@x"}})"),
+                               &row)
+                    .ok());
+  }
+  auto server = TestServer::Start(o);
+  v1::Row row;
+  ASSERT_TRUE(
+      server->data()
+          .GetRow(Ctx("keep").get(), FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 7}})"), &row)
+          .ok());
+  EXPECT_EQ(row.fields().fields().at("name").string_value(), "Kim");
+}
+
+}  // namespace
+}  // namespace datagate::testing
