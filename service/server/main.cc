@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "server/server.h"
 
@@ -28,6 +29,8 @@ ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
           "largest request/response message in bytes (env DATAGATE_MAX_MESSAGE_BYTES)");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "on SIGTERM/SIGINT, how long calls in flight may finish (env DATAGATE_SHUTDOWN_GRACE_SECONDS)");
+ABSL_FLAG(std::vector<std::string>, create_tenants, {},
+          "comma-separated tenant ids to create at start if missing (env DATAGATE_CREATE_TENANTS)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error (env DATAGATE_LOG_LEVEL)");
 
 namespace {
@@ -44,6 +47,8 @@ void FromEnv(absl::Flag<T>& flag, const char* env) {
       std::exit(2);
     }
     absl::SetFlag(&flag, n);
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    absl::SetFlag(&flag, std::vector<std::string>(absl::StrSplit(value, ',', absl::SkipEmpty())));
   } else {
     absl::SetFlag(&flag, std::string(value));
   }
@@ -60,6 +65,7 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_max_readers, "DATAGATE_MAX_READERS");
   FromEnv(FLAGS_max_message_bytes, "DATAGATE_MAX_MESSAGE_BYTES");
   FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
+  FromEnv(FLAGS_create_tenants, "DATAGATE_CREATE_TENANTS");
   FromEnv(FLAGS_log_level, "DATAGATE_LOG_LEVEL");
   absl::ParseCommandLine(argc, argv);
 
@@ -79,6 +85,7 @@ int main(int argc, char** argv) {
   options.synchronous = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_synchronous));
   options.max_readers = absl::GetFlag(FLAGS_max_readers);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.create_tenants = absl::GetFlag(FLAGS_create_tenants);
 
   auto server = datagate::server::Server::Create(options);
   if (!server.ok()) {

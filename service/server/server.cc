@@ -77,6 +77,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   s->migrations = std::make_unique<core::Migrations>(s->store.get(), s->tenants.get(), s->master_migrations.get(),
                                                      s->tenant_migrations.get());
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
+  for (const std::string& id : options.create_tenants) {
+    absl::StatusOr<core::TenantInfo> created = s->tenants->Create(id, id, "datagate-start-" + id);
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return absl::Status(created.status().code(), absl::StrCat("create_tenants: ", created.status().message()));
+    }
+  }
 
   s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get());
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -26,6 +27,9 @@ struct Options {
   int max_readers = 4;
   // Largest request or response message, bytes.
   int max_message_bytes = 4 << 20;
+  // Tenants to create at start when they do not exist yet (quick start,
+  // fixed deployments).
+  std::vector<std::string> create_tenants;
 };
 
 class Server {
