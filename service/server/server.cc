@@ -43,6 +43,7 @@ absl::Status Validate(const Options& o) {
     return absl::InvalidArgumentError(absl::StrCat("synchronous: FULL or NORMAL, not '", o.synchronous, "'"));
   }
   if (o.max_readers < 1 || o.max_readers > 64) return absl::InvalidArgumentError("max_readers: 1 to 64");
+  if (o.max_pollers < 1 || o.max_pollers > 256) return absl::InvalidArgumentError("max_pollers: 1 to 256");
   if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
   std::error_code ec;
   if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
@@ -95,6 +96,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Without a higher cap, the sync server starts and ends a poller thread
+  // around most calls that do real work (measured: ~25 us per write).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
   builder.RegisterService(s->data_service.get());
   builder.RegisterService(s->tenant_service.get());
   builder.RegisterService(s->migration_service.get());

@@ -25,6 +25,8 @@ struct Options {
   std::string synchronous = "FULL";
   // Read connections per database.
   int max_readers = 4;
+  // gRPC sync-server poller threads kept ready for new calls.
+  int max_pollers = 4;
   // Largest request or response message, bytes.
   int max_message_bytes = 4 << 20;
   // Tenants to create at start when they do not exist yet (quick start,

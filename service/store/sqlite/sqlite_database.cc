@@ -293,16 +293,17 @@ absl::Status SqliteDatabase::LoadCatalog(Connection& conn) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn) {
+absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
+                                      bool single_statement) {
   absl::MutexLock lock(&write_mu_);
   if (writer_ == nullptr) return errors::StoreUnavailable("the database is closed");
   Connection& conn = *writer_;
   absl::Status status;
   try {
-    conn.Prepare("BEGIN IMMEDIATE").exec();
+    if (!single_statement) conn.Prepare("BEGIN IMMEDIATE").exec();
     status = fn(conn);
     conn.ResetUsed();
-    if (status.ok()) conn.Prepare("COMMIT").exec();
+    if (status.ok() && !single_statement) conn.Prepare("COMMIT").exec();
   } catch (const std::exception& e) {
     status = MapError(e, context);
   }
@@ -539,49 +540,53 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(const WriteRequest&
   std::vector<StoredRow> rows;
   const Value request_id = request.request_id;
   const Value fingerprint = request.fingerprint;
-  RETURN_IF_ERROR(Transact("write", [&](Connection& conn) -> absl::Status {
-    const Value now = NowUs();
-    if (!request.request_id.empty()) {
-      SQLite::Statement& seen = conn.Prepare("SELECT fingerprint, result FROM _dg_requests WHERE request_id = ?");
-      Bind(seen, 1, request_id);
-      if (seen.executeStep()) {
-        if (seen.getColumn(0).getString() != request.fingerprint) return errors::RequestIdReused(request.request_id);
-        SQLite::Column blob = seen.getColumn(1);
-        ASSIGN_OR_RETURN(rows, DecodeRows(absl::string_view(static_cast<const char*>(blob.getBlob()),
-                                                            static_cast<size_t>(blob.getBytes()))));
+  RETURN_IF_ERROR(Transact(
+      "write",
+      [&](Connection& conn) -> absl::Status {
+        const Value now = NowUs();
+        if (!request.request_id.empty()) {
+          SQLite::Statement& seen = conn.Prepare("SELECT fingerprint, result FROM _dg_requests WHERE request_id = ?");
+          Bind(seen, 1, request_id);
+          if (seen.executeStep()) {
+            if (seen.getColumn(0).getString() != request.fingerprint)
+              return errors::RequestIdReused(request.request_id);
+            SQLite::Column blob = seen.getColumn(1);
+            ASSIGN_OR_RETURN(rows, DecodeRows(absl::string_view(static_cast<const char*>(blob.getBlob()),
+                                                                static_cast<size_t>(blob.getBytes()))));
+            return absl::OkStatus();
+          }
+        }
+        rows.reserve(request.ops.size());
+        for (size_t i = 0; i < request.ops.size(); ++i) {
+          absl::StatusOr<StoredRow> row;
+          try {
+            row = ApplyOp(conn, *catalog, request.ops[i], std::get<int64_t>(now));
+          } catch (const std::exception& e) {
+            row = MapError(e, "write");
+          }
+          if (!row.ok()) return request.ops.size() > 1 ? PrefixError(row.status(), i) : row.status();
+          rows.push_back(*std::move(row));
+        }
+        if (!request.request_id.empty()) {
+          const Value result = Blob{EncodeRows(rows)};
+          SQLite::Statement& record =
+              conn.Prepare("INSERT INTO _dg_requests(request_id, fingerprint, result, create_us) VALUES (?, ?, ?, ?)");
+          Bind(record, 1, request_id);
+          Bind(record, 2, fingerprint);
+          Bind(record, 3, result);
+          Bind(record, 4, now);
+          record.exec();
+          if (++writes_since_prune_ >= 256) {
+            writes_since_prune_ = 0;
+            const Value cutoff = std::get<int64_t>(now) - options_.request_id_retention_us;
+            SQLite::Statement& prune = conn.Prepare("DELETE FROM _dg_requests WHERE create_us < ?");
+            Bind(prune, 1, cutoff);
+            prune.exec();
+          }
+        }
         return absl::OkStatus();
-      }
-    }
-    rows.reserve(request.ops.size());
-    for (size_t i = 0; i < request.ops.size(); ++i) {
-      absl::StatusOr<StoredRow> row;
-      try {
-        row = ApplyOp(conn, *catalog, request.ops[i], std::get<int64_t>(now));
-      } catch (const std::exception& e) {
-        row = MapError(e, "write");
-      }
-      if (!row.ok()) return request.ops.size() > 1 ? PrefixError(row.status(), i) : row.status();
-      rows.push_back(*std::move(row));
-    }
-    if (!request.request_id.empty()) {
-      const Value result = Blob{EncodeRows(rows)};
-      SQLite::Statement& record =
-          conn.Prepare("INSERT INTO _dg_requests(request_id, fingerprint, result, create_us) VALUES (?, ?, ?, ?)");
-      Bind(record, 1, request_id);
-      Bind(record, 2, fingerprint);
-      Bind(record, 3, result);
-      Bind(record, 4, now);
-      record.exec();
-      if (++writes_since_prune_ >= 256) {
-        writes_since_prune_ = 0;
-        const Value cutoff = std::get<int64_t>(now) - options_.request_id_retention_us;
-        SQLite::Statement& prune = conn.Prepare("DELETE FROM _dg_requests WHERE create_us < ?");
-        Bind(prune, 1, cutoff);
-        prune.exec();
-      }
-    }
-    return absl::OkStatus();
-  }));
+      },
+      /*single_statement=*/request.ops.size() == 1 && request.request_id.empty()));
   return rows;
 }
 

@@ -41,8 +41,11 @@ class SqliteDatabase final : public Database {
   absl::Status Migrate(const AppliedMigration& record, const std::string& sql, bool up) override;
 
   // Runs `fn` on the writer connection inside BEGIN IMMEDIATE..COMMIT (rolled
-  // back when fn fails or throws). For the store's own tables.
-  absl::Status Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn);
+  // back when fn fails or throws). With `single_statement`, fn runs exactly
+  // one write statement, which SQLite makes atomic by itself: no explicit
+  // transaction is opened.
+  absl::Status Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
+                        bool single_statement = false);
   // Runs `fn` on a pooled read connection.
   absl::Status Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn);
 
