@@ -48,11 +48,13 @@ class Process {
   ~Process() {
     if (pid_ > 0) Kill(SIGTERM);
   }
-  void Kill(int sig) {
+  // Sends `sig` and returns the wait status once the process has ended.
+  int Kill(int sig) {
     kill(pid_, sig);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
+    return status;
   }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
 
@@ -62,7 +64,9 @@ class Process {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-void CrashAndCheck(const std::string& synchronous) {
+// Writes with four clients until `sig` ends the server; then restarts it and
+// checks every acknowledged row.
+void StopAndCheck(const std::string& synchronous, int sig) {
   TempDir dir;
   std::vector<int64_t> acked;
   std::mutex mu;
@@ -100,9 +104,15 @@ void CrashAndCheck(const std::string& synchronous) {
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    p.Kill(SIGKILL);  // mid-write: no shutdown, no flush
+    const int status = p.Kill(sig);  // mid-write
     stop = true;
     for (auto& t : writers) t.join();
+    if (sig == SIGTERM) {
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+      // Closing the last connection checkpoints and removes the WAL.
+      EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tenants/crash.db-wal"));
+      EXPECT_FALSE(std::filesystem::exists(dir.path() + "/master.db-wal"));
+    }
   }
   ASSERT_GT(acked.size(), 50u);
   Process again(dir.path(), synchronous);
@@ -116,14 +126,17 @@ void CrashAndCheck(const std::string& synchronous) {
     if (!data->GetRow(Ctx("crash").get(), get, &row).ok()) ++missing;
   }
   EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
-  std::cout << acked.size() << " acknowledged writes, " << missing
-            << " missing after SIGKILL (synchronous=" << synchronous << ")\n";
+  std::cout << acked.size() << " acknowledged writes, " << missing << " missing after signal " << sig
+            << " (synchronous=" << synchronous << ")\n";
 }
 
-TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithFullSync) { CrashAndCheck("FULL"); }
+TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithFullSync) { StopAndCheck("FULL", SIGKILL); }
 
 // NORMAL may lose writes on power loss, but not on a process crash.
-TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithNormalSync) { CrashAndCheck("NORMAL"); }
+TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithNormalSync) { StopAndCheck("NORMAL", SIGKILL); }
+
+// SIGTERM: calls in flight finish, the files are closed, the exit is clean.
+TEST(ShutdownTest, SigtermFinishesCallsAndClosesFiles) { StopAndCheck("FULL", SIGTERM); }
 
 }  // namespace
 }  // namespace datagate::testing
