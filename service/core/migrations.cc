@@ -10,18 +10,18 @@ absl::StatusOr<std::vector<Migrations::Resolved>> Migrations::Resolve(const Migr
   std::vector<Resolved> out;
   switch (target.kind) {
     case MigrationTarget::Kind::kMaster:
-      out.push_back(Resolved{"master", store_->Master()});
+      out.push_back(Resolved{"master", store_->Master(), ""});
       break;
     case MigrationTarget::Kind::kTenant: {
       ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(target.tenant_id));
-      out.push_back(Resolved{Tenants::TargetName(target.tenant_id), std::move(db)});
+      out.push_back(Resolved{Tenants::TargetName(target.tenant_id), std::move(db), target.tenant_id});
       break;
     }
     case MigrationTarget::Kind::kAllTenants: {
       ASSIGN_OR_RETURN(const std::vector<std::string> ids, tenants_->AllIds());
       for (const std::string& id : ids) {
         ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(id));
-        out.push_back(Resolved{Tenants::TargetName(id), std::move(db)});
+        out.push_back(Resolved{Tenants::TargetName(id), std::move(db), id});
       }
       break;
     }
@@ -61,7 +61,13 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
     absl::StatusOr<std::vector<migrate::Step>> steps =
         up ? m.PlanUp(r.name, *r.db, to_version) : m.PlanDown(r.name, *r.db, to_version);
     absl::Status status = steps.status();
-    if (status.ok() && !validate_only) status = m.Execute(*r.db, *steps);
+    if (status.ok() && !validate_only) {
+      status = m.Execute(*r.db, *steps);
+      // The registry follows whatever did run, failure or not.
+      if (!r.tenant_id.empty()) {
+        if (absl::Status s = tenants_->RecordSchemaVersion(r.tenant_id, *r.db); !s.ok() && status.ok()) status = s;
+      }
+    }
     if (steps.ok()) plan.steps.insert(plan.steps.end(), steps->begin(), steps->end());
     if (!status.ok()) {
       if (!fan_out) return status;
@@ -74,7 +80,10 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
 absl::Status Migrations::ApplyAllAtStart() {
   RETURN_IF_ERROR(master_->ApplyAll("master", *store_->Master()));
   ASSIGN_OR_RETURN(std::vector<Resolved> tenants, Resolve({MigrationTarget::Kind::kAllTenants, ""}));
-  for (const Resolved& r : tenants) RETURN_IF_ERROR(tenant_->ApplyAll(r.name, *r.db));
+  for (const Resolved& r : tenants) {
+    RETURN_IF_ERROR(tenant_->ApplyAll(r.name, *r.db));
+    RETURN_IF_ERROR(tenants_->RecordSchemaVersion(r.tenant_id, *r.db));
+  }
   spdlog::info("migrations: master at {}, {} tenant(s) at {}", master_->latest_version(), tenants.size(),
                tenant_->latest_version());
   return absl::OkStatus();

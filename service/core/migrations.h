@@ -48,6 +48,7 @@ class Migrations {
   struct Resolved {
     std::string name;
     std::shared_ptr<store::Database> db;
+    std::string tenant_id;  // empty for the master
   };
   absl::StatusOr<std::vector<Resolved>> Resolve(const MigrationTarget& target);
 

@@ -36,13 +36,23 @@ absl::Status Tenants::ValidateId(absl::string_view id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TenantInfo> Tenants::Describe(store::TenantRecord record) {
+TenantInfo Tenants::Describe(store::TenantRecord record) {
   TenantInfo info;
-  ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->TenantDatabase(record.id));
-  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db->ListApplied());
-  info.schema_version = applied.empty() ? 0 : applied.back().version;
+  info.schema_version = record.schema_version;
   info.record = std::move(record);
   return info;
+}
+
+namespace {
+absl::StatusOr<int64_t> CurrentVersion(store::Database& db) {
+  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied());
+  return applied.empty() ? 0 : applied.back().version;
+}
+}  // namespace
+
+absl::Status Tenants::RecordSchemaVersion(const std::string& id, store::Database& db) {
+  ASSIGN_OR_RETURN(const int64_t version, CurrentVersion(db));
+  return store_->SetTenantSchemaVersion(id, version);
 }
 
 absl::StatusOr<TenantInfo> Tenants::Create(const std::string& id, const std::string& display_name,
@@ -60,7 +70,8 @@ absl::StatusOr<TenantInfo> Tenants::Create(const std::string& id, const std::str
   }
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->CreateTenantDatabase(id));
   RETURN_IF_ERROR(migrator_->ApplyAll(TargetName(id), *db));
-  store::TenantRecord record{id, display_name, request_id, NowUs()};
+  ASSIGN_OR_RETURN(const int64_t version, CurrentVersion(*db));
+  store::TenantRecord record{id, display_name, request_id, NowUs(), version};
   RETURN_IF_ERROR(store_->RegisterTenant(record));
   spdlog::info("tenant '{}' created", id);
   return Describe(std::move(record));
@@ -91,10 +102,7 @@ absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_
     records.resize(limit);
     page.next_page_token = EncodePageToken(kTenantListFingerprint, {Value{records.back().id}});
   }
-  for (store::TenantRecord& r : records) {
-    ASSIGN_OR_RETURN(TenantInfo info, Describe(std::move(r)));
-    page.tenants.push_back(std::move(info));
-  }
+  for (store::TenantRecord& r : records) page.tenants.push_back(Describe(std::move(r)));
   return page;
 }
 

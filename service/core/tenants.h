@@ -52,9 +52,11 @@ class Tenants {
   absl::StatusOr<std::shared_ptr<store::Database>> Open(const std::string& id);
   // Ids of all tenants, in order.
   absl::StatusOr<std::vector<std::string>> AllIds();
+  // Records the schema version `db` (the tenant's database) is at now.
+  absl::Status RecordSchemaVersion(const std::string& id, store::Database& db);
 
  private:
-  absl::StatusOr<TenantInfo> Describe(store::TenantRecord record);
+  static TenantInfo Describe(store::TenantRecord record);
 
   store::Store* const store_;
   const migrate::Migrator* const migrator_;

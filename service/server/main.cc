@@ -26,6 +26,8 @@ ABSL_FLAG(std::string, migrations_dir, kDefaults.migrations_dir,
 ABSL_FLAG(std::string, synchronous, kDefaults.synchronous,
           "SQLite durability: FULL (acknowledged writes are on disk) or NORMAL (env DATAGATE_SYNCHRONOUS)");
 ABSL_FLAG(int, max_readers, kDefaults.max_readers, "read connections per database (env DATAGATE_MAX_READERS)");
+ABSL_FLAG(int, max_open_tenants, kDefaults.max_open_tenants,
+          "tenant databases kept open; idle ones beyond close (env DATAGATE_MAX_OPEN_TENANTS)");
 ABSL_FLAG(int, max_pollers, kDefaults.max_pollers,
           "gRPC poller threads kept ready for new calls (env DATAGATE_MAX_POLLERS)");
 ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_migrations_dir, "DATAGATE_MIGRATIONS_DIR");
   FromEnv(FLAGS_synchronous, "DATAGATE_SYNCHRONOUS");
   FromEnv(FLAGS_max_readers, "DATAGATE_MAX_READERS");
+  FromEnv(FLAGS_max_open_tenants, "DATAGATE_MAX_OPEN_TENANTS");
   FromEnv(FLAGS_max_pollers, "DATAGATE_MAX_POLLERS");
   FromEnv(FLAGS_max_message_bytes, "DATAGATE_MAX_MESSAGE_BYTES");
   FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   options.max_readers = absl::GetFlag(FLAGS_max_readers);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.max_open_tenants = absl::GetFlag(FLAGS_max_open_tenants);
   options.create_tenants = absl::GetFlag(FLAGS_create_tenants);
 
   auto server = datagate::server::Server::Create(options);

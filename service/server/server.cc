@@ -43,6 +43,7 @@ absl::Status Validate(const Options& o) {
     return absl::InvalidArgumentError(absl::StrCat("synchronous: FULL or NORMAL, not '", o.synchronous, "'"));
   }
   if (o.max_readers < 1 || o.max_readers > 64) return absl::InvalidArgumentError("max_readers: 1 to 64");
+  if (o.max_open_tenants < 1) return absl::InvalidArgumentError("max_open_tenants: at least 1");
   if (o.max_pollers < 1 || o.max_pollers > 256) return absl::InvalidArgumentError("max_pollers: 1 to 256");
   if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
   std::error_code ec;
@@ -70,10 +71,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   auto s = std::make_unique<State>();
   ASSIGN_OR_RETURN(s->master_migrations, LoadSet(options, "master"));
   ASSIGN_OR_RETURN(s->tenant_migrations, LoadSet(options, "tenant"));
-  store::sqlite::DatabaseOptions db_options;
-  db_options.synchronous = options.synchronous;
-  db_options.max_readers = options.max_readers;
-  ASSIGN_OR_RETURN(s->store, store::sqlite::SqliteStore::Open(options.data_dir, db_options));
+  store::sqlite::StoreOptions store_options;
+  store_options.database.synchronous = options.synchronous;
+  store_options.database.max_readers = options.max_readers;
+  store_options.max_open_tenants = static_cast<size_t>(options.max_open_tenants);
+  ASSIGN_OR_RETURN(s->store, store::sqlite::SqliteStore::Open(options.data_dir, store_options));
   s->tenants = std::make_unique<core::Tenants>(s->store.get(), s->tenant_migrations.get());
   s->migrations = std::make_unique<core::Migrations>(s->store.get(), s->tenants.get(), s->master_migrations.get(),
                                                      s->tenant_migrations.get());

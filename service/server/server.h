@@ -25,6 +25,8 @@ struct Options {
   std::string synchronous = "FULL";
   // Read connections per database.
   int max_readers = 4;
+  // Tenant databases kept open at once (least recently used idle ones close).
+  int max_open_tenants = 256;
   // gRPC sync-server poller threads kept ready for new calls.
   int max_pollers = 4;
   // Largest request or response message, bytes.

@@ -141,6 +141,7 @@ struct TenantRecord {
   std::string display_name;
   std::string request_id;
   int64_t create_time_us = 0;
+  int64_t schema_version = 0;  // highest tenant migration applied, as last recorded
 };
 
 // The whole local storage: the master database, the tenant registry in it,
@@ -161,7 +162,10 @@ class Store {
   virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id) = 0;
   // Tenants with id > after, in id order, at most `limit`.
   virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit) = 0;
+  // Records the tenant's schema version after migrations. NOT_FOUND if unknown.
+  virtual absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version) = 0;
   // Unregisters the tenant, then deletes its data. NOT_FOUND if unknown.
+  // Calls still holding its Database get NOT_FOUND from then on.
   virtual absl::Status DeleteTenant(const std::string& id) = 0;
 };
 

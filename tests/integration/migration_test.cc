@@ -55,6 +55,11 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
   ASSERT_EQ(status.targets_size(), 1);
   EXPECT_EQ(status.targets(0).current_version(), 1);
   EXPECT_EQ(status.targets(0).pending_size(), 2);
+  v1::GetTenantRequest get_tenant;
+  get_tenant.set_tenant_id("m1");
+  v1::Tenant tenant;
+  ASSERT_TRUE(server->tenants().GetTenant(Ctx().get(), get_tenant, &tenant).ok());
+  EXPECT_EQ(tenant.schema_version(), 1);  // the registry follows reverts
 
   auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})");
   ASSERT_TRUE(stub.ApplyMigrations(Ctx().get(), apply, &plan).ok());
@@ -86,16 +91,21 @@ TEST(MigrationServiceTest, BadRequestsAreRefused) {
   EXPECT_EQ(plan.steps_size(), 1);
 }
 
-TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
-  TempDir dir;
+// Options over a private copy of the example migrations, with `tenant`
+// created by a first run of the server.
+server::Options WithEditableMigrations(const TempDir& dir, const std::string& tenant) {
   std::filesystem::copy(ExampleMigrationsDir(), dir.path() + "/migrations", std::filesystem::copy_options::recursive);
   server::Options o;
   o.data_dir = dir.path() + "/data";
   o.migrations_dir = dir.path() + "/migrations";
-  {
-    auto server = TestServer::Start(o);
-    server->CreateTenant("acme");
-  }
+  auto server = TestServer::Start(o);
+  server->CreateTenant(tenant);
+  return o;
+}
+
+TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
+  TempDir dir;
+  server::Options o = WithEditableMigrations(dir, "acme");
   std::ofstream(dir.path() + "/migrations/tenant/0002_products.up.sql", std::ios::app) << "\n-- edited\n";
   o.listen = "127.0.0.1:0";
   auto again = server::Server::Create(o);
@@ -106,14 +116,7 @@ TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
 
 TEST(MigrationStartTest, NewMigrationsReachEveryTenantAtStart) {
   TempDir dir;
-  std::filesystem::copy(ExampleMigrationsDir(), dir.path() + "/migrations", std::filesystem::copy_options::recursive);
-  server::Options o;
-  o.data_dir = dir.path() + "/data";
-  o.migrations_dir = dir.path() + "/migrations";
-  {
-    auto server = TestServer::Start(o);
-    server->CreateTenant("t1");
-  }
+  server::Options o = WithEditableMigrations(dir, "t1");
   std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
       << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
   auto server = TestServer::Start(o);

@@ -296,7 +296,7 @@ absl::Status SqliteDatabase::LoadCatalog(Connection& conn) {
 absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
                                       bool single_statement) {
   absl::MutexLock lock(&write_mu_);
-  if (writer_ == nullptr) return errors::StoreUnavailable("the database is closed");
+  if (writer_ == nullptr) return ClosedStatus();
   Connection& conn = *writer_;
   absl::Status status;
   try {
@@ -328,7 +328,7 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<a
     while (!closed_ && idle_readers_.empty() && readers_open_ >= options_.max_readers) {
       pool_cv_.Wait(&pool_mu_);
     }
-    if (closed_) return errors::StoreUnavailable("the database is closed");
+    if (closed_) return closed_reason_;
     if (!idle_readers_.empty()) {
       conn = std::move(idle_readers_.back());
       idle_readers_.pop_back();
@@ -364,10 +364,16 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<a
   return status;
 }
 
-void SqliteDatabase::Close() {
+absl::Status SqliteDatabase::ClosedStatus() const {
+  absl::MutexLock lock(&pool_mu_);
+  return closed_reason_.ok() ? errors::StoreUnavailable("the database is closed") : closed_reason_;
+}
+
+void SqliteDatabase::Close(absl::Status reason) {
   {
     absl::MutexLock lock(&pool_mu_);
     closed_ = true;
+    closed_reason_ = reason.ok() ? errors::StoreUnavailable("the database is closed") : std::move(reason);
     idle_readers_.clear();
     pool_cv_.SignalAll();
   }

@@ -49,9 +49,9 @@ class SqliteDatabase final : public Database {
   // Runs `fn` on a pooled read connection.
   absl::Status Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn);
 
-  // Refuses all further calls with UNAVAILABLE and closes the connections
-  // once in-flight calls finish.
-  void Close();
+  // Refuses all further calls with `reason` (UNAVAILABLE when not given)
+  // and closes the connections once in-flight calls finish.
+  void Close(absl::Status reason = absl::Status());
 
   const std::string& path() const { return path_; }
   int64_t NowUs() const;
@@ -59,6 +59,7 @@ class SqliteDatabase final : public Database {
  private:
   SqliteDatabase(std::string path, DatabaseOptions options);
   absl::Status LoadCatalog(Connection& conn);
+  absl::Status ClosedStatus() const;
   absl::StatusOr<StoredRow> ApplyOp(Connection& conn, const Catalog& catalog, const WriteOp& op, int64_t now);
 
   const std::string path_;
@@ -73,6 +74,7 @@ class SqliteDatabase final : public Database {
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
   int readers_open_ ABSL_GUARDED_BY(pool_mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(pool_mu_) = false;
+  absl::Status closed_reason_ ABSL_GUARDED_BY(pool_mu_);
 
   mutable absl::Mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_ ABSL_GUARDED_BY(catalog_mu_);

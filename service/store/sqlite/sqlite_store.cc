@@ -12,25 +12,26 @@ namespace {
 
 constexpr char kRegistrySql[] = R"sql(
 CREATE TABLE IF NOT EXISTS _dg_tenants(
-  id TEXT PRIMARY KEY, display_name TEXT NOT NULL, request_id TEXT NOT NULL, create_us INTEGER NOT NULL);
+  id TEXT PRIMARY KEY, display_name TEXT NOT NULL, request_id TEXT NOT NULL, create_us INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL DEFAULT 0);
 )sql";
 
 TenantRecord ReadTenant(SQLite::Statement& q) {
   return TenantRecord{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getInt64()};
+                      q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir,
-                                                               const DatabaseOptions& options) {
+                                                               const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(data_dir) / "tenants", ec);
   if (ec) {
     return absl::FailedPreconditionError(absl::StrCat("cannot create data folder '", data_dir, "': ", ec.message()));
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(data_dir, options));
-  ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options));
+  ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options.database));
   RETURN_IF_ERROR(store->master_->Transact("registry", [](Connection& c) {
     c.db().exec(kRegistrySql);
     return absl::OkStatus();
@@ -41,12 +42,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 SqliteStore::~SqliteStore() { Close(); }
 
 void SqliteStore::Close() {
-  std::map<std::string, std::shared_ptr<SqliteDatabase>> open;
+  std::map<std::string, OpenTenant> open;
   {
     absl::MutexLock lock(&mu_);
     open.swap(open_);
   }
-  for (auto& [id, db] : open) db->Close();
+  for (auto& [id, t] : open) t.db->Close();
   if (master_) master_->Close();
 }
 
@@ -64,42 +65,80 @@ void SqliteStore::RemoveFiles(const std::string& path) {
 absl::StatusOr<std::shared_ptr<Database>> SqliteStore::CreateTenantDatabase(const std::string& id) {
   absl::MutexLock lock(&mu_);
   if (auto it = open_.find(id); it != open_.end()) {
-    it->second->Close();
+    it->second.db->Close();
     open_.erase(it);
   }
   // A file left by an unfinished create or delete belongs to no tenant.
   RemoveFiles(TenantPath(id));
-  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_));
-  open_[id] = db;
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_.database));
+  Remember(id, db);
   return db;
 }
 
 absl::StatusOr<std::shared_ptr<Database>> SqliteStore::TenantDatabase(const std::string& id) {
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = open_.find(id); it != open_.end()) return it->second;
+    if (auto it = open_.find(id); it != open_.end()) {
+      it->second.last_use = ++clock_;
+      return it->second.db;
+    }
   }
   ASSIGN_OR_RETURN(std::optional<TenantRecord> record, LookupTenant(id));
   if (!record) return errors::UnknownTenant(id);
   absl::MutexLock lock(&mu_);
-  if (auto it = open_.find(id); it != open_.end()) return it->second;
+  if (auto it = open_.find(id); it != open_.end()) return it->second.db;
   if (!std::filesystem::exists(TenantPath(id))) {
     spdlog::error("tenant '{}' is registered but its file {} is missing", id, TenantPath(id));
     return absl::DataLossError(absl::StrCat("tenant '", id, "' is registered but its storage is missing"));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_));
-  open_[id] = db;
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_.database));
+  Remember(id, db);
   return db;
+}
+
+void SqliteStore::Remember(const std::string& id, std::shared_ptr<SqliteDatabase> db) {
+  open_[id] = OpenTenant{std::move(db), ++clock_};
+  while (open_.size() > options_.max_open_tenants) {
+    // The least recently used database that only this map holds.
+    auto victim = open_.end();
+    for (auto it = open_.begin(); it != open_.end(); ++it) {
+      if (it->second.db.use_count() == 1 && (victim == open_.end() || it->second.last_use < victim->second.last_use)) {
+        victim = it;
+      }
+    }
+    if (victim == open_.end()) return;  // all busy: over the limit until calls end
+    victim->second.db->Close();
+    open_.erase(victim);
+  }
+}
+
+size_t SqliteStore::open_tenants() {
+  absl::MutexLock lock(&mu_);
+  return open_.size();
+}
+
+absl::Status SqliteStore::SetTenantSchemaVersion(const std::string& id, int64_t version) {
+  bool found = false;
+  RETURN_IF_ERROR(master_->Transact("record schema version", [&](Connection& c) {
+    SQLite::Statement& q = c.Prepare("UPDATE _dg_tenants SET schema_version = ? WHERE id = ?");
+    q.bind(1, version);
+    q.bind(2, id);
+    found = q.exec() > 0;
+    return absl::OkStatus();
+  }));
+  return found ? absl::OkStatus() : errors::UnknownTenant(id);
 }
 
 absl::Status SqliteStore::RegisterTenant(const TenantRecord& r) {
   return master_->Transact("register tenant", [&](Connection& c) {
-    SQLite::Statement& q =
-        c.Prepare("INSERT INTO _dg_tenants(id, display_name, request_id, create_us) VALUES (?, ?, ?, ?)");
+    SQLite::Statement& q = c.Prepare(
+        "INSERT INTO _dg_tenants(id, display_name, request_id, create_us, schema_version) "
+        "VALUES (?, ?, ?, ?, ?)");
     q.bind(1, r.id);
     q.bind(2, r.display_name);
     q.bind(3, r.request_id);
     q.bind(4, r.create_time_us);
+    q.bind(5, r.schema_version);
     q.exec();
     return absl::OkStatus();
   });
@@ -108,7 +147,8 @@ absl::Status SqliteStore::RegisterTenant(const TenantRecord& r) {
 absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std::string& id) {
   std::optional<TenantRecord> record;
   RETURN_IF_ERROR(master_->Read("lookup tenant", [&](Connection& c) {
-    SQLite::Statement& q = c.Prepare("SELECT id, display_name, request_id, create_us FROM _dg_tenants WHERE id = ?");
+    SQLite::Statement& q =
+        c.Prepare("SELECT id, display_name, request_id, create_us, schema_version FROM _dg_tenants WHERE id = ?");
     q.bind(1, id);
     if (q.executeStep()) record = ReadTenant(q);
     return absl::OkStatus();
@@ -119,8 +159,9 @@ absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std:
 absl::StatusOr<std::vector<TenantRecord>> SqliteStore::ListTenants(const std::string& after, int limit) {
   std::vector<TenantRecord> records;
   RETURN_IF_ERROR(master_->Read("list tenants", [&](Connection& c) {
-    SQLite::Statement& q =
-        c.Prepare("SELECT id, display_name, request_id, create_us FROM _dg_tenants WHERE id > ? ORDER BY id LIMIT ?");
+    SQLite::Statement& q = c.Prepare(
+        "SELECT id, display_name, request_id, create_us, schema_version FROM _dg_tenants WHERE id > ? ORDER BY id "
+        "LIMIT ?");
     q.bind(1, after);
     q.bind(2, limit);
     while (q.executeStep()) records.push_back(ReadTenant(q));
@@ -142,12 +183,12 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id) {
   {
     absl::MutexLock lock(&mu_);
     if (auto it = open_.find(id); it != open_.end()) {
-      db = it->second;
+      db = it->second.db;
       open_.erase(it);
     }
   }
-  // Close waits for the write in flight, if any; later calls are refused.
-  if (db) db->Close();
+  // Close waits for the write in flight, if any; later calls get NOT_FOUND.
+  if (db) db->Close(errors::UnknownTenant(id));
   RemoveFiles(TenantPath(id));
   return absl::OkStatus();
 }

@@ -13,10 +13,17 @@
 
 namespace datagate::store::sqlite {
 
+struct StoreOptions {
+  DatabaseOptions database;
+  // Tenant databases kept open; beyond this the least recently used one that
+  // no call is using is closed (it reopens on its next use).
+  size_t max_open_tenants = 256;
+};
+
 class SqliteStore final : public Store {
  public:
   // Creates the folder if needed and opens the master database.
-  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir, const DatabaseOptions& options);
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir, const StoreOptions& options);
   ~SqliteStore() override;
 
   std::shared_ptr<Database> Master() override { return master_; }
@@ -25,22 +32,34 @@ class SqliteStore final : public Store {
   absl::Status RegisterTenant(const TenantRecord& record) override;
   absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id) override;
   absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit) override;
+  absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version) override;
   absl::Status DeleteTenant(const std::string& id) override;
+
+  // Tenant databases open now (for tests and metrics).
+  size_t open_tenants();
 
   // Closes every database; later calls fail with UNAVAILABLE.
   void Close();
 
  private:
-  SqliteStore(std::string data_dir, DatabaseOptions options) : data_dir_(std::move(data_dir)), options_(options) {}
+  struct OpenTenant {
+    std::shared_ptr<SqliteDatabase> db;
+    uint64_t last_use = 0;
+  };
+
+  SqliteStore(std::string data_dir, StoreOptions options) : data_dir_(std::move(data_dir)), options_(options) {}
   std::string TenantPath(const std::string& id) const;
   static void RemoveFiles(const std::string& path);
+  // Adds `db` to the open set, closing idle ones beyond the limit.
+  void Remember(const std::string& id, std::shared_ptr<SqliteDatabase> db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string data_dir_;
-  const DatabaseOptions options_;
+  const StoreOptions options_;
   std::shared_ptr<SqliteDatabase> master_;
 
   absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<SqliteDatabase>> open_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, OpenTenant> open_ ABSL_GUARDED_BY(mu_);
+  uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace datagate::store::sqlite
