@@ -89,6 +89,13 @@ absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) {
   return std::string(it->second.data(), it->second.size());
 }
 
+absl::Time DeadlineOf(const grpc::ServerContext& context) {
+  const auto deadline = context.deadline();
+  // gRPC reports "no deadline" as a time centuries away.
+  if (deadline - std::chrono::system_clock::now() > std::chrono::hours(24 * 365)) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 std::string Fingerprint(const google::protobuf::Message& request) {
   std::string bytes;
   {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/value.h"
 #include "datagate/v1/data.pb.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -29,6 +30,9 @@ void SetTimestamp(int64_t us, google::protobuf::Timestamp* out);
 // The caller's tenant id from the `x-tenant-id` metadata. UNAUTHENTICATED
 // when missing.
 absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context);
+
+// The call's deadline (InfiniteFuture when the caller set none).
+absl::Time DeadlineOf(const grpc::ServerContext& context);
 
 // A stable fingerprint of a request's content, for idempotency checks.
 std::string Fingerprint(const google::protobuf::Message& request);

@@ -128,7 +128,7 @@ grpc::Status DataServiceImpl::WriteOne(grpc::ServerContext* ctx, const google::p
   if (!db.ok()) return ToGrpcStatus(db.status());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   absl::StatusOr<std::vector<StoredRow>> rows =
-      core::Write(**db, {*spec}, request_id, request_id.empty() ? "" : Fingerprint(req));
+      core::Write(**db, {*spec}, request_id, request_id.empty() ? "" : Fingerprint(req), DeadlineOf(*ctx));
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   ToProto(rows->front(), resp);
   return grpc::Status::OK;
@@ -158,6 +158,7 @@ grpc::Status DataServiceImpl::GetRow(grpc::ServerContext* ctx, const v1::GetRowR
   absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
   if (!db.ok()) return ToGrpcStatus(db.status());
   core::GetSpec spec;
+  spec.deadline = DeadlineOf(*ctx);
   spec.table = req->table();
   spec.columns = FromMask(req->read_mask());
   absl::StatusOr<std::vector<Field>> key = FromStruct(req->key(), "key");
@@ -175,6 +176,7 @@ grpc::Status DataServiceImpl::ListRows(grpc::ServerContext* ctx, const v1::ListR
   if (!db.ok()) return ToGrpcStatus(db.status());
   absl::StatusOr<core::ListSpec> spec = SpecOf(*req);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
+  spec->deadline = DeadlineOf(*ctx);
   absl::StatusOr<core::ListPage> page = core::ListRows(**db, *spec);
   if (!page.ok()) return ToGrpcStatus(page.status());
   resp->mutable_rows()->Reserve(static_cast<int>(page->rows.size()));
@@ -199,7 +201,7 @@ grpc::Status DataServiceImpl::BatchWrite(grpc::ServerContext* ctx, const v1::Bat
     specs.push_back(*std::move(spec));
   }
   absl::StatusOr<std::vector<StoredRow>> rows =
-      core::Write(**db, specs, req->request_id(), req->request_id().empty() ? "" : Fingerprint(*req));
+      core::Write(**db, specs, req->request_id(), req->request_id().empty() ? "" : Fingerprint(*req), DeadlineOf(*ctx));
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   for (const StoredRow& row : *rows) ToProto(row, resp->add_results()->mutable_row());
   return grpc::Status::OK;

@@ -297,7 +297,7 @@ absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec) {
   ASSIGN_OR_RETURN(std::vector<Field> fields, Normalize(*t, spec.key));
   ASSIGN_OR_RETURN(std::vector<Field> key, ExtractKey(*t, fields, /*only_key=*/true, "key"));
   for (const std::string& c : spec.columns) RETURN_IF_ERROR(FindColumn(*t, c).status());
-  ASSIGN_OR_RETURN(std::optional<StoredRow> row, db.Get(t->name, key, spec.columns));
+  ASSIGN_OR_RETURN(std::optional<StoredRow> row, db.Get(t->name, key, spec.columns, spec.deadline));
   if (!row) {
     std::string desc;
     for (const Field& f : key) absl::StrAppend(&desc, desc.empty() ? "(" : ", ", f.column, "=", DebugString(f.value));
@@ -315,6 +315,7 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec) {
   q.table = t->name;
   q.limit = spec.page_size == 0 ? kDefaultPageSize : spec.page_size;
   q.count_total = spec.include_total;
+  q.deadline = spec.deadline;
   for (size_t i = 0; i < spec.filters.size(); ++i) {
     ASSIGN_OR_RETURN(store::Condition c, ValidateFilter(*t, spec.filters[i], static_cast<int>(i)));
     q.conditions.push_back(std::move(c));
@@ -350,7 +351,8 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec) {
 }
 
 absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const std::vector<WriteSpec>& specs,
-                                             const std::string& request_id, const std::string& fingerprint) {
+                                             const std::string& request_id, const std::string& fingerprint,
+                                             absl::Time deadline) {
   RETURN_IF_ERROR(ValidateRequestId(request_id));
   if (specs.empty()) return errors::InvalidField("operations", "is empty: give at least one");
   if (specs.size() > kMaxBatchOperations) return errors::TooLarge("operations", specs.size(), kMaxBatchOperations);
@@ -358,6 +360,7 @@ absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const std::vec
   store::WriteRequest request;
   request.request_id = request_id;
   request.fingerprint = fingerprint;
+  request.deadline = deadline;
   for (size_t i = 0; i < specs.size(); ++i) {
     absl::StatusOr<store::WriteOp> op = Validate(*catalog, specs[i]);
     if (!op.ok()) {

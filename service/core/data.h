@@ -22,6 +22,7 @@ inline constexpr int kMaxOrderTerms = 8;
 inline constexpr size_t kMaxRequestIdLength = 128;
 
 struct GetSpec {
+  absl::Time deadline = absl::InfiniteFuture();
   std::string table;
   std::vector<Field> key;
   std::vector<std::string> columns;  // empty: all
@@ -35,6 +36,7 @@ struct FilterSpec {
 };
 
 struct ListSpec {
+  absl::Time deadline = absl::InfiniteFuture();
   std::string table;
   std::vector<FilterSpec> filters;
   std::vector<store::Order> order;
@@ -68,8 +70,10 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec);
 
 // Validates every write, then runs them in one transaction (all or nothing).
 // Errors in a batch name the operation: "operations[i]: ...".
+// Past `deadline` nothing is written (DEADLINE_EXCEEDED).
 absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const std::vector<WriteSpec>& specs,
-                                             const std::string& request_id, const std::string& fingerprint);
+                                             const std::string& request_id, const std::string& fingerprint,
+                                             absl::Time deadline = absl::InfiniteFuture());
 
 // INVALID_ARGUMENT unless `id` is empty or a usable idempotency key.
 absl::Status ValidateRequestId(absl::string_view id);

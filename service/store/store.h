@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/value.h"
 
 namespace datagate::store {
@@ -70,6 +71,7 @@ struct Query {
   int limit = 50;
   int64_t max_bytes = 4 << 20;  // stop early past this many value bytes
   bool count_total = false;
+  absl::Time deadline = absl::InfiniteFuture();  // DEADLINE_EXCEEDED past it
 };
 
 struct QueryResult {
@@ -94,8 +96,9 @@ struct WriteOp {
 
 struct WriteRequest {
   std::vector<WriteOp> ops;
-  std::string request_id;   // empty: not idempotent
-  std::string fingerprint;  // identifies the request's content
+  std::string request_id;                        // empty: not idempotent
+  std::string fingerprint;                       // identifies the request's content
+  absl::Time deadline = absl::InfiniteFuture();  // not started, or stopped, past it
 };
 
 struct AppliedMigration {
@@ -115,8 +118,10 @@ class Database {
   virtual std::shared_ptr<const Catalog> GetCatalog() const = 0;
 
   // Reads one row by its full primary key; nullopt if absent.
+  // DEADLINE_EXCEEDED once `deadline` passes.
   virtual absl::StatusOr<std::optional<StoredRow>> Get(const std::string& table, const std::vector<Field>& key,
-                                                       const std::vector<std::string>& columns) = 0;
+                                                       const std::vector<std::string>& columns,
+                                                       absl::Time deadline = absl::InfiniteFuture()) = 0;
 
   // Runs a list query.
   virtual absl::StatusOr<QueryResult> List(const Query& query) = 0;

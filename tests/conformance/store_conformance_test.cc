@@ -1,6 +1,7 @@
 // One suite for every store::Database implementation. The SQLite store runs
 // it now; the Postgres store joins by adding a factory to StoreTypes.
 #include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "store/sqlite/sqlite_database.h"
@@ -240,6 +241,35 @@ TYPED_TEST(StoreConformance, ConditionsAndCount) {
   auto in = this->db_->List(q);
   ASSERT_EQ(in->rows.size(), 1u);
   EXPECT_EQ(this->FieldOf(in->rows[0], "id"), this->I(3));
+}
+
+TYPED_TEST(StoreConformance, DeadlinesStopLongReadsAndLateWrites) {
+  // 300k rows, so an unindexed LIKE scan takes far longer than 2 ms.
+  ASSERT_TRUE(this->db_
+                  ->Migrate(AppliedMigration{2, "big", "x", 0},
+                            "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
+                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+                            "INSERT INTO big (id, s) SELECT i, hex(randomblob(16)) FROM n;",
+                            true)
+                  .ok());
+  Query q;
+  q.table = "big";
+  q.order = {Order{"id", false}};
+  q.conditions = {Condition{"s", FilterOp::kLike, {this->S("%zzz%")}}};
+  q.count_total = true;
+  q.deadline = absl::Now() + absl::Milliseconds(2);
+  EXPECT_EQ(this->db_->List(q).status().code(), absl::StatusCode::kDeadlineExceeded);
+  q.deadline = absl::InfiniteFuture();
+  auto all = this->db_->List(q);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->total, 0);  // hex digits never contain 'z'
+
+  WriteRequest late{{this->Insert(1, "late")}, "", ""};
+  late.deadline = absl::Now() - absl::Milliseconds(1);
+  EXPECT_EQ(this->db_->Write(late).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(this->GetItem(1).has_value());
+  // The connections are usable again afterwards.
+  ASSERT_TRUE(this->Run({this->Insert(1, "on time")}).ok());
 }
 
 TYPED_TEST(StoreConformance, ReadersRunBesideAWriter) {

@@ -44,6 +44,23 @@ void Connection::ResetUsed() {
   if (cache_.size() > cache_limit_) cache_.clear();
 }
 
+namespace {
+// SQLite calls this every kProgressSteps virtual-machine steps.
+constexpr int kProgressSteps = 1000;
+int PastDeadline(void* deadline) { return absl::Now() > *static_cast<const absl::Time*>(deadline) ? 1 : 0; }
+}  // namespace
+
+DeadlineScope::DeadlineScope(Connection& conn, absl::Time deadline) : conn_(conn), deadline_(deadline) {
+  if (deadline_ != absl::InfiniteFuture()) {
+    sqlite3_progress_handler(conn_.db().getHandle(), kProgressSteps, &PastDeadline,
+                             const_cast<absl::Time*>(&deadline_));
+  }
+}
+
+DeadlineScope::~DeadlineScope() {
+  if (deadline_ != absl::InfiniteFuture()) sqlite3_progress_handler(conn_.db().getHandle(), 0, nullptr, nullptr);
+}
+
 void Bind(SQLite::Statement& stmt, int index, const Value& v) {
   std::visit(
       [&](const auto& x) {
@@ -95,6 +112,8 @@ absl::Status MapError(const std::exception& e, absl::string_view context) {
     return colon == absl::string_view::npos ? absl::string_view("") : what.substr(colon + 2);
   };
   switch (code) {
+    case SQLITE_INTERRUPT:
+      return absl::DeadlineExceededError("the call's deadline passed while the store was working on it");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return errors::StoreUnavailable("the database is locked by another process");

@@ -11,6 +11,7 @@
 #include "SQLiteCpp/Database.h"
 #include "SQLiteCpp/Statement.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/value.h"
 
 namespace datagate::store::sqlite {
@@ -53,6 +54,20 @@ class Connection {
   std::vector<SQLite::Statement*> used_;
 };
 
+// While alive, statements on `conn` fail with SQLITE_INTERRUPT (mapped to
+// DEADLINE_EXCEEDED) once `deadline` has passed. Free for infinite deadlines.
+class DeadlineScope {
+ public:
+  DeadlineScope(Connection& conn, absl::Time deadline);
+  ~DeadlineScope();
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  Connection& conn_;
+  const absl::Time deadline_;
+};
+
 // Binds `v` to 1-based parameter `index`.
 void Bind(SQLite::Statement& stmt, int index, const Value& v);
 // Reads result column `index` as a Value by its storage class.
@@ -61,7 +76,8 @@ Value ReadColumn(SQLite::Statement& stmt, int index);
 // against the catalog before they get here, and quoted all the same.
 std::string Quote(absl::string_view identifier);
 
-// Maps a caught exception to a status: BUSY/LOCKED -> UNAVAILABLE, unique
+// Maps a caught exception to a status: INTERRUPT (deadline) ->
+// DEADLINE_EXCEEDED, BUSY/LOCKED -> UNAVAILABLE, unique
 // -> ALREADY_EXISTS, NOT NULL -> INVALID_ARGUMENT, FK/CHECK ->
 // FAILED_PRECONDITION, FULL/TOOBIG -> RESOURCE_EXHAUSTED, else INTERNAL
 // (logged with `context`, never returned).

@@ -294,10 +294,15 @@ absl::Status SqliteDatabase::LoadCatalog(Connection& conn) {
 }
 
 absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
-                                      bool single_statement) {
+                                      bool single_statement, absl::Time deadline) {
   absl::MutexLock lock(&write_mu_);
   if (writer_ == nullptr) return ClosedStatus();
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed while its write waited its turn; nothing was written");
+  }
   Connection& conn = *writer_;
+  DeadlineScope scope(conn, deadline);
   absl::Status status;
   try {
     if (!single_statement) conn.Prepare("BEGIN IMMEDIATE").exec();
@@ -321,7 +326,8 @@ absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionR
   return status;
 }
 
-absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn) {
+absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
+                                  absl::Time deadline) {
   std::unique_ptr<Connection> conn;
   {
     absl::MutexLock lock(&pool_mu_);
@@ -349,6 +355,7 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<a
       conn->ClearCache();
       conn->schema_generation = generation;
     }
+    DeadlineScope scope(*conn, deadline);
     status = fn(*conn);
   } catch (const std::exception& e) {
     status = MapError(e, context);
@@ -382,7 +389,8 @@ void SqliteDatabase::Close(absl::Status reason) {
 }
 
 absl::StatusOr<std::optional<StoredRow>> SqliteDatabase::Get(const std::string& table, const std::vector<Field>& key,
-                                                             const std::vector<std::string>& columns) {
+                                                             const std::vector<std::string>& columns,
+                                                             absl::Time deadline) {
   const std::shared_ptr<const Catalog> catalog = GetCatalog();
   const Table* t = catalog->Find(table);
   if (t == nullptr) return errors::UnknownTable(table);
@@ -391,11 +399,14 @@ absl::StatusOr<std::optional<StoredRow>> SqliteDatabase::Get(const std::string& 
   sql.text = absl::StrCat("SELECT ", SelectList(cols), " FROM ", Quote(t->name));
   AppendKeyMatch(key, &sql);
   std::optional<StoredRow> row;
-  RETURN_IF_ERROR(Read("get", [&](Connection& conn) {
-    SQLite::Statement& stmt = sql.Prepare(conn);
-    if (stmt.executeStep()) row = ReadRow(stmt, *t, cols);
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(Read(
+      "get",
+      [&](Connection& conn) {
+        SQLite::Statement& stmt = sql.Prepare(conn);
+        if (stmt.executeStep()) row = ReadRow(stmt, *t, cols);
+        return absl::OkStatus();
+      },
+      deadline));
   return row;
 }
 
@@ -429,32 +440,36 @@ absl::StatusOr<QueryResult> SqliteDatabase::List(const Query& query) {
   sql.Param(limit);
 
   QueryResult result;
-  RETURN_IF_ERROR(Read("list", [&](Connection& conn) {
-    SQLite::Statement& stmt = sql.Prepare(conn);
-    int64_t bytes = 0;
-    const int first_order = static_cast<int>(cols.size()) + 3;
-    while (stmt.executeStep()) {
-      if (static_cast<int>(result.rows.size()) == query.limit || (bytes > query.max_bytes && !result.rows.empty())) {
-        result.more = true;
-        break;
-      }
-      result.rows.push_back(ReadRow(stmt, *t, cols));
-      for (const Field& f : result.rows.back().fields) bytes += ValueBytes(f.value);
-      result.last_cursor.clear();
-      for (size_t i = 0; i < query.order.size(); ++i) {
-        result.last_cursor.push_back(ReadColumn(stmt, first_order + static_cast<int>(i)));
-      }
-    }
-    if (query.count_total) {
-      // Counted in the same read snapshot as the page.
-      Sql count;
-      count.text = absl::StrCat("SELECT count(*) FROM ", Quote(t->name), where.text);
-      count.params = where.params;
-      SQLite::Statement& c = count.Prepare(conn);
-      if (c.executeStep()) result.total = c.getColumn(0).getInt64();
-    }
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(Read(
+      "list",
+      [&](Connection& conn) {
+        SQLite::Statement& stmt = sql.Prepare(conn);
+        int64_t bytes = 0;
+        const int first_order = static_cast<int>(cols.size()) + 3;
+        while (stmt.executeStep()) {
+          if (static_cast<int>(result.rows.size()) == query.limit ||
+              (bytes > query.max_bytes && !result.rows.empty())) {
+            result.more = true;
+            break;
+          }
+          result.rows.push_back(ReadRow(stmt, *t, cols));
+          for (const Field& f : result.rows.back().fields) bytes += ValueBytes(f.value);
+          result.last_cursor.clear();
+          for (size_t i = 0; i < query.order.size(); ++i) {
+            result.last_cursor.push_back(ReadColumn(stmt, first_order + static_cast<int>(i)));
+          }
+        }
+        if (query.count_total) {
+          // Counted in the same read snapshot as the page.
+          Sql count;
+          count.text = absl::StrCat("SELECT count(*) FROM ", Quote(t->name), where.text);
+          count.params = where.params;
+          SQLite::Statement& c = count.Prepare(conn);
+          if (c.executeStep()) result.total = c.getColumn(0).getInt64();
+        }
+        return absl::OkStatus();
+      },
+      query.deadline));
   return result;
 }
 
@@ -592,7 +607,7 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(const WriteRequest&
         }
         return absl::OkStatus();
       },
-      /*single_statement=*/request.ops.size() == 1 && request.request_id.empty()));
+      /*single_statement=*/request.ops.size() == 1 && request.request_id.empty(), request.deadline));
   return rows;
 }
 

@@ -34,7 +34,8 @@ class SqliteDatabase final : public Database {
 
   std::shared_ptr<const Catalog> GetCatalog() const override;
   absl::StatusOr<std::optional<StoredRow>> Get(const std::string& table, const std::vector<Field>& key,
-                                               const std::vector<std::string>& columns) override;
+                                               const std::vector<std::string>& columns,
+                                               absl::Time deadline = absl::InfiniteFuture()) override;
   absl::StatusOr<QueryResult> List(const Query& query) override;
   absl::StatusOr<std::vector<StoredRow>> Write(const WriteRequest& request) override;
   absl::StatusOr<std::vector<AppliedMigration>> ListApplied() override;
@@ -44,10 +45,13 @@ class SqliteDatabase final : public Database {
   // back when fn fails or throws). With `single_statement`, fn runs exactly
   // one write statement, which SQLite makes atomic by itself: no explicit
   // transaction is opened.
+  // Past `deadline`, statements stop with DEADLINE_EXCEEDED and a write
+  // that waited its turn that long does not start.
   absl::Status Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
-                        bool single_statement = false);
-  // Runs `fn` on a pooled read connection.
-  absl::Status Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn);
+                        bool single_statement = false, absl::Time deadline = absl::InfiniteFuture());
+  // Runs `fn` on a pooled read connection, stopping at `deadline`.
+  absl::Status Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
+                    absl::Time deadline = absl::InfiniteFuture());
 
   // Refuses all further calls with `reason` (UNAVAILABLE when not given)
   // and closes the connections once in-flight calls finish.
