@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -28,18 +29,41 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// The datagate binary as a child process.
+// Runs the datagate binary with `args` and `env` (NAME=value) added to the
+// environment; returns its wait status.
+int RunToExit(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv{const_cast<char*>("datagate")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(DATAGATE_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// The datagate binary as a child process serving on a free port.
 class Process {
  public:
-  Process(const std::string& data_dir, const std::string& synchronous) : port_(FreePort()) {
+  Process(const std::string& data_dir, const std::string& synchronous)
+      : Process({"--data_dir=" + data_dir, "--migrations_dir=" + ExampleMigrationsDir(), "--synchronous=" + synchronous,
+                 "--log_level=warn"},
+                {}) {}
+
+  // The port comes from DATAGATE_LISTEN, which `args` may override.
+  Process(std::vector<std::string> args, std::vector<std::string> env) : port_(FreePort()) {
+    env.push_back("DATAGATE_LISTEN=127.0.0.1:" + std::to_string(port_));
     pid_ = fork();
     if (pid_ == 0) {
-      const std::string listen = "--listen=127.0.0.1:" + std::to_string(port_);
-      const std::string data = "--data_dir=" + data_dir;
-      const std::string migrations = "--migrations_dir=" + ExampleMigrationsDir();
-      const std::string sync = "--synchronous=" + synchronous;
-      execl(DATAGATE_BINARY, "datagate", listen.c_str(), data.c_str(), migrations.c_str(), sync.c_str(),
-            "--log_level=warn", static_cast<char*>(nullptr));
+      for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> argv{const_cast<char*>("datagate")};
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(DATAGATE_BINARY, argv.data());
       _exit(127);
     }
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
@@ -48,8 +72,12 @@ class Process {
   ~Process() {
     if (pid_ > 0) Kill(SIGTERM);
   }
-  // Sends `sig` and returns the wait status once the process has ended.
+  // Sends `sig` and returns the wait status once the process has ended. The
+  // channel is dropped first: an idle C++ channel answers the server's
+  // shutdown PING only from its 5 s backup poller, which would stall a
+  // graceful stop for seconds.
   int Kill(int sig) {
+    channel_.reset();
     kill(pid_, sig);
     int status = 0;
     waitpid(pid_, &status, 0);
@@ -137,6 +165,41 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithNormalSync) { StopAndCheck("
 
 // SIGTERM: calls in flight finish, the files are closed, the exit is clean.
 TEST(ShutdownTest, SigtermFinishesCallsAndClosesFiles) { StopAndCheck("FULL", SIGTERM); }
+
+TEST(ConfigTest, EnvironmentVariablesSetOptionsAndFlagsWin) {
+  TempDir dir;
+  Process p({"--log_level=warn"},
+            {"DATAGATE_DATA_DIR=" + dir.path() + "/from-env", "DATAGATE_MIGRATIONS_DIR=" + ExampleMigrationsDir(),
+             "DATAGATE_CREATE_TENANTS=env-one,env-two", "DATAGATE_SYNCHRONOUS=normal", "DATAGATE_MAX_READERS=2"});
+  auto tenants = v1::TenantService::NewStub(p.channel());
+  v1::ListTenantsResponse list;
+  ASSERT_TRUE(tenants->ListTenants(Ctx().get(), {}, &list).ok());
+  ASSERT_EQ(list.tenants_size(), 2);
+  EXPECT_EQ(list.tenants(0).tenant_id(), "env-one");
+  EXPECT_EQ(list.tenants(1).schema_version(), 3);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/from-env/tenants/env-two.db"));
+  tenants.reset();
+  p.Kill(SIGTERM);
+
+  // A flag beats its environment variable.
+  Process q({"--data_dir=" + dir.path() + "/from-flag", "--log_level=warn"},
+            {"DATAGATE_DATA_DIR=" + dir.path() + "/from-env", "DATAGATE_MIGRATIONS_DIR=" + ExampleMigrationsDir()});
+  ASSERT_TRUE(v1::TenantService::NewStub(q.channel())->ListTenants(Ctx().get(), {}, &list).ok());
+  EXPECT_EQ(list.tenants_size(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/from-flag/master.db"));
+}
+
+TEST(ConfigTest, BadSettingsStopTheStartWithAnError) {
+  TempDir dir;
+  const std::string data = "--data_dir=" + dir.path();
+  const std::string migrations = "--migrations_dir=" + ExampleMigrationsDir();
+  auto exit_code = [](int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; };
+  EXPECT_EQ(exit_code(RunToExit({data, migrations, "--synchronous=SOMETIMES"}, {})), 1);
+  EXPECT_EQ(exit_code(RunToExit({data, "--migrations_dir=/nonexistent"}, {})), 1);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations, "--create_tenants=Bad_Id"}, {})), 1);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_MAX_READERS=many"})), 2);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations, "--listen=256.0.0.1:1"}, {})), 1);
+}
 
 }  // namespace
 }  // namespace datagate::testing
