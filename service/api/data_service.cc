@@ -177,6 +177,7 @@ grpc::Status DataServiceImpl::ListRows(grpc::ServerContext* ctx, const v1::ListR
   absl::StatusOr<core::ListSpec> spec = SpecOf(*req);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   spec->deadline = DeadlineOf(*ctx);
+  spec->max_page_bytes = max_page_bytes_;
   absl::StatusOr<core::ListPage> page = core::ListRows(**db, *spec);
   if (!page.ok()) return ToGrpcStatus(page.status());
   resp->mutable_rows()->Reserve(static_cast<int>(page->rows.size()));

@@ -11,7 +11,9 @@ namespace datagate::api {
 // Stateless apart from the non-owning pointer; thread-safe.
 class DataServiceImpl final : public v1::DataService::Service {
  public:
-  explicit DataServiceImpl(core::Tenants* tenants) : tenants_(tenants) {}
+  // Pages stop early past `max_page_bytes` of values.
+  DataServiceImpl(core::Tenants* tenants, int64_t max_page_bytes)
+      : tenants_(tenants), max_page_bytes_(max_page_bytes) {}
 
   grpc::Status CreateRow(grpc::ServerContext* ctx, const v1::CreateRowRequest* req, v1::Row* resp) override;
   grpc::Status GetRow(grpc::ServerContext* ctx, const v1::GetRowRequest* req, v1::Row* resp) override;
@@ -31,6 +33,7 @@ class DataServiceImpl final : public v1::DataService::Service {
                         const absl::StatusOr<core::WriteSpec>& spec, const std::string& request_id, v1::Row* resp);
 
   core::Tenants* const tenants_;
+  const int64_t max_page_bytes_;
 };
 
 }  // namespace datagate::api

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace datagate {
@@ -175,6 +176,15 @@ std::string DebugString(const Value& v) {
           return x ? "true" : "false";
       },
       v);
+}
+
+std::string DescribeFields(const std::vector<Field>& fields) {
+  return absl::StrCat("(",
+                      absl::StrJoin(fields, ", ",
+                                    [](std::string* out, const Field& f) {
+                                      absl::StrAppend(out, f.column, "=", DebugString(f.value));
+                                    }),
+                      ")");
 }
 
 }  // namespace datagate

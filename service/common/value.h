@@ -51,6 +51,8 @@ absl::StatusOr<std::vector<StoredRow>> DecodeRows(absl::string_view in);
 
 // A readable rendering of a value for error messages ("NULL", "42", "'abc'").
 std::string DebugString(const Value& v);
+// "(id=42, name='x')", for error messages naming a key.
+std::string DescribeFields(const std::vector<Field>& fields);
 
 }  // namespace datagate
 

@@ -298,11 +298,7 @@ absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec) {
   ASSIGN_OR_RETURN(std::vector<Field> key, ExtractKey(*t, fields, /*only_key=*/true, "key"));
   for (const std::string& c : spec.columns) RETURN_IF_ERROR(FindColumn(*t, c).status());
   ASSIGN_OR_RETURN(std::optional<StoredRow> row, db.Get(t->name, key, spec.columns, spec.deadline));
-  if (!row) {
-    std::string desc;
-    for (const Field& f : key) absl::StrAppend(&desc, desc.empty() ? "(" : ", ", f.column, "=", DebugString(f.value));
-    return errors::RowNotFound(t->name, desc + ")");
-  }
+  if (!row) return errors::RowNotFound(t->name, DescribeFields(key));
   return *std::move(row);
 }
 
@@ -315,6 +311,7 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec) {
   q.table = t->name;
   q.limit = spec.page_size == 0 ? kDefaultPageSize : spec.page_size;
   q.count_total = spec.include_total;
+  q.max_bytes = spec.max_page_bytes;
   q.deadline = spec.deadline;
   for (size_t i = 0; i < spec.filters.size(); ++i) {
     ASSIGN_OR_RETURN(store::Condition c, ValidateFilter(*t, spec.filters[i], static_cast<int>(i)));

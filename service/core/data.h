@@ -44,6 +44,9 @@ struct ListSpec {
   std::string page_token;
   std::vector<std::string> columns;
   bool include_total = false;
+  // A page ends early (with a token) past this many bytes of values, so the
+  // response stays under the message limit.
+  int64_t max_page_bytes = 2 << 20;
 };
 
 struct ListPage {

@@ -87,7 +87,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
     }
   }
 
-  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get());
+  // Half the message limit leaves room for the Struct encoding of values.
+  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), options.max_message_bytes / 2);
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
 

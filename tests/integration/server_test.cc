@@ -171,6 +171,37 @@ TEST(ServerLimitsTest, OversizedMessageIsResourceExhausted) {
   EXPECT_THAT(server->data().GetRow(Ctx("big").get(), get, &row), IsCode(grpc::NOT_FOUND));
 }
 
+TEST(ServerLimitsTest, LargeRowsMakeShorterPagesNotErrors) {
+  server::Options options;
+  options.max_message_bytes = 64 << 10;
+  auto server = TestServer::Start(options);
+  server->CreateTenant("wide");
+  for (int i = 1; i <= 20; ++i) {
+    v1::CreateRowRequest req = FromJson<v1::CreateRowRequest>(R"({"table": "customers"})");
+    auto& f = *req.mutable_row()->mutable_fields();
+    f["id"].set_number_value(i);
+    f["email"].set_string_value(std::to_string(i) + "@x");
+    f["name"].set_string_value(std::string(10 << 10, 'n'));
+    v1::Row row;
+    ASSERT_TRUE(server->data().CreateRow(Ctx("wide").get(), req, &row).ok());
+  }
+  v1::ListRowsRequest list;
+  list.set_table("customers");
+  list.set_page_size(50);
+  int rows = 0, pages = 0;
+  do {
+    v1::ListRowsResponse resp;
+    grpc::Status s = server->data().ListRows(Ctx("wide").get(), list, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LT(resp.rows_size(), 20);
+    rows += resp.rows_size();
+    list.set_page_token(resp.next_page_token());
+    ++pages;
+  } while (!list.page_token().empty() && pages < 50);
+  EXPECT_EQ(rows, 20);
+  EXPECT_GT(pages, 1);
+}
+
 TEST(ServerStartTest, BadOptionsAreRefusedClearly) {
   server::Options o;
   o.listen = "127.0.0.1:0";

@@ -106,15 +106,6 @@ void AppendKeyMatch(const std::vector<Field>& key, Sql* sql) {
   }
 }
 
-std::string DescribeKey(const std::vector<Field>& key) {
-  return absl::StrCat("(",
-                      absl::StrJoin(key, ", ",
-                                    [](std::string* out, const Field& f) {
-                                      absl::StrAppend(out, f.column, "=", DebugString(f.value));
-                                    }),
-                      ")");
-}
-
 void AppendCondition(const Condition& c, Sql* sql) {
   const std::string col = Quote(c.column);
   auto binary = [&](absl::string_view op) {
@@ -552,7 +543,7 @@ absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalo
   probe.text = absl::StrCat("SELECT _dg_version FROM ", Quote(t->name));
   AppendKeyMatch(op.key, &probe);
   SQLite::Statement& p = probe.Prepare(conn);
-  if (!p.executeStep()) return errors::RowNotFound(t->name, DescribeKey(op.key));
+  if (!p.executeStep()) return errors::RowNotFound(t->name, DescribeFields(op.key));
   return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
 }
 
