@@ -301,11 +301,11 @@ absl::Status SqliteDatabase::Transact(absl::string_view context, absl::FunctionR
     conn.ResetUsed();
     if (status.ok() && !single_statement) conn.Prepare("COMMIT").exec();
   } catch (const std::exception& e) {
-    status = MapError(e, context);
+    status = MapError(e, absl::StrCat(path_, ": ", context));
   }
   if (!status.ok()) {
     conn.ResetUsed();
-    if (!conn.db().getHandle() || sqlite3_get_autocommit(conn.db().getHandle()) == 0) {
+    if (sqlite3_get_autocommit(conn.db().getHandle()) == 0) {  // a transaction is open
       try {
         conn.db().exec("ROLLBACK");
       } catch (const std::exception& e) {
@@ -349,7 +349,7 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::FunctionRef<a
     DeadlineScope scope(*conn, deadline);
     status = fn(*conn);
   } catch (const std::exception& e) {
-    status = MapError(e, context);
+    status = MapError(e, absl::StrCat(path_, ": ", context));
   }
   if (conn) conn->ResetUsed();
   absl::MutexLock lock(&pool_mu_);
@@ -574,7 +574,7 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(const WriteRequest&
           try {
             row = ApplyOp(conn, *catalog, request.ops[i], std::get<int64_t>(now));
           } catch (const std::exception& e) {
-            row = MapError(e, "write");
+            row = MapError(e, absl::StrCat(path_, ": write"));
           }
           if (!row.ok()) return request.ops.size() > 1 ? PrefixError(row.status(), i) : row.status();
           rows.push_back(*std::move(row));
