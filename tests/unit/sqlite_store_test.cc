@@ -69,6 +69,23 @@ TEST(SqliteStoreTest, CallsOnADeletedTenantGetNotFound) {
   EXPECT_EQ(store->DeleteTenant("gone").code(), absl::StatusCode::kNotFound);
 }
 
+TEST(SqliteStoreTest, StartRemovesFilesOfUnregisteredTenants) {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.path(), 8);
+    Provision(*store, "kept");
+    // As if a delete had unregistered "gone" and then crashed.
+    ASSERT_TRUE(store->CreateTenantDatabase("gone").ok());
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/tenants/gone.db"));
+  auto store = OpenStore(dir.path(), 8);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tenants/gone.db"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/tenants/kept.db"));
+  auto kept = store->TenantDatabase("kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE((*kept)->Get("t", {{"id", Value{int64_t{1}}}}, {})->has_value());
+}
+
 TEST(SqliteStoreTest, RegistryKeepsSchemaVersion) {
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), 8);

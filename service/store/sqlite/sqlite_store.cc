@@ -36,7 +36,24 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     c.db().exec(kRegistrySql);
     return absl::OkStatus();
   }));
+  RETURN_IF_ERROR(store->RemoveUnregisteredFiles());
   return store;
+}
+
+absl::Status SqliteStore::RemoveUnregisteredFiles() {
+  // Files of tenants whose create or delete was cut short by a crash: a
+  // deleted tenant's data must not outlive the delete.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(absl::StrCat(data_dir_, "/tenants"), ec)) {
+    const std::filesystem::path path = entry.path();
+    if (path.extension() != ".db") continue;
+    const std::string id = path.stem().string();
+    ASSIGN_OR_RETURN(std::optional<TenantRecord> record, LookupTenant(id));
+    if (record) continue;
+    spdlog::warn("removing {}: no tenant '{}' is registered (an interrupted create or delete)", path.string(), id);
+    RemoveFiles(path.string());
+  }
+  return absl::OkStatus();
 }
 
 SqliteStore::~SqliteStore() { Close(); }

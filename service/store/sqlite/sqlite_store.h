@@ -50,6 +50,8 @@ class SqliteStore final : public Store {
   SqliteStore(std::string data_dir, StoreOptions options) : data_dir_(std::move(data_dir)), options_(options) {}
   std::string TenantPath(const std::string& id) const;
   static void RemoveFiles(const std::string& path);
+  // Deletes tenant files the registry does not know (at start only).
+  absl::Status RemoveUnregisteredFiles();
   // Adds `db` to the open set, closing idle ones beyond the limit.
   void Remember(const std::string& id, std::shared_ptr<SqliteDatabase> db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
