@@ -1,7 +1,8 @@
 // datagate benchmark: Create, Get and List(50) through the gateway at
 // concurrency 1 and 16, beside the raw baselines measured in the same run
 // (plain SQLiteCpp running the same statements with the same settings, and a
-// plain gRPC echo on loopback with the same server type).
+// plain gRPC echo on loopback with the same server type). A GetRow-shaped
+// echo (the API's messages, no store) shows what the message shape costs.
 //
 //   ./build/tests/datagate_bench [seconds per case, default 2] [rounds, default 3]
 #include <grpcpp/grpcpp.h>
@@ -79,6 +80,39 @@ class EchoService final : public Echo::Service {
   }
 };
 
+// GetRow with the gateway's message shapes but no store behind it: a canned
+// Row (the same fields, version and times a real one has). Separates what
+// the API's shape costs in gRPC from what the gateway's work costs.
+class CannedDataService final : public v1::DataService::Service {
+ public:
+  CannedDataService() {
+    row_.set_table("customers");
+    auto& f = *row_.mutable_fields()->mutable_fields();
+    f["id"].set_number_value(12345);
+    f["name"].set_string_value("Customer");
+    f["email"].set_string_value("c12345@example.com");
+    f["vip"].set_bool_value(false);
+    row_.set_version(1);
+    row_.mutable_create_time()->set_seconds(1'700'000'000);
+    row_.mutable_update_time()->set_seconds(1'700'000'000);
+  }
+  grpc::Status GetRow(grpc::ServerContext* ctx, const v1::GetRowRequest*, v1::Row* resp) override {
+    if (ctx->client_metadata().count("x-tenant-id") == 0) return grpc::Status(grpc::UNAUTHENTICATED, "");
+    *resp = row_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  v1::Row row_;
+};
+
+v1::GetRowRequest GetRequest(int64_t id) {
+  v1::GetRowRequest req;
+  req.set_table("customers");
+  (*req.mutable_key()->mutable_fields())["id"].set_number_value(static_cast<double>(id));
+  return req;
+}
+
 struct Channels {
   std::vector<std::shared_ptr<grpc::Channel>> per_thread;
   explicit Channels(int port, int n) {
@@ -95,10 +129,13 @@ struct Channels {
 
 std::map<std::string, Result> EchoBaseline() {
   EchoService service;
+  CannedDataService canned;
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&canned);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, server::Options().max_pollers);
   auto server = builder.BuildAndStart();
   std::map<std::string, Result> out;
   for (int conc : {1, 16}) {
@@ -114,6 +151,16 @@ std::map<std::string, Result> EchoBaseline() {
     });
     Print("grpc echo (baseline)", conc, r);
     out["echo" + std::to_string(conc)] = r;
+    std::vector<std::unique_ptr<v1::DataService::Stub>> shaped;
+    for (auto& c : ch.per_thread) shaped.push_back(v1::DataService::NewStub(c));
+    r = Measure(conc, [&](int t, int64_t i) {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("x-tenant-id", "bench");
+      v1::Row row;
+      return shaped[t]->GetRow(&ctx, GetRequest(1 + i % 1000), &row).ok();
+    });
+    Print("grpc GetRow-shaped echo (no store)", conc, r);
+    out["shaped" + std::to_string(conc)] = r;
   }
   server->Shutdown();
   return out;
@@ -206,12 +253,8 @@ std::map<std::string, Result> Gateway(const std::string& sync) {
     r = Measure(conc, [&](int t, int64_t i) {
       grpc::ClientContext ctx;
       ctx.AddMetadata("x-tenant-id", "bench");
-      v1::GetRowRequest req;
-      req.set_table("customers");
-      (*req.mutable_key()->mutable_fields())["id"].set_number_value(
-          static_cast<double>(1 + (i * 7919 + t * 104729) % rows));
       v1::Row row;
-      return stubs[t]->GetRow(&ctx, req, &row).ok();
+      return stubs[t]->GetRow(&ctx, GetRequest(1 + (i * 7919 + t * 104729) % rows), &row).ok();
     });
     Print("gateway GetRow", conc, r);
     out["get" + std::to_string(conc)] = r;
@@ -295,6 +338,9 @@ int main(int argc, char** argv) {
               full["create1"].p50_us / (echo["echo1"].p50_us + raw["insert_FULL"].p50_us));
   std::printf("  Create NORMAL p50 / (echo p50 + insert p50)  %.2f\n",
               normal["create1"].p50_us / (echo["echo1"].p50_us + raw["insert_NORMAL"].p50_us));
+  std::printf("  Get p50 / GetRow-shaped echo p50             %.2f\n", full["get1"].p50_us / echo["shaped1"].p50_us);
+  std::printf("  Get ops/s c=16 / shaped echo ops/s c=16      %.2f\n",
+              full["get16"].ops_per_s / echo["shaped16"].ops_per_s);
   std::printf("  Get ops/s c=16 / echo ops/s c=16             %.2f\n",
               full["get16"].ops_per_s / echo["echo16"].ops_per_s);
   std::printf("  List ops/s c=16 / echo ops/s c=16            %.2f\n",
