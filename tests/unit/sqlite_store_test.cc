@@ -86,6 +86,16 @@ TEST(SqliteStoreTest, StartRemovesFilesOfUnregisteredTenants) {
   EXPECT_TRUE((*kept)->Get("t", {{"id", Value{int64_t{1}}}}, {})->has_value());
 }
 
+TEST(SqliteStoreTest, OneStorePerDataFolder) {
+  testing::TempDir dir;
+  auto first = OpenStore(dir.path(), 8);
+  auto second = SqliteStore::Open(dir.path(), StoreOptions());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("in use by another datagate"));
+  first->Close();
+  EXPECT_TRUE(SqliteStore::Open(dir.path(), StoreOptions()).ok());
+}
+
 TEST(SqliteStoreTest, RegistryKeepsSchemaVersion) {
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), 8);

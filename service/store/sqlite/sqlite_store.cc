@@ -1,6 +1,12 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
+
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
@@ -31,6 +37,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     return absl::FailedPreconditionError(absl::StrCat("cannot create data folder '", data_dir, "': ", ec.message()));
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(data_dir, options));
+  const std::string lock_path = absl::StrCat(data_dir, "/datagate.lock");
+  store->lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (store->lock_fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot open '", lock_path, "': ", std::strerror(errno)));
+  }
+  if (flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data folder '", data_dir, "' is in use by another datagate process; stop it or use another --data_dir"));
+  }
   ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options.database));
   RETURN_IF_ERROR(store->master_->Transact("registry", [](Connection& c) {
     c.db().exec(kRegistrySql);
@@ -66,6 +81,10 @@ void SqliteStore::Close() {
   }
   for (auto& [id, t] : open) t.db->Close();
   if (master_) master_->Close();
+  if (lock_fd_ >= 0) {
+    close(lock_fd_);  // releases the flock
+    lock_fd_ = -1;
+  }
 }
 
 std::string SqliteStore::TenantPath(const std::string& id) const {

@@ -22,7 +22,8 @@ struct StoreOptions {
 
 class SqliteStore final : public Store {
  public:
-  // Creates the folder if needed and opens the master database.
+  // Creates the folder if needed, locks it against other processes
+  // (FAILED_PRECONDITION if one holds it) and opens the master database.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir, const StoreOptions& options);
   ~SqliteStore() override;
 
@@ -57,6 +58,7 @@ class SqliteStore final : public Store {
 
   const std::string data_dir_;
   const StoreOptions options_;
+  int lock_fd_ = -1;  // flock on <data_dir>/datagate.lock: one process per folder
   std::shared_ptr<SqliteDatabase> master_;
 
   absl::Mutex mu_;
