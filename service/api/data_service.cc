@@ -208,4 +208,25 @@ grpc::Status DataServiceImpl::BatchWrite(grpc::ServerContext* ctx, const v1::Bat
   return grpc::Status::OK;
 }
 
+grpc::Status DataServiceImpl::ListTables(grpc::ServerContext* ctx, const v1::ListTablesRequest*,
+                                         v1::ListTablesResponse* resp) {
+  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
+  if (!db.ok()) return ToGrpcStatus(db.status());
+  const std::shared_ptr<const store::Catalog> catalog = (*db)->GetCatalog();
+  for (const auto& [name, table] : catalog->tables) {
+    v1::TableInfo* t = resp->add_tables();
+    t->set_name(name);
+    for (const store::Column& c : table.columns) {
+      v1::ColumnInfo* col = t->add_columns();
+      col->set_name(c.name);
+      col->set_type(std::string(store::ColumnTypeName(c.type)));
+      col->set_declared_type(c.declared_type);
+      col->set_nullable(!c.not_null && c.pk_position == 0);
+      col->set_has_default(c.has_default);
+    }
+    for (size_t index : table.primary_key) t->add_primary_key(table.columns[index].name);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace datagate::api

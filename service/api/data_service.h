@@ -24,6 +24,8 @@ class DataServiceImpl final : public v1::DataService::Service {
   grpc::Status UpsertRow(grpc::ServerContext* ctx, const v1::UpsertRowRequest* req, v1::Row* resp) override;
   grpc::Status BatchWrite(grpc::ServerContext* ctx, const v1::BatchWriteRequest* req,
                           v1::BatchWriteResponse* resp) override;
+  grpc::Status ListTables(grpc::ServerContext* ctx, const v1::ListTablesRequest* req,
+                          v1::ListTablesResponse* resp) override;
 
  private:
   // Opens the caller's tenant database.

@@ -243,6 +243,25 @@ TEST_F(DataTest, RetriedRequestIdReturnsTheFirstResultAndWritesOnce) {
               IsCode(grpc::INVALID_ARGUMENT));
 }
 
+TEST_F(DataTest, ListTablesDescribesTheLiveSchema) {
+  v1::ListTablesResponse resp;
+  ASSERT_TRUE(server_->data().ListTables(Ctx(tenant_).get(), {}, &resp).ok());
+  std::vector<std::string> names;
+  for (const auto& t : resp.tables()) names.push_back(t.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"customers", "order_items", "orders", "products"}));
+  const v1::TableInfo& items = resp.tables(1);
+  EXPECT_THAT(std::vector<std::string>(items.primary_key().begin(), items.primary_key().end()),
+              ::testing::ElementsAre("order_id", "line"));
+  const v1::TableInfo& customers = resp.tables(0);
+  ASSERT_EQ(customers.columns_size(), 4);  // the gateway's _dg_ columns stay hidden
+  EXPECT_EQ(customers.columns(1).name(), "name");
+  EXPECT_EQ(customers.columns(1).type(), "TEXT");
+  EXPECT_FALSE(customers.columns(1).nullable());
+  EXPECT_EQ(customers.columns(3).type(), "BOOLEAN");
+  EXPECT_TRUE(customers.columns(3).has_default());
+  EXPECT_THAT(server_->data().ListTables(Ctx().get(), {}, &resp), IsCode(grpc::UNAUTHENTICATED));
+}
+
 TEST_F(DataTest, TenantsAreIsolated) {
   AddCustomer(1);
   server_->CreateTenant(tenant_ + "-other");

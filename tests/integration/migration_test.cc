@@ -60,6 +60,10 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
   v1::Tenant tenant;
   ASSERT_TRUE(server->tenants().GetTenant(Ctx().get(), get_tenant, &tenant).ok());
   EXPECT_EQ(tenant.schema_version(), 1);  // the registry follows reverts
+  v1::ListTablesResponse tables;
+  ASSERT_TRUE(server->data().ListTables(Ctx("m1").get(), {}, &tables).ok());
+  ASSERT_EQ(tables.tables_size(), 1);  // the catalog follows too
+  EXPECT_EQ(tables.tables(0).name(), "customers");
 
   auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})");
   ASSERT_TRUE(stub.ApplyMigrations(Ctx().get(), apply, &plan).ok());
