@@ -29,9 +29,9 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// Runs the datagate binary with `args` and `env` (NAME=value) added to the
-// environment; returns its wait status.
-int RunToExit(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+// Starts the datagate binary with `args`, and `env` (NAME=value) added to
+// the environment; returns its pid.
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   const pid_t pid = fork();
   if (pid == 0) {
     for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
@@ -41,6 +41,12 @@ int RunToExit(const std::vector<std::string>& args, const std::vector<std::strin
     execv(DATAGATE_BINARY, argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+// Runs the binary to its end; returns its wait status.
+int RunToExit(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  const pid_t pid = Spawn(args, env);
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
@@ -57,15 +63,7 @@ class Process {
   // The port comes from DATAGATE_LISTEN, which `args` may override.
   Process(std::vector<std::string> args, std::vector<std::string> env) : port_(FreePort()) {
     env.push_back("DATAGATE_LISTEN=127.0.0.1:" + std::to_string(port_));
-    pid_ = fork();
-    if (pid_ == 0) {
-      for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> argv{const_cast<char*>("datagate")};
-      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(DATAGATE_BINARY, argv.data());
-      _exit(127);
-    }
+    pid_ = Spawn(args, env);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
     EXPECT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)));
   }
