@@ -1,4 +1,5 @@
 // The real server on port 0: tenants, health, reflection, limits.
+#include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "test_env.h"
@@ -150,10 +151,26 @@ TEST_F(ServerTest, ReflectionListsAndDescribesServices) {
   EXPECT_THAT(names, ::testing::UnorderedElementsAre("datagate.v1.DataService", "datagate.v1.TenantService",
                                                      "datagate.v1.MigrationService", "grpc.health.v1.Health",
                                                      "grpc.reflection.v1alpha.ServerReflection"));
+  // grpcurl's describe needs the file and every file it imports.
   req.set_file_containing_symbol("datagate.v1.DataService");
   ASSERT_TRUE(stream->Write(req));
   ASSERT_TRUE(stream->Read(&resp));
-  ASSERT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0);
+  std::vector<std::string> files;
+  for (const std::string& bytes : resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.push_back(file.name());
+    if (file.name() == "datagate/v1/data.proto") {
+      ASSERT_GT(file.service_size(), 0);
+      EXPECT_EQ(file.service(0).method_size(), 8);
+    }
+  }
+  EXPECT_THAT(files, ::testing::IsSupersetOf({"datagate/v1/data.proto", "google/protobuf/struct.proto",
+                                              "google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto"}));
+  req.set_file_by_filename("datagate/v1/migration.proto");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0);
   stream->WritesDone();
 }
 
