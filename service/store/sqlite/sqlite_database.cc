@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS _dg_requests(
 CREATE INDEX IF NOT EXISTS _dg_requests_by_time ON _dg_requests(create_us);
 )sql";
 
-// SQLite's affinity rules (https://sqlite.org/datatype3.html), plus BOOLEAN.
+// SQLite's column affinity rules (its "Datatypes In SQLite" page), plus BOOLEAN.
 ColumnType TypeFromDeclared(absl::string_view declared) {
   const std::string t = absl::AsciiStrToUpper(declared);
   if (t.empty()) return ColumnType::kAny;
