@@ -1,5 +1,8 @@
 // MigrationService through real stubs, and checksum refusal at start-up.
 #include <fstream>
+#include <map>
+
+#include "SQLiteCpp/SQLiteCpp.h"
 
 #include "test_env.h"
 
@@ -130,6 +133,55 @@ TEST(MigrationStartTest, NewMigrationsReachEveryTenantAtStart) {
                              FromJson<v1::CreateRowRequest>(R"({"table": "reviews", "row": {"stars": 5}})"), &row)
                   .ok());
   EXPECT_EQ(row.version(), 1);
+}
+
+}  // namespace
+}  // namespace datagate::testing
+
+namespace datagate::testing {
+namespace {
+
+TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
+  TempDir dir;
+  server::Options o = WithEditableMigrations(dir, "good");
+  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
+      << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
+  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.down.sql") << "DROP TABLE reviews;";
+  auto server = TestServer::Start(o);
+  server->CreateTenant("bad");
+  auto& stub = server->migrations();
+  v1::MigrationPlanResponse plan;
+  ASSERT_TRUE(stub.RevertMigrations(
+                      Ctx().get(),
+                      FromJson<v1::RevertMigrationsRequest>(R"({"target": {"all_tenants": true}, "to_version": 3})"),
+                      &plan)
+                  .ok());
+  ASSERT_EQ(plan.steps_size(), 2);
+  // Someone creates a clashing table in one tenant's file behind the gateway's back.
+  {
+    SQLite::Database db(o.data_dir + "/tenants/bad.db", SQLite::OPEN_READWRITE);
+    db.exec("CREATE TABLE reviews (x TEXT)");
+  }
+  ASSERT_TRUE(stub.ApplyMigrations(Ctx().get(),
+                                   FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})"), &plan)
+                  .ok());
+  ASSERT_EQ(plan.errors_size(), 1);
+  EXPECT_THAT(plan.errors(0), HasSubstr("tenant/bad: migration 4 'reviews' (up) failed"));
+  EXPECT_THAT(plan.errors(0), HasSubstr("already exists"));
+  ASSERT_EQ(plan.steps_size(), 2);
+  for (const auto& step : plan.steps()) EXPECT_EQ(step.done(), step.target() == "tenant/good") << step.target();
+
+  v1::GetMigrationStatusResponse status;
+  ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(), {}, &status).ok());
+  std::map<std::string, int64_t> versions;
+  for (const auto& t : status.targets()) versions[t.target()] = t.current_version();
+  EXPECT_EQ(versions["tenant/good"], 4);
+  EXPECT_EQ(versions["tenant/bad"], 3);
+  v1::Row row;
+  EXPECT_TRUE(server->data()
+                  .CreateRow(Ctx("good").get(),
+                             FromJson<v1::CreateRowRequest>(R"({"table": "reviews", "row": {"stars": 4}})"), &row)
+                  .ok());
 }
 
 }  // namespace
