@@ -52,6 +52,10 @@ absl::StatusOr<int64_t> CurrentVersion(store::Database& db) {
 
 absl::Status Tenants::RecordSchemaVersion(const std::string& id, store::Database& db) {
   ASSIGN_OR_RETURN(const int64_t version, CurrentVersion(db));
+  // Every start records every tenant: skip the master write (an fsync under
+  // FULL) when nothing changed.
+  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id));
+  if (record && record->schema_version == version) return absl::OkStatus();
   return store_->SetTenantSchemaVersion(id, version);
 }
 
