@@ -76,7 +76,17 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_log_level, "DATAGATE_LOG_LEVEL");
   absl::ParseCommandLine(argc, argv);
 
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  // spdlog reads an unknown level as "off": refuse it instead of going silent.
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {
+    std::cerr << "--log_level: trace, debug, info, warn or error, not '" << level << "'\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_shutdown_grace_seconds) < 0) {
+    std::cerr << "--shutdown_grace_seconds: must not be negative\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(level));
   // Debian's abseil tracks every mutex acquisition in a deadlock graph; the
   // lock order here is fixed and tested, so skip that cost on hot paths.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

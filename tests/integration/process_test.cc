@@ -196,6 +196,8 @@ TEST(ConfigTest, BadSettingsStopTheStartWithAnError) {
   EXPECT_EQ(exit_code(RunToExit({data, "--migrations_dir=/nonexistent"}, {})), 1);
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--create_tenants=Bad_Id"}, {})), 1);
   EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_MAX_READERS=many"})), 2);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations, "--log_level=verbose"}, {})), 2);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_SHUTDOWN_GRACE_SECONDS=-1"})), 2);
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--listen=256.0.0.1:1"}, {})), 1);
 }
 
