@@ -257,6 +257,10 @@ absl::StatusOr<store::Condition> ValidateFilter(const Table& t, const FilterSpec
         return errors::MalformedFilter(index, "LIKE needs a string pattern in 'value'");
       }
       if (!f.values.empty()) return errors::MalformedFilter(index, "LIKE takes one 'value', not 'values'");
+      if (std::get<std::string>(*f.value).size() > kMaxLikePattern) {
+        return errors::TooLarge(absl::StrCat("filters[", index, "].value length"),
+                                std::get<std::string>(*f.value).size(), kMaxLikePattern);
+      }
       cond.values.push_back(*f.value);
       break;
     default:
@@ -313,6 +317,7 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec) {
   q.count_total = spec.include_total;
   q.max_bytes = spec.max_page_bytes;
   q.deadline = spec.deadline;
+  if (spec.filters.size() > kMaxFilters) return errors::TooLarge("filters", spec.filters.size(), kMaxFilters);
   for (size_t i = 0; i < spec.filters.size(); ++i) {
     ASSIGN_OR_RETURN(store::Condition c, ValidateFilter(*t, spec.filters[i], static_cast<int>(i)));
     q.conditions.push_back(std::move(c));

@@ -19,6 +19,8 @@ inline constexpr int kMaxPageSize = 1000;
 inline constexpr int kMaxBatchOperations = 1000;
 inline constexpr int kMaxInValues = 1000;
 inline constexpr int kMaxOrderTerms = 8;
+inline constexpr int kMaxFilters = 64;
+inline constexpr size_t kMaxLikePattern = 1000;
 inline constexpr size_t kMaxRequestIdLength = 128;
 
 struct GetSpec {

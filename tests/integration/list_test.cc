@@ -167,6 +167,27 @@ TEST_F(ListTest, BadListsAreRefusedWithWhatToFix) {
   }
 }
 
+TEST_F(ListTest, OversizedFiltersAreResourceExhausted) {
+  v1::ListRowsRequest req;
+  req.set_table("products");
+  for (int i = 0; i < 65; ++i) {
+    v1::Filter* f = req.add_filters();
+    f->set_column("price_cents");
+    f->set_op(v1::Filter::GREATER_THAN);
+    f->mutable_value()->set_number_value(i);
+  }
+  v1::ListRowsResponse resp;
+  grpc::Status many = List(req, &resp);
+  EXPECT_THAT(many, IsCode(grpc::RESOURCE_EXHAUSTED));
+  EXPECT_THAT(many.error_message(), HasSubstr("filters is 65, above the maximum of 64"));
+  req.mutable_filters()->DeleteSubrange(1, 64);
+  ASSERT_TRUE(List(req, &resp).ok());  // one is fine
+  req.mutable_filters(0)->set_column("name");
+  req.mutable_filters(0)->set_op(v1::Filter::LIKE);
+  req.mutable_filters(0)->mutable_value()->set_string_value(std::string(1001, '%'));
+  EXPECT_THAT(List(req, &resp), IsCode(grpc::RESOURCE_EXHAUSTED));
+}
+
 TEST_F(ListTest, TokenFromAnotherQueryIsRefused) {
   auto req = FromJson<v1::ListRowsRequest>(R"({"table": "products", "page_size": 3})");
   v1::ListRowsResponse resp;
