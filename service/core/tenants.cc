@@ -64,7 +64,8 @@ absl::StatusOr<TenantInfo> Tenants::Create(const std::string& id, const std::str
   RETURN_IF_ERROR(ValidateId(id));
   RETURN_IF_ERROR(ValidateRequestId(request_id));
   if (display_name.size() > kMaxDisplayName) {
-    return errors::TooLarge("display_name length", display_name.size(), kMaxDisplayName);
+    return errors::InvalidField("display_name", absl::StrCat("is ", display_name.size(), " characters; at most ",
+                                                             kMaxDisplayName, " are allowed"));
   }
   absl::MutexLock lock(&admin_mu_);
   ASSIGN_OR_RETURN(std::optional<store::TenantRecord> existing, store_->LookupTenant(id));

@@ -65,7 +65,16 @@ TEST_F(ServerTest, TenantIdsAreValidated) {
     EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT)) << id;
     EXPECT_THAT(s.error_message(), HasSubstr("invalid tenant id"));
   }
+  v1::CreateTenantRequest long_name;
+  long_name.set_tenant_id("named");
+  long_name.set_display_name(std::string(201, 'n'));
+  v1::Tenant created;
+  grpc::Status s = server_->tenants().CreateTenant(Ctx().get(), long_name, &created);
+  EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT));
+  EXPECT_THAT(s.error_message(), HasSubstr("display_name"));
   v1::GetTenantRequest get;
+  get.set_tenant_id("named");
+  EXPECT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &created), IsCode(grpc::NOT_FOUND));
   get.set_tenant_id("nobody");
   v1::Tenant t;
   EXPECT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &t), IsCode(grpc::NOT_FOUND));
