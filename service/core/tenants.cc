@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -15,11 +16,6 @@ namespace {
 
 constexpr size_t kMaxDisplayName = 200;
 constexpr uint64_t kTenantListFingerprint = 0x7465'6e61'6e74'7321ull;
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -76,7 +72,7 @@ absl::StatusOr<TenantInfo> Tenants::Create(const std::string& id, const std::str
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->CreateTenantDatabase(id));
   RETURN_IF_ERROR(migrator_->ApplyAll(TargetName(id), *db));
   ASSIGN_OR_RETURN(const int64_t version, CurrentVersion(*db));
-  store::TenantRecord record{id, display_name, request_id, NowUs(), version};
+  store::TenantRecord record{id, display_name, request_id, NowMicros(), version};
   RETURN_IF_ERROR(store_->RegisterTenant(record));
   spdlog::info("tenant '{}' created", id);
   return Describe(std::move(record));

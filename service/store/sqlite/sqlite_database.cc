@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -92,8 +93,7 @@ absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
 
 int64_t SqliteDatabase::NowUs() const {
   if (options_.now_us) return options_.now_us();
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return NowMicros();
 }
 
 std::shared_ptr<const Catalog> SqliteDatabase::GetCatalog() const {
