@@ -18,6 +18,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+TestServer* SharedServerTest::server_ = nullptr;
+
 std::string ExampleMigrationsDir() { return std::string(DATAGATE_SOURCE_DIR) + "/deploy/migrations"; }
 
 std::string ToJson(const google::protobuf::Message& msg) {

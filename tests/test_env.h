@@ -72,6 +72,17 @@ class TestServer {
   std::unique_ptr<v1::MigrationService::Stub> migrations_;
 };
 
+// A fixture whose tests share one server, started once per suite.
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = TestServer::Start().release(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static TestServer* server_;
+};
+
 // A client context carrying `tenant` as x-tenant-id (none when empty).
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& tenant = "");
 

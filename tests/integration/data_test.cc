@@ -9,11 +9,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class DataTest : public ::testing::Test {
+class DataTest : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = TestServer::Start().release(); }
-  static void TearDownTestSuite() { delete server_; }
-
   void SetUp() override {
     // A fresh tenant per test keeps tests independent on one server.
     static int n = 0;
@@ -52,10 +49,8 @@ class DataTest : public ::testing::Test {
                     .ok());
   }
 
-  static TestServer* server_;
   std::string tenant_;
 };
-TestServer* DataTest::server_ = nullptr;
 
 TEST_F(DataTest, CreateThenGetReturnsTheRowWithVersionAndTimes) {
   v1::Row created;

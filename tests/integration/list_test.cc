@@ -8,10 +8,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class ListTest : public ::testing::Test {
+class ListTest : public SharedServerTest {
  protected:
   static void SetUpTestSuite() {
-    server_ = TestServer::Start().release();
+    SharedServerTest::SetUpTestSuite();
     server_->CreateTenant("shop");
     v1::BatchWriteRequest batch;
     for (int i = 1; i <= 40; ++i) {
@@ -27,7 +27,6 @@ class ListTest : public ::testing::Test {
     grpc::Status s = server_->data().BatchWrite(Ctx("shop").get(), batch, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  static void TearDownTestSuite() { delete server_; }
 
   static grpc::Status List(const v1::ListRowsRequest& req, v1::ListRowsResponse* resp) {
     return server_->data().ListRows(Ctx("shop").get(), req, resp);
@@ -47,10 +46,7 @@ class ListTest : public ::testing::Test {
     EXPECT_EQ(resp.rows_size(), resp.total_size());
     return static_cast<int>(resp.total_size());
   }
-
-  static TestServer* server_;
 };
-TestServer* ListTest::server_ = nullptr;
 
 TEST_F(ListTest, EveryFilterOperator) {
   EXPECT_EQ(Total(R"([{"column": "sku", "op": "EQUAL", "value": "SKU-07"}])"), 1);

@@ -9,13 +9,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class ServerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = TestServer::Start().release(); }
-  static void TearDownTestSuite() { delete server_; }
-  static TestServer* server_;
-};
-TestServer* ServerTest::server_ = nullptr;
+class ServerTest : public SharedServerTest {};
 
 v1::Tenant MustCreate(TestServer& s, const std::string& id, const std::string& request_id = "") {
   v1::CreateTenantRequest req;
