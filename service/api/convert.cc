@@ -1,6 +1,7 @@
 #include "api/convert.h"
 
 #include <cmath>
+#include <iterator>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -83,10 +84,11 @@ void ToProto(const StoredRow& row, v1::Row* out) {
 }
 
 absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) {
-  const auto& md = context.client_metadata();
-  auto it = md.find("x-tenant-id");
-  if (it == md.end() || it->second.empty()) return errors::MissingTenant();
-  return std::string(it->second.data(), it->second.size());
+  const auto range = context.client_metadata().equal_range("x-tenant-id");
+  const auto count = std::distance(range.first, range.second);
+  if (count > 1) return errors::TenantHeaderRepeated(static_cast<int>(count));
+  if (count == 0 || range.first->second.empty()) return errors::MissingTenant();
+  return std::string(range.first->second.data(), range.first->second.size());
 }
 
 absl::Time DeadlineOf(const grpc::ServerContext& context) {
@@ -97,14 +99,17 @@ absl::Time DeadlineOf(const grpc::ServerContext& context) {
 }
 
 std::string Fingerprint(const google::protobuf::Message& request) {
-  std::string bytes;
+  // The message type names the method (each method has its own request
+  // type), so the same bytes sent to another method differ.
+  std::string bytes = request.GetDescriptor()->full_name();
+  bytes.push_back('\0');
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
     request.SerializeToCodedStream(&coded);
   }
-  return absl::StrCat(absl::Hex(Fnv1a64(bytes), absl::kZeroPad16), "-", bytes.size());
+  return Sha256Hex(bytes);
 }
 
 }  // namespace datagate::api

@@ -28,13 +28,15 @@ void ToProto(const StoredRow& row, v1::Row* out);
 void SetTimestamp(int64_t us, google::protobuf::Timestamp* out);
 
 // The caller's tenant id from the `x-tenant-id` metadata. UNAUTHENTICATED
-// when missing.
+// when missing; INVALID_ARGUMENT when given more than once.
 absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context);
 
 // The call's deadline (InfiniteFuture when the caller set none).
 absl::Time DeadlineOf(const grpc::ServerContext& context);
 
-// A stable fingerprint of a request's content, for idempotency checks.
+// A stable fingerprint (SHA-256) of a request's type and content, for
+// idempotency checks: the same request_id on another method or with other
+// content does not match.
 std::string Fingerprint(const google::protobuf::Message& request);
 
 }  // namespace datagate::api

@@ -59,7 +59,7 @@ absl::StatusOr<core::WriteSpec> SpecOf(const v1::WriteOperation& op) {
   return errors::InvalidField("request_id", "must be empty inside a batch: set BatchWriteRequest.request_id");
 }
 
-absl::StatusOr<std::optional<store::FilterOp>> OpOf(v1::Filter::Operator op) {
+absl::StatusOr<std::optional<store::FilterOp>> OpOf(v1::Filter::Operator op, int index) {
   switch (op) {
     case v1::Filter::OPERATOR_UNSPECIFIED:
       return std::nullopt;
@@ -84,7 +84,7 @@ absl::StatusOr<std::optional<store::FilterOp>> OpOf(v1::Filter::Operator op) {
     case v1::Filter::IS_NOT_NULL:
       return store::FilterOp::kIsNotNull;
     default:
-      return absl::InvalidArgumentError(absl::StrCat("unknown filter operator ", static_cast<int>(op)));
+      return errors::UnknownEnumValue(absl::StrCat("filters[", index, "].op"), static_cast<int>(op));
   }
 }
 
@@ -100,7 +100,7 @@ absl::StatusOr<core::ListSpec> SpecOf(const v1::ListRowsRequest& r) {
     const std::string path = absl::StrCat("filters[", i, "]");
     core::FilterSpec fs;
     fs.column = f.column();
-    ASSIGN_OR_RETURN(fs.op, OpOf(f.op()));
+    ASSIGN_OR_RETURN(fs.op, OpOf(f.op(), i));
     if (f.has_value()) {
       ASSIGN_OR_RETURN(fs.value, FromProto(f.value(), path + ".value"));
     }
@@ -118,7 +118,7 @@ absl::StatusOr<core::ListSpec> SpecOf(const v1::ListRowsRequest& r) {
 
 absl::StatusOr<std::shared_ptr<store::Database>> DataServiceImpl::Database(const grpc::ServerContext& ctx) {
   ASSIGN_OR_RETURN(const std::string tenant, TenantOf(ctx));
-  return tenants_->Open(tenant);
+  return tenants_->Open(tenant, DeadlineOf(ctx));
 }
 
 grpc::Status DataServiceImpl::WriteOne(grpc::ServerContext* ctx, const google::protobuf::Message& req,
@@ -127,8 +127,8 @@ grpc::Status DataServiceImpl::WriteOne(grpc::ServerContext* ctx, const google::p
   absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
   if (!db.ok()) return ToGrpcStatus(db.status());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
-  absl::StatusOr<std::vector<StoredRow>> rows =
-      core::Write(**db, {*spec}, request_id, request_id.empty() ? "" : Fingerprint(req), DeadlineOf(*ctx));
+  const core::WriteRequest write{{*spec}, request_id, request_id.empty() ? "" : Fingerprint(req), DeadlineOf(*ctx)};
+  absl::StatusOr<std::vector<StoredRow>> rows = core::Write(**db, write, limits_);
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   ToProto(rows->front(), resp);
   return grpc::Status::OK;
@@ -164,7 +164,7 @@ grpc::Status DataServiceImpl::GetRow(grpc::ServerContext* ctx, const v1::GetRowR
   absl::StatusOr<std::vector<Field>> key = FromStruct(req->key(), "key");
   if (!key.ok()) return ToGrpcStatus(key.status());
   spec.key = *std::move(key);
-  absl::StatusOr<StoredRow> row = core::GetRow(**db, spec);
+  absl::StatusOr<StoredRow> row = core::GetRow(**db, spec, limits_);
   if (!row.ok()) return ToGrpcStatus(row.status());
   ToProto(*row, resp);
   return grpc::Status::OK;
@@ -177,8 +177,7 @@ grpc::Status DataServiceImpl::ListRows(grpc::ServerContext* ctx, const v1::ListR
   absl::StatusOr<core::ListSpec> spec = SpecOf(*req);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   spec->deadline = DeadlineOf(*ctx);
-  spec->max_page_bytes = max_page_bytes_;
-  absl::StatusOr<core::ListPage> page = core::ListRows(**db, *spec);
+  absl::StatusOr<core::ListPage> page = core::ListRows(**db, *spec, limits_);
   if (!page.ok()) return ToGrpcStatus(page.status());
   resp->mutable_rows()->Reserve(static_cast<int>(page->rows.size()));
   for (const StoredRow& row : page->rows) ToProto(row, resp->add_rows());
@@ -195,14 +194,12 @@ grpc::Status DataServiceImpl::BatchWrite(grpc::ServerContext* ctx, const v1::Bat
   specs.reserve(req->operations_size());
   for (int i = 0; i < req->operations_size(); ++i) {
     absl::StatusOr<core::WriteSpec> spec = SpecOf(req->operations(i));
-    if (!spec.ok()) {
-      return ToGrpcStatus(
-          absl::Status(spec.status().code(), absl::StrCat("operations[", i, "]: ", spec.status().message())));
-    }
+    if (!spec.ok()) return ToGrpcStatus(errors::InOperation(i, spec.status()));
     specs.push_back(*std::move(spec));
   }
-  absl::StatusOr<std::vector<StoredRow>> rows =
-      core::Write(**db, specs, req->request_id(), req->request_id().empty() ? "" : Fingerprint(*req), DeadlineOf(*ctx));
+  const core::WriteRequest write{std::move(specs), req->request_id(),
+                                 req->request_id().empty() ? "" : Fingerprint(*req), DeadlineOf(*ctx)};
+  absl::StatusOr<std::vector<StoredRow>> rows = core::Write(**db, write, limits_);
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   for (const StoredRow& row : *rows) ToProto(row, resp->add_results()->mutable_row());
   return grpc::Status::OK;

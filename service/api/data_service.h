@@ -11,9 +11,8 @@ namespace datagate::api {
 // Stateless apart from the non-owning pointer; thread-safe.
 class DataServiceImpl final : public v1::DataService::Service {
  public:
-  // Pages stop early past `max_page_bytes` of values.
-  DataServiceImpl(core::Tenants* tenants, int64_t max_page_bytes)
-      : tenants_(tenants), max_page_bytes_(max_page_bytes) {}
+  // Replies stay within `limits` (core/data.h).
+  DataServiceImpl(core::Tenants* tenants, core::Limits limits) : tenants_(tenants), limits_(limits) {}
 
   grpc::Status CreateRow(grpc::ServerContext* ctx, const v1::CreateRowRequest* req, v1::Row* resp) override;
   grpc::Status GetRow(grpc::ServerContext* ctx, const v1::GetRowRequest* req, v1::Row* resp) override;
@@ -35,7 +34,7 @@ class DataServiceImpl final : public v1::DataService::Service {
                         const absl::StatusOr<core::WriteSpec>& spec, const std::string& request_id, v1::Row* resp);
 
   core::Tenants* const tenants_;
-  const int64_t max_page_bytes_;
+  const core::Limits limits_;
 };
 
 }  // namespace datagate::api

@@ -7,17 +7,17 @@
 namespace datagate::api {
 namespace {
 
-absl::StatusOr<core::MigrationTarget> TargetOf(const v1::MigrationTarget& t) {
-  using Kind = core::MigrationTarget::Kind;
+absl::StatusOr<migrate::MigrationTarget> TargetOf(const v1::MigrationTarget& t) {
+  using Kind = migrate::MigrationTarget::Kind;
   switch (t.target_case()) {
     case v1::MigrationTarget::kMaster:
-      if (t.master()) return core::MigrationTarget{Kind::kMaster, ""};
+      if (t.master()) return migrate::MigrationTarget{Kind::kMaster, ""};
       break;
     case v1::MigrationTarget::kAllTenants:
-      if (t.all_tenants()) return core::MigrationTarget{Kind::kAllTenants, ""};
+      if (t.all_tenants()) return migrate::MigrationTarget{Kind::kAllTenants, ""};
       break;
     case v1::MigrationTarget::kTenantId:
-      return core::MigrationTarget{Kind::kTenant, t.tenant_id()};
+      return migrate::MigrationTarget{Kind::kTenant, t.tenant_id()};
     default:
       break;
   }
@@ -35,11 +35,11 @@ void AddFiles(v1::MigrationSet set, const migrate::Migrator& m, v1::ListMigratio
   }
 }
 
-grpc::Status RunPlan(core::Migrations* m, const v1::MigrationTarget& target, int64_t to_version, bool up,
-                     bool validate_only, v1::MigrationPlanResponse* resp) {
-  absl::StatusOr<core::MigrationTarget> t = TargetOf(target);
+grpc::Status RunPlan(migrate::Migrations* m, const v1::MigrationTarget& target, int64_t to_version, bool up,
+                     bool validate_only, absl::Time deadline, v1::MigrationPlanResponse* resp) {
+  absl::StatusOr<migrate::MigrationTarget> t = TargetOf(target);
   if (!t.ok()) return ToGrpcStatus(t.status());
-  absl::StatusOr<core::MigrationPlan> plan = m->Run(*t, to_version, up, validate_only);
+  absl::StatusOr<migrate::MigrationPlan> plan = m->Run(*t, to_version, up, validate_only, deadline);
   if (!plan.ok()) return ToGrpcStatus(plan.status());
   for (const migrate::Step& s : plan->steps) {
     v1::MigrationStep* out = resp->add_steps();
@@ -50,6 +50,8 @@ grpc::Status RunPlan(core::Migrations* m, const v1::MigrationTarget& target, int
     out->set_done(s.done);
   }
   for (const std::string& e : plan->errors) resp->add_errors(e);
+  resp->set_omitted_steps(plan->omitted_steps);
+  resp->set_omitted_errors(plan->omitted_errors);
   return grpc::Status::OK;
 }
 
@@ -62,17 +64,20 @@ grpc::Status MigrationServiceImpl::ListMigrations(grpc::ServerContext*, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status MigrationServiceImpl::GetMigrationStatus(grpc::ServerContext*, const v1::GetMigrationStatusRequest* req,
+grpc::Status MigrationServiceImpl::GetMigrationStatus(grpc::ServerContext* ctx,
+                                                      const v1::GetMigrationStatusRequest* req,
                                                       v1::GetMigrationStatusResponse* resp) {
-  std::optional<core::MigrationTarget> target;
+  std::optional<migrate::MigrationTarget> target;
   if (req->has_target()) {
-    absl::StatusOr<core::MigrationTarget> t = TargetOf(req->target());
+    absl::StatusOr<migrate::MigrationTarget> t = TargetOf(req->target());
     if (!t.ok()) return ToGrpcStatus(t.status());
     target = *t;
   }
-  absl::StatusOr<std::vector<migrate::TargetState>> states = migrations_->Status(target);
-  if (!states.ok()) return ToGrpcStatus(states.status());
-  for (const migrate::TargetState& s : *states) {
+  absl::StatusOr<migrate::StatusPage> page =
+      migrations_->Status(target, req->page_size(), req->page_token(), DeadlineOf(*ctx));
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  resp->set_next_page_token(page->next_page_token);
+  for (const migrate::TargetState& s : page->targets) {
     v1::TargetStatus* out = resp->add_targets();
     out->set_target(s.target);
     out->set_current_version(s.current_version);
@@ -91,14 +96,14 @@ grpc::Status MigrationServiceImpl::GetMigrationStatus(grpc::ServerContext*, cons
   return grpc::Status::OK;
 }
 
-grpc::Status MigrationServiceImpl::ApplyMigrations(grpc::ServerContext*, const v1::ApplyMigrationsRequest* req,
+grpc::Status MigrationServiceImpl::ApplyMigrations(grpc::ServerContext* ctx, const v1::ApplyMigrationsRequest* req,
                                                    v1::MigrationPlanResponse* resp) {
-  return RunPlan(migrations_, req->target(), req->to_version(), true, req->validate_only(), resp);
+  return RunPlan(migrations_, req->target(), req->to_version(), true, req->validate_only(), DeadlineOf(*ctx), resp);
 }
 
-grpc::Status MigrationServiceImpl::RevertMigrations(grpc::ServerContext*, const v1::RevertMigrationsRequest* req,
+grpc::Status MigrationServiceImpl::RevertMigrations(grpc::ServerContext* ctx, const v1::RevertMigrationsRequest* req,
                                                     v1::MigrationPlanResponse* resp) {
-  return RunPlan(migrations_, req->target(), req->to_version(), false, req->validate_only(), resp);
+  return RunPlan(migrations_, req->target(), req->to_version(), false, req->validate_only(), DeadlineOf(*ctx), resp);
 }
 
 }  // namespace datagate::api

@@ -2,15 +2,15 @@
 #ifndef DATAGATE_API_MIGRATION_SERVICE_H_
 #define DATAGATE_API_MIGRATION_SERVICE_H_
 
-#include "core/migrations.h"
 #include "datagate/v1/migration.grpc.pb.h"
+#include "migrate/migrations.h"
 
 namespace datagate::api {
 
 // Thread-safe; holds a non-owning pointer.
 class MigrationServiceImpl final : public v1::MigrationService::Service {
  public:
-  explicit MigrationServiceImpl(core::Migrations* migrations) : migrations_(migrations) {}
+  explicit MigrationServiceImpl(migrate::Migrations* migrations) : migrations_(migrations) {}
 
   grpc::Status ListMigrations(grpc::ServerContext* ctx, const v1::ListMigrationsRequest* req,
                               v1::ListMigrationsResponse* resp) override;
@@ -22,7 +22,7 @@ class MigrationServiceImpl final : public v1::MigrationService::Service {
                                 v1::MigrationPlanResponse* resp) override;
 
  private:
-  core::Migrations* const migrations_;
+  migrate::Migrations* const migrations_;
 };
 
 }  // namespace datagate::api

@@ -2,13 +2,15 @@
 
 #include <string>
 
+#include "common/text.h"
+
 namespace datagate::api {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   constexpr size_t kMaxMessage = 1024;
-  std::string message(status.message().substr(0, kMaxMessage));
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::move(message));
+  // Valid UTF-8 and cut on a character boundary, whatever went into it.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), SanitizeUtf8(status.message(), kMaxMessage));
 }
 
 }  // namespace datagate::api

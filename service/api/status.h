@@ -8,8 +8,9 @@
 
 namespace datagate::api {
 
-// Copies the code and a bounded message (at most 1 KiB). Messages are built
-// by common/errors, which keeps SQL text and paths out of them.
+// Copies the code and a bounded message (at most 1 KiB, valid UTF-8, cut on
+// a character boundary). Messages are built by common/errors, which keeps
+// SQL text and paths out of them and escapes caller input.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace datagate::api

@@ -1,90 +1,203 @@
 #include "common/errors.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/text.h"
 
 namespace datagate::errors {
+namespace {
+
+// Caller input, made safe to echo.
+std::string E(absl::string_view input) { return EscapeText(input, 100); }
+
+// A column named as the API shows it: 'table.column'.
+std::string Col(absl::string_view table, absl::string_view column) {
+  return absl::StrCat("'", E(table), ".", E(column), "'");
+}
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+}
+
+}  // namespace
 
 absl::Status UnknownTable(absl::string_view table) {
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown table '", table, "': it is not defined by the tenant's applied migrations"));
+      absl::StrCat("unknown table '", E(table), "': it is not defined by the tenant's applied migrations"));
 }
 
 absl::Status UnknownColumn(absl::string_view table, absl::string_view column) {
-  return absl::InvalidArgumentError(absl::StrCat("unknown column '", column, "' in table '", table, "'"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown column '", E(column), "' in table '", E(table), "'"));
 }
 
 absl::Status WrongType(absl::string_view table, absl::string_view column, absl::string_view column_type,
                        absl::string_view got) {
   return absl::InvalidArgumentError(
-      absl::StrCat("column '", table, ".", column, "' is ", column_type, " but the value given is ", got));
+      absl::StrCat("column ", Col(table, column), " is ", column_type, " but the value given is ", got));
+}
+
+absl::Status NotFinite(absl::string_view table, absl::string_view column, double value) {
+  return absl::InvalidArgumentError(absl::StrCat("column ", Col(table, column), " takes finite numbers only, not ",
+                                                 value != value ? "NaN" : (value > 0 ? "Infinity" : "-Infinity")));
 }
 
 absl::Status MissingKeyColumn(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(
-      absl::StrCat("primary-key column '", column, "' of table '", table, "' must be given"));
+      absl::StrCat("primary-key column '", E(column), "' of table '", E(table), "' must be given"));
+}
+
+absl::Status NotAKeyColumn(absl::string_view field, absl::string_view table, absl::string_view column) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": '", E(column), "' is not a primary-key column of '", E(table), "'; give only the key"));
 }
 
 absl::Status RequiredColumn(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(
-      absl::StrCat("column '", table, ".", column, "' is NOT NULL and has no default: give it a value"));
+      absl::StrCat("column ", Col(table, column), " is NOT NULL and has no default: give it a value"));
+}
+
+absl::Status NullNotAllowed(absl::string_view table, absl::string_view column, bool has_default) {
+  return absl::InvalidArgumentError(absl::StrCat("column ", Col(table, column), " is NOT NULL: give it a value",
+                                                 has_default ? ", or leave it out to get its default" : ""));
+}
+
+absl::Status KeyColumnInMask(absl::string_view column) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("update_mask: '", E(column), "' is a primary-key column and cannot be changed"));
+}
+
+absl::Status OrderColumnRepeated(absl::string_view column) {
+  return absl::InvalidArgumentError(absl::StrCat("order_by: column '", E(column), "' appears twice"));
 }
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
+absl::Status UnknownEnumValue(absl::string_view field, int value) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", value, " is not a value this API defines"));
+}
+
 absl::Status MalformedFilter(int index, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("filters[", index, "]: ", what));
 }
 
-absl::Status MalformedPageToken(absl::string_view what) {
+absl::Status FilterUnknownColumn(int index, absl::string_view table, absl::string_view column) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("filters[", index, "]: unknown column '", E(column), "' in table '", E(table), "'"));
+}
+
+absl::Status TooLong(absl::string_view field, int64_t length, int64_t max) {
+  return absl::InvalidArgumentError(absl::StrCat(field, " is ", length, " long; at most ", max, " is allowed"));
+}
+
+absl::Status MalformedPageToken(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(
-      "page_token is invalid (", what, "): pass the next_page_token of a previous response to the same query"));
+      "page_token is invalid (", why, "): pass the next_page_token of a previous response to the same query"));
+}
+
+absl::Status CorruptEncoding(absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("encoded data is invalid: ", why));
+}
+
+absl::Status RequestIdReused(absl::string_view request_id) {
+  return absl::InvalidArgumentError(absl::StrCat("request_id '", E(request_id),
+                                                 "' was already used for a different request (another method or "
+                                                 "other content): use a new request_id"));
+}
+
+absl::Status InOperation(int64_t index, const absl::Status& status) {
+  return Prefixed(absl::StrCat("operations[", index, "]: "), status);
 }
 
 absl::Status TooLarge(absl::string_view field, int64_t size, int64_t max) {
   return absl::ResourceExhaustedError(absl::StrCat(field, " is ", size, ", above the maximum of ", max));
 }
 
-absl::Status RowNotFound(absl::string_view table, absl::string_view key) {
-  return absl::NotFoundError(absl::StrCat("no row in table '", table, "' with key ", key));
+absl::Status RowTooLarge(absl::string_view table, int64_t bytes, int64_t max) {
+  return absl::ResourceExhaustedError(absl::StrCat("the row in table '", E(table), "' would be ", bytes,
+                                                   " bytes in a reply, above the maximum row size of ", max,
+                                                   " bytes (--max_row_bytes); nothing was written"));
 }
 
-absl::Status DuplicateRow(absl::string_view table, absl::string_view detail) {
-  return absl::AlreadyExistsError(absl::StrCat("table '", table, "' already has a row with ", detail));
+absl::Status ReplyTooLarge(int64_t bytes, int64_t max) {
+  return absl::ResourceExhaustedError(absl::StrCat("the answer would be ", bytes,
+                                                   " bytes, above the maximum message size of ", max,
+                                                   " bytes: split the batch; nothing was written"));
+}
+
+absl::Status RowTooLargeToRead(absl::string_view table, int64_t bytes, int64_t max) {
+  return absl::ResourceExhaustedError(absl::StrCat("a row of table '", E(table), "' is ", bytes,
+                                                   " bytes in a reply, above the maximum message size of ", max,
+                                                   " bytes: read fewer columns with read_mask"));
+}
+
+absl::Status RowNotFound(absl::string_view table, absl::string_view key) {
+  return absl::NotFoundError(absl::StrCat("no row in table '", E(table), "' with key ", E(key)));
+}
+
+absl::Status DuplicateRow(absl::string_view table, absl::string_view columns) {
+  if (columns.empty()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("table '", E(table), "' already has a row with the same unique values"));
+  }
+  return absl::AlreadyExistsError(absl::StrCat("table '", E(table), "' already has a row with the same ", E(columns)));
 }
 
 absl::Status VersionMismatch(absl::string_view table, int64_t expected, int64_t actual) {
-  return absl::AbortedError(absl::StrCat("row in table '", table, "' is at version ", actual, ", not the expected ",
+  return absl::AbortedError(absl::StrCat("row in table '", E(table), "' is at version ", actual, ", not the expected ",
                                          expected, ": read it again and retry"));
 }
 
-absl::Status ConstraintViolated(absl::string_view detail) {
-  return absl::FailedPreconditionError(absl::StrCat("constraint violated: ", detail));
+absl::Status ForeignKeyViolated(absl::string_view table) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("a foreign key of table '", E(table),
+                   "' refused the write: it refers to a row that does not exist, or a row still referred to "
+                   "was changed"));
 }
 
-absl::Status RequestIdReused(absl::string_view request_id) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("request_id '", request_id, "' was already used for a different request: use a new one"));
+absl::Status CheckViolated(absl::string_view table, absl::string_view constraint) {
+  if (constraint.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("the row breaks a CHECK constraint of table '", E(table), "'"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("the row breaks CHECK constraint '", E(constraint), "' of table '", E(table), "'"));
+}
+
+absl::Status ConstraintViolated(absl::string_view table) {
+  return absl::FailedPreconditionError(absl::StrCat("a constraint of table '", E(table), "' refused the write"));
+}
+
+absl::Status TriggerRefused(absl::string_view table) {
+  return absl::FailedPreconditionError(absl::StrCat("a trigger refused the write to table '", E(table), "'"));
 }
 
 absl::Status MissingTenant() { return absl::UnauthenticatedError("no tenant: set the 'x-tenant-id' request metadata"); }
 
+absl::Status TenantHeaderRepeated(int count) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("'x-tenant-id' is given ", count, " times: name exactly one tenant per call"));
+}
+
 absl::Status InvalidTenantId(absl::string_view id, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid tenant id '", id.substr(0, 80), "': ", why));
+  return absl::InvalidArgumentError(absl::StrCat("invalid tenant id '", E(id), "': ", why));
 }
 
 absl::Status UnknownTenant(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat("tenant '", id, "' is not registered"));
+  return absl::NotFoundError(absl::StrCat("tenant '", E(id), "' is not registered"));
 }
 
 absl::Status TenantExists(absl::string_view id) {
-  return absl::AlreadyExistsError(absl::StrCat("tenant '", id, "' already exists"));
+  return absl::AlreadyExistsError(absl::StrCat("tenant '", E(id), "' already exists"));
+}
+
+absl::Status TenantStorageMissing(absl::string_view id) {
+  return absl::DataLossError(absl::StrCat("tenant '", E(id), "' is registered but its storage is missing"));
 }
 
 absl::Status ChecksumMismatch(absl::string_view target, int64_t version, absl::string_view name,
                               absl::string_view recorded, absl::string_view file) {
-  return absl::FailedPreconditionError(absl::StrCat(target, ": migration ", version, " '", name,
+  return absl::FailedPreconditionError(absl::StrCat(target, ": migration ", version, " '", E(name),
                                                     "' changed after it was applied (recorded checksum ",
                                                     recorded.substr(0, 12), ", file now ", file.substr(0, 12),
                                                     "): restore the original file and put changes in a new migration"));
@@ -94,12 +207,62 @@ absl::Status MigrationUnavailable(absl::string_view target, int64_t version, abs
   return absl::FailedPreconditionError(absl::StrCat(target, ": migration ", version, " ", why));
 }
 
-absl::Status StoreUnavailable(absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat("store unavailable: ", what, "; retry later"));
+absl::Status MigrationFailed(absl::string_view target, int64_t version, absl::string_view name, absl::string_view file,
+                             absl::string_view engine_message) {
+  return absl::FailedPreconditionError(absl::StrCat(target, ": migration ", version, " '", E(name), "' (", E(file),
+                                                    ") failed: ", EscapeText(engine_message, 300)));
 }
+
+absl::Status BadMigrationFile(absl::string_view file, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("migration file '", E(file), "': ", why));
+}
+
+absl::Status InTarget(absl::string_view target, const absl::Status& status) {
+  if (absl::StartsWith(status.message(), absl::StrCat(target, ":"))) return status;
+  return Prefixed(absl::StrCat(target, ": "), status);
+}
+
+absl::Status StoreUnavailable(absl::string_view why) {
+  return absl::UnavailableError(absl::StrCat("store unavailable: ", why, "; retry later"));
+}
+
+absl::Status DeadlineWhileWaiting(absl::string_view waiting_for) {
+  return absl::DeadlineExceededError(
+      absl::StrCat("the call's deadline passed while it waited for ", waiting_for, "; nothing was done"));
+}
+
+absl::Status DeadlineWhileWorking() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed while the store was working on it; a write was rolled back");
+}
+
+absl::Status DiskFull() { return absl::ResourceExhaustedError("the data volume is full"); }
+
+absl::Status ValueTooBig() { return absl::ResourceExhaustedError("a value or row is larger than the store allows"); }
 
 absl::Status StoreInternal() {
   return absl::InternalError("internal storage error; the details are in the gateway's log");
+}
+
+absl::Status InvalidOption(absl::string_view name, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));
+}
+
+absl::Status UnusablePath(absl::string_view option, absl::string_view path, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(option, ": '", E(path), "' ", why));
+}
+
+absl::Status DataFolderInUse(absl::string_view path) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "data folder '", E(path), "' is in use by another datagate process; stop it or use another --data_dir"));
+}
+
+absl::Status CannotListen(absl::string_view address) {
+  return absl::UnavailableError(absl::StrCat("cannot listen on '", E(address), "': the address is in use or invalid"));
+}
+
+absl::Status During(absl::string_view context, const absl::Status& status) {
+  return Prefixed(absl::StrCat(context, ": "), status);
 }
 
 }  // namespace datagate::errors

@@ -1,62 +1,156 @@
-// Every error a caller can see is built here, so codes and wording agree
-// across the gateway. Messages name what to fix and never carry SQL text.
+// Every error a caller (or an operator starting the gateway) can see is built
+// here, so codes and wording agree across the gateway.
+//
+// Rules: messages say what to fix; they never carry SQL, engine text, file
+// paths of the data folder or secrets (migration errors, for admin calls,
+// may quote the engine's words about the migration file). Arguments that
+// come from callers (names, ids, values, request ids) are escaped with
+// EscapeText, so messages stay valid UTF-8 on one line. Arguments named
+// `what`/`why` are the gateway's own text and are used as given.
 #ifndef DATAGATE_COMMON_ERRORS_H_
 #define DATAGATE_COMMON_ERRORS_H_
 
 #include <cstdint>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace datagate::errors {
 
-// INVALID_ARGUMENT: the request names a table the tenant's schema lacks.
+// ---- Schema and values (INVALID_ARGUMENT unless noted) ----
+
+// The request names a table the tenant's schema lacks.
 absl::Status UnknownTable(absl::string_view table);
-// INVALID_ARGUMENT: the request names a column the table lacks.
+// The request names a column the table lacks.
 absl::Status UnknownColumn(absl::string_view table, absl::string_view column);
-// INVALID_ARGUMENT: a value cannot be stored in a column of that type.
+// A value cannot be stored in a column of that type.
 absl::Status WrongType(absl::string_view table, absl::string_view column, absl::string_view column_type,
                        absl::string_view got);
-// INVALID_ARGUMENT: a primary-key column is missing from a key or row.
+// NaN or an infinity given for a column.
+absl::Status NotFinite(absl::string_view table, absl::string_view column, double value);
+// A primary-key column is missing from a key or row.
 absl::Status MissingKeyColumn(absl::string_view table, absl::string_view column);
-// INVALID_ARGUMENT: a NOT NULL column without default was not given.
+// A field that must hold only key columns holds another one.
+absl::Status NotAKeyColumn(absl::string_view field, absl::string_view table, absl::string_view column);
+// A NOT NULL column without default was not given.
 absl::Status RequiredColumn(absl::string_view table, absl::string_view column);
-// INVALID_ARGUMENT: the request breaks a rule stated in `what`.
+// null given for a NOT NULL column (which may have a default).
+absl::Status NullNotAllowed(absl::string_view table, absl::string_view column, bool has_default);
+// update_mask names a primary-key column.
+absl::Status KeyColumnInMask(absl::string_view column);
+// order_by names a column twice.
+absl::Status OrderColumnRepeated(absl::string_view column);
+
+// ---- Request fields ----
+
+// INVALID_ARGUMENT: field `field` breaks the rule stated in `what`.
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
-// INVALID_ARGUMENT: filter number `index` is malformed.
+// INVALID_ARGUMENT: an enum field holds a number the API does not define.
+absl::Status UnknownEnumValue(absl::string_view field, int value);
+// INVALID_ARGUMENT: filter number `index` is malformed (`what`).
 absl::Status MalformedFilter(int index, absl::string_view what);
+// INVALID_ARGUMENT: filter number `index` names a column the table lacks.
+absl::Status FilterUnknownColumn(int index, absl::string_view table, absl::string_view column);
+// INVALID_ARGUMENT: a string is longer than allowed (in characters/bytes).
+absl::Status TooLong(absl::string_view field, int64_t length, int64_t max);
 // INVALID_ARGUMENT: the page token is not one this query produced.
-absl::Status MalformedPageToken(absl::string_view what);
-// RESOURCE_EXHAUSTED: a list/batch is larger than allowed.
-absl::Status TooLarge(absl::string_view field, int64_t size, int64_t max);
-// NOT_FOUND: no row with that key.
-absl::Status RowNotFound(absl::string_view table, absl::string_view key);
-// ALREADY_EXISTS: a row with the same key (or unique value) exists.
-absl::Status DuplicateRow(absl::string_view table, absl::string_view detail);
-// ABORTED: optimistic concurrency check failed; re-read and retry.
-absl::Status VersionMismatch(absl::string_view table, int64_t expected, int64_t actual);
-// FAILED_PRECONDITION: a foreign-key or CHECK constraint refused the write.
-absl::Status ConstraintViolated(absl::string_view detail);
+absl::Status MalformedPageToken(absl::string_view why);
+// INVALID_ARGUMENT: bytes the gateway encoded itself (a page token or a
+// stored result) do not decode.
+absl::Status CorruptEncoding(absl::string_view why);
 // INVALID_ARGUMENT: the same request_id was used for a different request.
 absl::Status RequestIdReused(absl::string_view request_id);
+// `status` with "operations[i]: " in front of its message (same code).
+absl::Status InOperation(int64_t index, const absl::Status& status);
+
+// ---- Sizes (RESOURCE_EXHAUSTED) ----
+
+// A list in the request (or a number) is above its maximum.
+absl::Status TooLarge(absl::string_view field, int64_t size, int64_t max);
+// A write would leave a row larger than a reply may carry.
+absl::Status RowTooLarge(absl::string_view table, int64_t bytes, int64_t max);
+// A write's answer (all its rows) would be larger than a reply may be.
+absl::Status ReplyTooLarge(int64_t bytes, int64_t max);
+// A stored row is larger than a reply may carry.
+absl::Status RowTooLargeToRead(absl::string_view table, int64_t bytes, int64_t max);
+
+// ---- Rows and constraints ----
+
+// NOT_FOUND: no row with that key.
+absl::Status RowNotFound(absl::string_view table, absl::string_view key);
+// ALREADY_EXISTS: a row with the same key or unique values exists.
+// `columns` names them ("email", "order_id, line"); may be empty.
+absl::Status DuplicateRow(absl::string_view table, absl::string_view columns);
+// ABORTED: optimistic concurrency check failed; re-read and retry.
+absl::Status VersionMismatch(absl::string_view table, int64_t expected, int64_t actual);
+// FAILED_PRECONDITION: a foreign key of (or to) the table refused the write.
+absl::Status ForeignKeyViolated(absl::string_view table);
+// FAILED_PRECONDITION: a CHECK constraint refused the row. `constraint` is
+// the name the schema gives it; empty for unnamed constraints.
+absl::Status CheckViolated(absl::string_view table, absl::string_view constraint);
+// FAILED_PRECONDITION: another constraint of the schema refused the write.
+absl::Status ConstraintViolated(absl::string_view table);
+// FAILED_PRECONDITION: a trigger of the schema refused the write.
+absl::Status TriggerRefused(absl::string_view table);
+
+// ---- Tenants ----
+
 // UNAUTHENTICATED: the call carries no tenant.
 absl::Status MissingTenant();
+// INVALID_ARGUMENT: the call names its tenant more than once.
+absl::Status TenantHeaderRepeated(int count);
 // INVALID_ARGUMENT: a tenant id breaks the naming rules.
 absl::Status InvalidTenantId(absl::string_view id, absl::string_view why);
 // NOT_FOUND: the tenant is not registered.
 absl::Status UnknownTenant(absl::string_view id);
 // ALREADY_EXISTS: the tenant id is taken.
 absl::Status TenantExists(absl::string_view id);
+// DATA_LOSS: a registered tenant's storage is gone.
+absl::Status TenantStorageMissing(absl::string_view id);
+
+// ---- Migrations (admin calls and start-up) ----
+
 // FAILED_PRECONDITION: an applied migration file changed after it was applied.
 absl::Status ChecksumMismatch(absl::string_view target, int64_t version, absl::string_view name,
                               absl::string_view recorded, absl::string_view file);
-// FAILED_PRECONDITION: a migration cannot be reverted or found.
+// FAILED_PRECONDITION: a migration cannot be planned (`why`).
 absl::Status MigrationUnavailable(absl::string_view target, int64_t version, absl::string_view why);
+// FAILED_PRECONDITION: the migration's SQL failed; quotes the engine.
+absl::Status MigrationFailed(absl::string_view target, int64_t version, absl::string_view name, absl::string_view file,
+                             absl::string_view engine_message);
+// INVALID_ARGUMENT: a migration file's name or set is malformed.
+absl::Status BadMigrationFile(absl::string_view file, absl::string_view why);
+// `status` with "<target>: " in front of its message (same code).
+absl::Status InTarget(absl::string_view target, const absl::Status& status);
+
+// ---- Store state ----
+
 // UNAVAILABLE: the store is busy or shutting down; retry the call.
-absl::Status StoreUnavailable(absl::string_view what);
+absl::Status StoreUnavailable(absl::string_view why);
+// DEADLINE_EXCEEDED: the deadline passed before the work started
+// (`waiting_for`: "a writer", "a read connection", ...). Nothing was written.
+absl::Status DeadlineWhileWaiting(absl::string_view waiting_for);
+// DEADLINE_EXCEEDED: the deadline passed while the store was working.
+absl::Status DeadlineWhileWorking();
+// RESOURCE_EXHAUSTED: the data volume is full.
+absl::Status DiskFull();
+// RESOURCE_EXHAUSTED: a value is larger than the store can hold.
+absl::Status ValueTooBig();
 // INTERNAL: the store failed in a way the caller cannot fix (details logged).
 absl::Status StoreInternal();
+
+// ---- Start-up and options (for operators) ----
+
+// INVALID_ARGUMENT: option `name` is wrong (`what` says how).
+absl::Status InvalidOption(absl::string_view name, absl::string_view what);
+// FAILED_PRECONDITION: a folder or file named by an option cannot be used.
+absl::Status UnusablePath(absl::string_view option, absl::string_view path, absl::string_view why);
+// FAILED_PRECONDITION: another process owns the data folder.
+absl::Status DataFolderInUse(absl::string_view path);
+// UNAVAILABLE: the listen address cannot be bound.
+absl::Status CannotListen(absl::string_view address);
+// `status` with "<context>: " in front (same code), for start-up steps.
+absl::Status During(absl::string_view context, const absl::Status& status);
 
 }  // namespace datagate::errors
 

@@ -5,7 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/errors.h"
 #include "common/status_macros.h"
+#include "common/text.h"
 
 namespace datagate {
 namespace {
@@ -20,7 +22,7 @@ void PutVarint(uint64_t v, std::string* out) {
   out->push_back(static_cast<char>(v));
 }
 
-absl::Status Truncated() { return absl::InvalidArgumentError("encoded data is truncated"); }
+absl::Status Truncated() { return errors::CorruptEncoding("it is truncated"); }
 
 absl::StatusOr<uint64_t> GetVarint(absl::string_view* in) {
   uint64_t v = 0;
@@ -31,7 +33,7 @@ absl::StatusOr<uint64_t> GetVarint(absl::string_view* in) {
     v |= static_cast<uint64_t>(byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) return v;
   }
-  return absl::InvalidArgumentError("encoded integer is too long");
+  return errors::CorruptEncoding("an integer is too long");
 }
 
 absl::StatusOr<std::string> GetBytes(absl::string_view* in) {
@@ -116,7 +118,7 @@ absl::StatusOr<Value> DecodeValue(absl::string_view* in) {
       return Value{b};
     }
     default:
-      return absl::InvalidArgumentError("encoded data has an unknown value tag");
+      return errors::CorruptEncoding("unknown value tag");
   }
 }
 
@@ -156,7 +158,7 @@ absl::StatusOr<std::vector<StoredRow>> DecodeRows(absl::string_view in) {
       ASSIGN_OR_RETURN(f.value, DecodeValue(&in));
     }
   }
-  if (!in.empty()) return absl::InvalidArgumentError("encoded data has trailing bytes");
+  if (!in.empty()) return errors::CorruptEncoding("trailing bytes");
   return rows;
 }
 
@@ -169,7 +171,7 @@ std::string DebugString(const Value& v) {
         else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>)
           return absl::StrCat(x);
         else if constexpr (std::is_same_v<T, std::string>)
-          return absl::StrCat("'", x.substr(0, 40), x.size() > 40 ? "...'" : "'");
+          return absl::StrCat("'", Utf8Prefix(x, 40), x.size() > 40 ? "...'" : "'");
         else if constexpr (std::is_same_v<T, Blob>)
           return absl::StrCat("<blob of ", x.bytes.size(), " bytes>");
         else

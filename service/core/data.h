@@ -1,10 +1,12 @@
-// Row operations: requests (plain structs) are checked against the live
-// catalog, values are coerced to column types, and validated operations go
-// to the store. No protos here.
+// Row operations: requests (plain structs) are checked against the catalog
+// the store runs them against, values are coerced to column types, and
+// sizes are checked so that every accepted write can be answered and every
+// row read back. No protos here.
 #ifndef DATAGATE_CORE_DATA_H_
 #define DATAGATE_CORE_DATA_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,19 @@ inline constexpr int kMaxOrderTerms = 8;
 inline constexpr int kMaxFilters = 64;
 inline constexpr size_t kMaxLikePattern = 1000;
 inline constexpr size_t kMaxRequestIdLength = 128;
+
+// Room kept in every reply beside the rows (a page token's framing, the
+// total, a batch's framing).
+inline constexpr int64_t kReplyReserve = 64 << 10;
+
+// Reply sizes, in protobuf bytes as common/reply_size.h bounds them.
+struct Limits {
+  // The largest message the gateway sends (the gRPC send limit).
+  int64_t max_reply_bytes = 4 << 20;
+  // The largest row a write may leave behind, as a reply carries it. At
+  // most max_reply_bytes - kReplyReserve, so every stored row can be read.
+  int64_t max_row_bytes = (4 << 20) - kReplyReserve;
+};
 
 struct GetSpec {
   absl::Time deadline = absl::InfiniteFuture();
@@ -46,9 +61,6 @@ struct ListSpec {
   std::string page_token;
   std::vector<std::string> columns;
   bool include_total = false;
-  // A page ends early (with a token) past this many bytes of values, so the
-  // response stays under the message limit.
-  int64_t max_page_bytes = 2 << 20;
 };
 
 struct ListPage {
@@ -65,20 +77,28 @@ struct WriteSpec {
   int64_t expected_version = 0;
 };
 
-// Reads one row. NOT_FOUND if absent; INVALID_ARGUMENT for unknown names or
-// an incomplete key.
-absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec);
+struct WriteRequest {
+  std::vector<WriteSpec> specs;
+  std::string request_id;   // empty: not idempotent
+  std::string fingerprint;  // the request's method and content, for request_id
+  absl::Time deadline = absl::InfiniteFuture();
+};
 
-// Lists one page. INVALID_ARGUMENT for bad filters, order or token;
-// RESOURCE_EXHAUSTED for page_size above kMaxPageSize.
-absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec);
+// Reads one row. NOT_FOUND if absent; INVALID_ARGUMENT for unknown names or
+// an incomplete key; RESOURCE_EXHAUSTED if the row is too large to send.
+absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec, const Limits& limits);
+
+// Lists one page, never larger than a reply may be. INVALID_ARGUMENT for
+// bad filters, order or token; RESOURCE_EXHAUSTED for page_size above
+// kMaxPageSize, or when one row alone is too large to send.
+absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec, const Limits& limits);
 
 // Validates every write, then runs them in one transaction (all or nothing).
-// Errors in a batch name the operation: "operations[i]: ...".
-// Past `deadline` nothing is written (DEADLINE_EXCEEDED).
-absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const std::vector<WriteSpec>& specs,
-                                             const std::string& request_id, const std::string& fingerprint,
-                                             absl::Time deadline = absl::InfiniteFuture());
+// Before the commit, each resulting row must fit max_row_bytes and the whole
+// answer max_reply_bytes (RESOURCE_EXHAUSTED, nothing written). Errors in a
+// batch name the operation: "operations[i]: ...". Past the deadline nothing
+// is written (DEADLINE_EXCEEDED).
+absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const WriteRequest& request, const Limits& limits);
 
 // INVALID_ARGUMENT unless `id` is empty or a usable idempotency key.
 absl::Status ValidateRequestId(absl::string_view id);

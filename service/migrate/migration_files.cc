@@ -1,7 +1,5 @@
 #include "migrate/migration_files.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/errors.h"
+#include "common/hash.h"
 
 namespace datagate::migrate {
 namespace {
@@ -30,8 +30,7 @@ absl::StatusOr<std::optional<Parts>> ParseName(const std::string& file, absl::st
   if (!absl::EndsWith(file, ".sql")) return std::nullopt;
   std::vector<std::string> pieces = absl::StrSplit(file, '.');
   if (pieces.size() != 3 && pieces.size() != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("migration file '", file, "': name it <version>_<name>.up.sql or .down.sql"));
+    return errors::BadMigrationFile(file, "name it <version>_<name>.up.sql or .down.sql");
   }
   Parts p;
   if (pieces.size() == 4) {
@@ -39,14 +38,13 @@ absl::StatusOr<std::optional<Parts>> ParseName(const std::string& file, absl::st
     p.dialect_specific = true;
   }
   if (pieces[1] != "up" && pieces[1] != "down") {
-    return absl::InvalidArgumentError(absl::StrCat("migration file '", file, "': expected .up. or .down."));
+    return errors::BadMigrationFile(file, "expected .up. or .down.");
   }
   p.up = pieces[1] == "up";
   const size_t underscore = pieces[0].find('_');
   if (underscore == std::string::npos || !absl::SimpleAtoi(pieces[0].substr(0, underscore), &p.version) ||
       p.version <= 0 || underscore + 1 == pieces[0].size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("migration file '", file, "': the name must start with a positive version and '_<name>'"));
+    return errors::BadMigrationFile(file, "the name must start with a positive version and '_<name>'");
   }
   p.name = pieces[0].substr(underscore + 1);
   return p;
@@ -60,13 +58,6 @@ std::string ReadAll(const std::filesystem::path& path) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
 
 absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& folder, absl::string_view dialect) {
   std::error_code ec;
@@ -91,8 +82,8 @@ absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& fol
     const Parts& p = **parsed;
     Slot& slot = slots[p.version];
     if (!slot.file.name.empty() && slot.file.name != p.name) {
-      return absl::InvalidArgumentError(absl::StrCat("migrations in '", folder, "': version ", p.version,
-                                                     " is used by both '", slot.file.name, "' and '", p.name, "'"));
+      return errors::BadMigrationFile(
+          file, absl::StrCat("version ", p.version, " is also used by '", slot.file.name, "' in ", folder));
     }
     slot.file.version = p.version;
     slot.file.name = p.name;
@@ -100,6 +91,7 @@ absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& fol
     if (specific && !p.dialect_specific) continue;  // the dialect's own file wins
     specific = p.dialect_specific;
     (p.up ? slot.file.up_sql : slot.file.down_sql) = ReadAll(path);
+    (p.up ? slot.file.up_file : slot.file.down_file) = file;
     if (p.up) {
       slot.has_up = true;
     } else {
@@ -109,8 +101,7 @@ absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& fol
   std::vector<MigrationFile> files;
   for (auto& [version, slot] : slots) {
     if (!slot.has_up) {
-      return absl::InvalidArgumentError(absl::StrCat("migrations in '", folder, "': version ", version, " ('",
-                                                     slot.file.name, "') has a down file but no up file"));
+      return errors::BadMigrationFile(slot.file.down_file, "there is a down file but no up file for this version");
     }
     slot.file.checksum = Sha256Hex(absl::StrCat(slot.file.up_sql, std::string(1, '\0'), slot.file.down_sql));
     files.push_back(std::move(slot.file));

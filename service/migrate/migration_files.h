@@ -21,15 +21,14 @@ struct MigrationFile {
   std::string down_sql;
   bool has_down = false;
   std::string checksum;  // SHA-256 hex of up and down SQL
+  std::string up_file;   // file names, for messages
+  std::string down_file;
 };
 
 // Reads every migration in `folder` for `dialect` ("sqlite", "postgres"),
 // in version order. A missing folder is an empty set. INVALID_ARGUMENT for a
 // malformed name, a duplicate version, or a down file without an up file.
 absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& folder, absl::string_view dialect);
-
-// Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(absl::string_view data);
 
 }  // namespace datagate::migrate
 

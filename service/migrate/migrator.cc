@@ -10,6 +10,8 @@
 
 namespace datagate::migrate {
 
+std::string TenantTarget(absl::string_view id) { return absl::StrCat("tenant/", id); }
+
 const MigrationFile* Migrator::Find(int64_t version) const {
   for (const MigrationFile& f : files_) {
     if (f.version == version) return &f;
@@ -17,8 +19,17 @@ const MigrationFile* Migrator::Find(int64_t version) const {
   return nullptr;
 }
 
-absl::StatusOr<TargetState> Migrator::State(const std::string& target, store::Database& db) const {
-  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied());
+absl::Status Migrator::CheckGoal(int64_t to_version, bool up) const {
+  if (to_version < 0) return errors::InvalidField("to_version", "must not be negative");
+  if (up && to_version != 0 && Find(to_version) == nullptr) {
+    return errors::InvalidField(
+        "to_version", absl::StrCat("there is no migration ", to_version, " (latest is ", latest_version(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TargetState> Migrator::State(const std::string& target, store::Database& db, absl::Time deadline) const {
+  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
   TargetState state;
   state.target = target;
   state.latest_version = latest_version();
@@ -49,14 +60,11 @@ absl::Status Migrator::CheckApplied(const std::string& target,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Step>> Migrator::PlanUp(const std::string& target, store::Database& db,
-                                                   int64_t to_version) const {
-  if (to_version < 0) return errors::InvalidField("to_version", "must not be negative");
+absl::StatusOr<std::vector<Step>> Migrator::PlanUp(const std::string& target, store::Database& db, int64_t to_version,
+                                                   absl::Time deadline) const {
+  RETURN_IF_ERROR(CheckGoal(to_version, /*up=*/true));
   if (to_version == 0) to_version = latest_version();
-  if (to_version != 0 && Find(to_version) == nullptr) {
-    return errors::InvalidField("to_version", absl::StrCat("there is no migration ", to_version));
-  }
-  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied());
+  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
   RETURN_IF_ERROR(CheckApplied(target, applied));
   const int64_t current = applied.empty() ? 0 : applied.back().version;
   std::vector<Step> steps;
@@ -77,41 +85,47 @@ absl::StatusOr<std::vector<Step>> Migrator::PlanUp(const std::string& target, st
   return steps;
 }
 
-absl::StatusOr<std::vector<Step>> Migrator::PlanDown(const std::string& target, store::Database& db,
-                                                     int64_t to_version) const {
-  if (to_version < 0) return errors::InvalidField("to_version", "must not be negative");
-  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied());
+absl::StatusOr<std::vector<Step>> Migrator::PlanDown(const std::string& target, store::Database& db, int64_t to_version,
+                                                     absl::Time deadline) const {
+  RETURN_IF_ERROR(CheckGoal(to_version, /*up=*/false));
+  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
   std::vector<Step> steps;
   for (auto it = applied.rbegin(); it != applied.rend() && it->version > to_version; ++it) {
     const MigrationFile* f = Find(it->version);
-    if (f == nullptr)
+    if (f == nullptr) {
       return errors::MigrationUnavailable(target, it->version, "cannot be reverted: its file is missing");
+    }
     if (f->checksum != it->checksum) {
       return errors::ChecksumMismatch(target, it->version, it->name, it->checksum, f->checksum);
     }
-    if (!f->has_down)
+    if (!f->has_down) {
       return errors::MigrationUnavailable(target, it->version, "cannot be reverted: it has no down SQL");
+    }
     steps.push_back(Step{target, f->version, f->name, false, false});
   }
   return steps;
 }
 
-absl::Status Migrator::Execute(store::Database& db, std::vector<Step>& steps) const {
+absl::Status Migrator::Execute(store::Database& db, std::vector<Step>& steps, absl::Time deadline) const {
   constexpr int kMaxAttempts = 3;
   for (Step& step : steps) {
     const MigrationFile* f = Find(step.version);
     if (f == nullptr) return errors::MigrationUnavailable(step.target, step.version, "is not in the folder");
-    const store::AppliedMigration record{f->version, f->name, f->checksum, 0};
+    const store::MigrationScript script{store::AppliedMigration{f->version, f->name, f->checksum, 0},
+                                        step.up ? f->up_sql : f->down_sql, step.up, step.target,
+                                        step.up ? f->up_file : f->down_file};
     absl::Status status;
     for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
-      status = db.Migrate(record, step.up ? f->up_sql : f->down_sql, step.up);
-      if (status.code() != absl::StatusCode::kUnavailable) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      status = db.Migrate(script, deadline);
+      if (status.code() != absl::StatusCode::kUnavailable || attempt == kMaxAttempts) break;
+      // Busy (another process holds the file): back off, within the deadline.
+      const absl::Duration nap = absl::Milliseconds(100 * attempt);
+      if (absl::Now() + nap > deadline) break;
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(nap));
     }
     if (!status.ok()) {
-      spdlog::error("{}: migration {} '{}' {} failed: {}", step.target, f->version, f->name, step.up ? "up" : "down",
-                    status.message());
-      return absl::Status(status.code(), absl::StrCat(step.target, ": ", status.message()));
+      spdlog::error("{}", errors::InTarget(step.target, status).message());
+      return errors::InTarget(step.target, status);
     }
     step.done = true;
     spdlog::info("{}: migration {} '{}' {} applied", step.target, f->version, f->name, step.up ? "up" : "down");
@@ -119,9 +133,9 @@ absl::Status Migrator::Execute(store::Database& db, std::vector<Step>& steps) co
   return absl::OkStatus();
 }
 
-absl::Status Migrator::ApplyAll(const std::string& target, store::Database& db) const {
-  ASSIGN_OR_RETURN(std::vector<Step> steps, PlanUp(target, db, 0));
-  return Execute(db, steps);
+absl::Status Migrator::ApplyAll(const std::string& target, store::Database& db, absl::Time deadline) const {
+  ASSIGN_OR_RETURN(std::vector<Step> steps, PlanUp(target, db, 0, deadline));
+  return Execute(db, steps, deadline);
 }
 
 }  // namespace datagate::migrate

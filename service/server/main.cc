@@ -32,6 +32,9 @@ ABSL_FLAG(int, max_pollers, kDefaults.max_pollers,
           "gRPC poller threads kept ready for new calls (env DATAGATE_MAX_POLLERS)");
 ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
           "largest request/response message in bytes (env DATAGATE_MAX_MESSAGE_BYTES)");
+ABSL_FLAG(int, max_row_bytes, kDefaults.max_row_bytes,
+          "largest row a write may leave, as a reply carries it; 0: max_message_bytes less a reserve "
+          "(env DATAGATE_MAX_ROW_BYTES)");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "on SIGTERM/SIGINT, how long calls in flight may finish (env DATAGATE_SHUTDOWN_GRACE_SECONDS)");
 ABSL_FLAG(std::vector<std::string>, create_tenants, {},
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_max_open_tenants, "DATAGATE_MAX_OPEN_TENANTS");
   FromEnv(FLAGS_max_pollers, "DATAGATE_MAX_POLLERS");
   FromEnv(FLAGS_max_message_bytes, "DATAGATE_MAX_MESSAGE_BYTES");
+  FromEnv(FLAGS_max_row_bytes, "DATAGATE_MAX_ROW_BYTES");
   FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
   FromEnv(FLAGS_create_tenants, "DATAGATE_CREATE_TENANTS");
   FromEnv(FLAGS_log_level, "DATAGATE_LOG_LEVEL");
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
   options.max_readers = absl::GetFlag(FLAGS_max_readers);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
+  options.max_row_bytes = absl::GetFlag(FLAGS_max_row_bytes);
   options.max_open_tenants = absl::GetFlag(FLAGS_max_open_tenants);
   options.create_tenants = absl::GetFlag(FLAGS_create_tenants);
 

@@ -12,10 +12,11 @@
 #include "api/data_service.h"
 #include "api/migration_service.h"
 #include "api/tenant_service.h"
+#include "common/errors.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "core/migrations.h"
 #include "core/tenants.h"
+#include "migrate/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace datagate::server {
@@ -25,7 +26,7 @@ struct Server::State {
   std::unique_ptr<migrate::Migrator> master_migrations;
   std::unique_ptr<migrate::Migrator> tenant_migrations;
   std::unique_ptr<core::Tenants> tenants;
-  std::unique_ptr<core::Migrations> migrations;
+  std::unique_ptr<migrate::Migrations> migrations;
   std::unique_ptr<api::DataServiceImpl> data_service;
   std::unique_ptr<api::TenantServiceImpl> tenant_service;
   std::unique_ptr<api::MigrationServiceImpl> migration_service;
@@ -37,21 +38,33 @@ struct Server::State {
 namespace {
 
 absl::Status Validate(const Options& o) {
-  if (o.listen.empty()) return absl::InvalidArgumentError("listen: give host:port, e.g. 127.0.0.1:50051");
-  if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: give a folder for the SQLite files");
+  if (o.listen.empty()) return errors::InvalidOption("listen", "give host:port, e.g. 127.0.0.1:50051");
+  if (o.data_dir.empty()) return errors::InvalidOption("data_dir", "give a folder for the SQLite files");
   if (o.synchronous != "FULL" && o.synchronous != "NORMAL") {
-    return absl::InvalidArgumentError(absl::StrCat("synchronous: FULL or NORMAL, not '", o.synchronous, "'"));
+    return errors::InvalidOption("synchronous", absl::StrCat("FULL or NORMAL, not '", o.synchronous, "'"));
   }
-  if (o.max_readers < 1 || o.max_readers > 64) return absl::InvalidArgumentError("max_readers: 1 to 64");
-  if (o.max_open_tenants < 1) return absl::InvalidArgumentError("max_open_tenants: at least 1");
-  if (o.max_pollers < 1 || o.max_pollers > 256) return absl::InvalidArgumentError("max_pollers: 1 to 256");
-  if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
+  if (o.max_readers < 1 || o.max_readers > 64) return errors::InvalidOption("max_readers", "1 to 64");
+  if (o.max_open_tenants < 1) return errors::InvalidOption("max_open_tenants", "at least 1");
+  if (o.max_pollers < 1 || o.max_pollers > 256) return errors::InvalidOption("max_pollers", "1 to 256");
+  if (o.max_message_bytes < 8192) return errors::InvalidOption("max_message_bytes", "at least 8192");
+  if (o.max_row_bytes != 0 && (o.max_row_bytes < 1024 || o.max_row_bytes > o.max_message_bytes - 1024)) {
+    return errors::InvalidOption("max_row_bytes",
+                                 "0 (automatic), or 1024 to max_message_bytes - 1024 so that a row fits in a reply");
+  }
   std::error_code ec;
   if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("migrations_dir: '", o.migrations_dir, "' is not a folder (it needs master/ and tenant/)"));
+    return errors::UnusablePath("migrations_dir", o.migrations_dir, "is not a folder (it needs master/ and tenant/)");
   }
   return absl::OkStatus();
+}
+
+core::Limits LimitsOf(const Options& o) {
+  core::Limits limits;
+  limits.max_reply_bytes = o.max_message_bytes;
+  limits.max_row_bytes = o.max_row_bytes != 0
+                             ? o.max_row_bytes
+                             : o.max_message_bytes - std::min<int64_t>(core::kReplyReserve, o.max_message_bytes / 8);
+  return limits;
 }
 
 absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set) {
@@ -76,19 +89,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   store_options.database.max_readers = options.max_readers;
   store_options.max_open_tenants = static_cast<size_t>(options.max_open_tenants);
   ASSIGN_OR_RETURN(s->store, store::sqlite::SqliteStore::Open(options.data_dir, store_options));
-  s->tenants = std::make_unique<core::Tenants>(s->store.get(), s->tenant_migrations.get());
-  s->migrations = std::make_unique<core::Migrations>(s->store.get(), s->tenants.get(), s->master_migrations.get(),
-                                                     s->tenant_migrations.get());
+  // A new tenant gets the tenant migrations before anyone can see it.
+  const migrate::Migrator* tenant_migrations = s->tenant_migrations.get();
+  s->tenants = std::make_unique<core::Tenants>(
+      s->store.get(), [tenant_migrations](const std::string& id, store::Database& db, absl::Time deadline) {
+        return tenant_migrations->ApplyAll(migrate::TenantTarget(id), db, deadline);
+      });
+  s->migrations =
+      std::make_unique<migrate::Migrations>(s->store.get(), s->master_migrations.get(), s->tenant_migrations.get());
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
   for (const std::string& id : options.create_tenants) {
-    absl::StatusOr<core::TenantInfo> created = s->tenants->Create(id, id, "datagate-start-" + id);
+    absl::StatusOr<store::TenantRecord> created =
+        s->tenants->Create(core::CreateTenantSpec{id, id, "datagate-start-" + id, absl::InfiniteFuture()});
     if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
-      return absl::Status(created.status().code(), absl::StrCat("create_tenants: ", created.status().message()));
+      return errors::During("create_tenants", created.status());
     }
   }
 
-  // Half the message limit leaves room for the Struct encoding of values.
-  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), options.max_message_bytes / 2);
+  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), LimitsOf(options));
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
 
@@ -106,10 +124,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   builder.RegisterService(s->tenant_service.get());
   builder.RegisterService(s->migration_service.get());
   s->grpc_server = builder.BuildAndStart();
-  if (s->grpc_server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on '", options.listen, "': the address is in use or invalid"));
-  }
+  if (s->grpc_server == nullptr || port == 0) return errors::CannotListen(options.listen);
   grpc::HealthCheckServiceInterface* health = s->grpc_server->GetHealthCheckService();
   for (const char* name :
        {"", "datagate.v1.DataService", "datagate.v1.TenantService", "datagate.v1.MigrationService"}) {

@@ -29,8 +29,13 @@ struct Options {
   int max_open_tenants = 256;
   // gRPC sync-server poller threads kept ready for new calls.
   int max_pollers = 4;
-  // Largest request or response message, bytes.
+  // Largest request or reply message, bytes (gRPC's receive and send
+  // limits; 4 MiB is also what gRPC clients accept by default).
   int max_message_bytes = 4 << 20;
+  // Largest row a write may leave, measured as a reply carries it; a write
+  // that would exceed it is refused before it commits. 0: max_message_bytes
+  // less a reserve of 1/8 (at most 64 KiB) for the rest of a reply.
+  int max_row_bytes = 0;
   // Tenants to create at start when they do not exist yet (quick start,
   // fixed deployments).
   std::vector<std::string> create_tenants;

@@ -34,4 +34,16 @@ const Table* Catalog::Find(absl::string_view table) const {
   return it == tables.end() ? nullptr : &it->second;
 }
 
+absl::StatusOr<std::optional<StoredRow>> Database::Get(const RowRead& read, absl::Time deadline) {
+  return Get([&](const Catalog&) -> absl::StatusOr<RowRead> { return read; }, deadline);
+}
+
+absl::StatusOr<QueryResult> Database::List(const Query& query, absl::Time deadline) {
+  return List([&](const Catalog&) -> absl::StatusOr<Query> { return query; }, deadline);
+}
+
+absl::StatusOr<std::vector<StoredRow>> Database::Write(const std::vector<WriteOp>& ops, const WriteOptions& options) {
+  return Write([&](const Catalog&) -> absl::StatusOr<std::vector<WriteOp>> { return ops; }, options);
+}
+
 }  // namespace datagate::store

@@ -1,16 +1,24 @@
 // The storage interface: plain C++ types only (no protos, no gRPC). The
 // SQLite store implements it now; the Postgres store will implement it too,
 // and one conformance suite (tests/conformance) runs against every store.
+//
+// One schema per call: every call that validates names and values takes a
+// planner, which the store runs against the catalog its statements will run
+// against (under the writer, or inside the read snapshot). A migration
+// racing the call therefore turns into a clean INVALID_ARGUMENT from the
+// planner, never an engine error.
 #ifndef DATAGATE_STORE_STORE_H_
 #define DATAGATE_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -34,15 +42,29 @@ struct Column {
 
 struct Table {
   std::string name;
-  std::vector<Column> columns;      // in declaration order
-  std::vector<size_t> primary_key;  // indexes into `columns`, key order
+  std::vector<Column> columns;                 // in declaration order
+  std::vector<size_t> primary_key;             // indexes into `columns`, key order
+  std::vector<std::string> check_constraints;  // names of its named CHECK constraints
   const Column* Find(absl::string_view column) const;
 };
 
 // The schema of one database, read from the database itself.
 struct Catalog {
   std::map<std::string, Table, std::less<>> tables;
+  int64_t schema_cookie = 0;  // the database's schema version this describes
   const Table* Find(absl::string_view table) const;
+};
+
+// Validates a request against `catalog` and returns what the store runs.
+// A store may call it more than once (with different catalogs) for a call.
+template <typename T>
+using Planner = absl::FunctionRef<absl::StatusOr<T>(const Catalog& catalog)>;
+
+// One validated point read: the table's full primary key, typed.
+struct RowRead {
+  std::string table;
+  std::vector<Field> key;
+  std::vector<std::string> columns;  // projection; empty means all
 };
 
 enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kLike, kIsNull, kIsNotNull };
@@ -69,9 +91,15 @@ struct Query {
   std::vector<Value> after;          // empty on the first page
   std::vector<std::string> columns;  // projection; empty means all
   int limit = 50;
-  int64_t max_bytes = 4 << 20;  // stop early past this many value bytes
   bool count_total = false;
-  absl::Time deadline = absl::InfiniteFuture();  // DEADLINE_EXCEEDED past it
+  // The page's size budget: a row joins the page only while the bytes of
+  // the rows so far plus `row_bytes` of it plus `cursor_bytes` of its cursor
+  // (the page token that would follow it) stay within `max_bytes`. The first
+  // row always joins, so a page always makes progress; its caller checks it.
+  // Unset functions count 0.
+  int64_t max_bytes = INT64_MAX;
+  std::function<int64_t(const StoredRow& row)> row_bytes;
+  std::function<int64_t(const std::vector<Value>& cursor)> cursor_bytes;
 };
 
 struct QueryResult {
@@ -94,11 +122,13 @@ struct WriteOp {
   int64_t expected_version = 0;  // 0: no check
 };
 
-struct WriteRequest {
-  std::vector<WriteOp> ops;
-  std::string request_id;                        // empty: not idempotent
-  std::string fingerprint;                       // identifies the request's content
-  absl::Time deadline = absl::InfiniteFuture();  // not started, or stopped, past it
+struct WriteOptions {
+  std::string request_id;   // empty: not idempotent
+  std::string fingerprint;  // identifies the request's method and content
+  absl::Time deadline = absl::InfiniteFuture();
+  // Runs on each row an op produced (in op order) before the commit; an
+  // error rolls the whole write back. The gateway checks sizes here.
+  std::function<absl::Status(size_t index, const StoredRow& row)> check_row;
 };
 
 struct AppliedMigration {
@@ -108,8 +138,20 @@ struct AppliedMigration {
   int64_t apply_time_us = 0;
 };
 
+// One migration step to run on a database.
+struct MigrationScript {
+  AppliedMigration record;
+  std::string sql;
+  bool up = true;
+  std::string target;  // for messages: "master", "tenant/<id>"
+  std::string file;    // for messages: the file the SQL came from
+};
+
 // One logical database: a tenant's, or the master. Thread-safe: reads run
-// concurrently; writes are queued and run one at a time.
+// concurrently; writes and migrations queue and run one at a time. Every
+// wait (for the writer, for a read connection) and every statement stops at
+// the deadline with DEADLINE_EXCEEDED. Once the database is closed (its
+// tenant deleted), calls fail with the reason it was closed for.
 class Database {
  public:
   virtual ~Database() = default;
@@ -118,27 +160,33 @@ class Database {
   virtual std::shared_ptr<const Catalog> GetCatalog() const = 0;
 
   // Reads one row by its full primary key; nullopt if absent.
-  // DEADLINE_EXCEEDED once `deadline` passes.
-  virtual absl::StatusOr<std::optional<StoredRow>> Get(const std::string& table, const std::vector<Field>& key,
-                                                       const std::vector<std::string>& columns,
-                                                       absl::Time deadline = absl::InfiniteFuture()) = 0;
+  virtual absl::StatusOr<std::optional<StoredRow>> Get(Planner<RowRead> plan, absl::Time deadline) = 0;
 
-  // Runs a list query.
-  virtual absl::StatusOr<QueryResult> List(const Query& query) = 0;
+  // Runs a list query; the page and its total come from one snapshot.
+  virtual absl::StatusOr<QueryResult> List(Planner<Query> plan, absl::Time deadline) = 0;
 
-  // Runs all ops in one transaction: all commit, or none. Returns one row per
-  // op (for deletes only table and version). With a request_id seen before,
-  // returns the first result without writing (INVALID_ARGUMENT if the
-  // fingerprint differs). Errors: NOT_FOUND, ALREADY_EXISTS, ABORTED
-  // (version mismatch), FAILED_PRECONDITION (constraints), UNAVAILABLE.
-  virtual absl::StatusOr<std::vector<StoredRow>> Write(const WriteRequest& request) = 0;
+  // Runs all planned ops in one transaction: all commit, or none. Returns
+  // one row per op (for deletes only table and version). With a request_id
+  // seen before, returns the first result without planning or writing
+  // (INVALID_ARGUMENT if the fingerprint differs). Errors: the planner's,
+  // NOT_FOUND, ALREADY_EXISTS, ABORTED (version mismatch),
+  // FAILED_PRECONDITION (constraints), check_row's, UNAVAILABLE,
+  // DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
+                                                       const WriteOptions& options) = 0;
 
   // Migrations recorded as applied, in version order.
-  virtual absl::StatusOr<std::vector<AppliedMigration>> ListApplied() = 0;
+  virtual absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) = 0;
 
-  // Runs migration `sql` and records (up) or erases (down) `record`, in one
-  // transaction; then refreshes the catalog.
-  virtual absl::Status Migrate(const AppliedMigration& record, const std::string& sql, bool up) = 0;
+  // Runs the script and records (up) or erases (down) its record, in one
+  // transaction, then serves the new schema. FAILED_PRECONDITION naming the
+  // target, version and file when the SQL fails.
+  virtual absl::Status Migrate(const MigrationScript& script, absl::Time deadline) = 0;
+
+  // Shorthands for requests validated beforehand (tests, fixed queries).
+  absl::StatusOr<std::optional<StoredRow>> Get(const RowRead& read, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<QueryResult> List(const Query& query, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<std::vector<StoredRow>> Write(const std::vector<WriteOp>& ops, const WriteOptions& options = {});
 };
 
 struct TenantRecord {
@@ -150,28 +198,40 @@ struct TenantRecord {
 };
 
 // The whole local storage: the master database, the tenant registry in it,
-// and one database per tenant. Thread-safe.
+// and one database per tenant. Thread-safe. A tenant is served (OpenTenant)
+// exactly while it is registered: not while it is created, not after a
+// failed create, and not from the moment its delete begins.
 class Store {
  public:
   virtual ~Store() = default;
 
   virtual std::shared_ptr<Database> Master() = 0;
 
-  // Creates (or recreates empty) the tenant's database; does not register it.
-  virtual absl::StatusOr<std::shared_ptr<Database>> CreateTenantDatabase(const std::string& id) = 0;
-  // Opens a registered tenant's database (cached). NOT_FOUND if unregistered.
-  virtual absl::StatusOr<std::shared_ptr<Database>> TenantDatabase(const std::string& id) = 0;
+  // Creates the tenant's storage, runs `prepare` on it (migrations; it may
+  // complete the record, e.g. its schema version), then registers the
+  // record; only then is the tenant served. On any failure
+  // nothing of it remains. ALREADY_EXISTS if the id is registered (or being
+  // created); INVALID_ARGUMENT if record.request_id names another tenant's
+  // creation.
+  virtual absl::StatusOr<TenantRecord> CreateTenant(
+      const TenantRecord& record, absl::FunctionRef<absl::Status(Database& db, TenantRecord* record)> prepare,
+      absl::Time deadline) = 0;
+  // The database of a registered tenant. NOT_FOUND if unregistered or being
+  // deleted; INVALID_ARGUMENT for a malformed id; DEADLINE_EXCEEDED while
+  // another call is still opening it at the deadline.
+  virtual absl::StatusOr<std::shared_ptr<Database>> OpenTenant(const std::string& id, absl::Time deadline) = 0;
 
-  // Registers a tenant. ALREADY_EXISTS if the id is taken.
-  virtual absl::Status RegisterTenant(const TenantRecord& record) = 0;
   virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id) = 0;
+  // The tenant created with `request_id` (non-empty), if any.
+  virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenantByRequestId(const std::string& request_id) = 0;
   // Tenants with id > after, in id order, at most `limit`.
   virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit) = 0;
   // Records the tenant's schema version after migrations. NOT_FOUND if unknown.
   virtual absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version) = 0;
-  // Unregisters the tenant, then deletes its data. NOT_FOUND if unknown.
-  // Calls still holding its Database get NOT_FOUND from then on.
-  virtual absl::Status DeleteTenant(const std::string& id) = 0;
+  // Stops serving the tenant, unregisters it, waits for (and interrupts)
+  // calls still using its database, then deletes its data. Calls holding
+  // its Database get NOT_FOUND from then on. NOT_FOUND if unknown.
+  virtual absl::Status DeleteTenant(const std::string& id, absl::Time deadline) = 0;
 };
 
 }  // namespace datagate::store

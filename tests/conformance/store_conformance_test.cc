@@ -33,15 +33,23 @@ class StoreConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = factory_.Make();
-    ASSERT_TRUE(db_->Migrate(AppliedMigration{1, "schema", "x", 0}, kSchema, true).ok());
+    ASSERT_TRUE(Apply(1, kSchema).ok());
   }
 
+  absl::Status Apply(int64_t version, const std::string& sql) {
+    return db_->Migrate(MigrationScript{AppliedMigration{version, "v" + std::to_string(version), "x", 0}, sql, true,
+                                        "test", "test.sql"},
+                        absl::InfiniteFuture());
+  }
   static Value I(int64_t v) { return Value{v}; }
   static Value S(std::string v) { return Value{std::move(v)}; }
 
   absl::StatusOr<std::vector<StoredRow>> Run(std::vector<WriteOp> ops, std::string request_id = "",
                                              std::string fingerprint = "") {
-    return db_->Write(WriteRequest{std::move(ops), std::move(request_id), std::move(fingerprint)});
+    WriteOptions options;
+    options.request_id = std::move(request_id);
+    options.fingerprint = std::move(fingerprint);
+    return db_->Write(ops, options);
   }
   static WriteOp Insert(int64_t id, std::string name, std::vector<Field> more = {}) {
     WriteOp op{WriteKind::kInsert, "items", {}, {{"id", I(id)}, {"name", S(std::move(name))}}, 0};
@@ -49,7 +57,7 @@ class StoreConformance : public ::testing::Test {
     return op;
   }
   std::optional<StoredRow> GetItem(int64_t id) {
-    auto row = db_->Get("items", {{"id", I(id)}}, {});
+    auto row = db_->Get(RowRead{"items", {{"id", I(id)}}, {}});
     EXPECT_TRUE(row.ok()) << row.status();
     return row.ok() ? *row : std::nullopt;
   }
@@ -142,7 +150,7 @@ TYPED_TEST(StoreConformance, UpsertInsertsThenReplacesAndBumpsVersion) {
   auto second = this->Run({up});
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)[0].version, 2);
-  auto got = this->db_->Get("pairs", {{"a", this->S("x")}, {"b", this->I(1)}}, {"v"});
+  auto got = this->db_->Get(RowRead{"pairs", {{"a", this->S("x")}, {"b", this->I(1)}}, {"v"}});
   ASSERT_TRUE(got.ok() && got->has_value());
   ASSERT_EQ((*got)->fields.size(), 1u);  // projection
   EXPECT_EQ((*got)->fields[0].value, this->S("two"));
@@ -245,28 +253,25 @@ TYPED_TEST(StoreConformance, ConditionsAndCount) {
 
 TYPED_TEST(StoreConformance, DeadlinesStopLongReadsAndLateWrites) {
   // 300k rows, so an unindexed LIKE scan takes far longer than 2 ms.
-  ASSERT_TRUE(this->db_
-                  ->Migrate(AppliedMigration{2, "big", "x", 0},
-                            "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
-                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
-                            "INSERT INTO big (id, s) SELECT i, hex(randomblob(16)) FROM n;",
-                            true)
+  ASSERT_TRUE(this->Apply(2,
+                          "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+                          "INSERT INTO big (id, s) SELECT i, hex(randomblob(16)) FROM n;")
                   .ok());
   Query q;
   q.table = "big";
   q.order = {Order{"id", false}};
   q.conditions = {Condition{"s", FilterOp::kLike, {this->S("%zzz%")}}};
   q.count_total = true;
-  q.deadline = absl::Now() + absl::Milliseconds(2);
-  EXPECT_EQ(this->db_->List(q).status().code(), absl::StatusCode::kDeadlineExceeded);
-  q.deadline = absl::InfiniteFuture();
+  EXPECT_EQ(this->db_->List(q, absl::Now() + absl::Milliseconds(2)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
   auto all = this->db_->List(q);
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->total, 0);  // hex digits never contain 'z'
 
-  WriteRequest late{{this->Insert(1, "late")}, "", ""};
+  WriteOptions late;
   late.deadline = absl::Now() - absl::Milliseconds(1);
-  EXPECT_EQ(this->db_->Write(late).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(this->db_->Write({this->Insert(1, "late")}, late).status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_FALSE(this->GetItem(1).has_value());
   // The connections are usable again afterwards.
   ASSERT_TRUE(this->Run({this->Insert(1, "on time")}).ok());

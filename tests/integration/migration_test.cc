@@ -166,7 +166,9 @@ TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
                                    FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})"), &plan)
                   .ok());
   ASSERT_EQ(plan.errors_size(), 1);
-  EXPECT_THAT(plan.errors(0), HasSubstr("tenant/bad: migration 4 'reviews' (up) failed"));
+  EXPECT_THAT(
+      plan.errors(0),
+      HasSubstr("tenant/bad: migration 4 'reviews' (0004_reviews.up.sql) failed: table reviews already exists"));
   EXPECT_THAT(plan.errors(0), HasSubstr("already exists"));
   ASSERT_EQ(plan.steps_size(), 2);
   for (const auto& step : plan.steps()) EXPECT_EQ(step.done(), step.target() == "tenant/good") << step.target();

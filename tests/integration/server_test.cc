@@ -40,10 +40,26 @@ TEST_F(ServerTest, CreateTenantIsIdempotentOnlyWithTheSameRequestId) {
   v1::Tenant first = MustCreate(*server_, "idem", "r-1");
   v1::CreateTenantRequest req;
   req.set_tenant_id("idem");
+  req.set_display_name("Tenant idem");
   req.set_request_id("r-1");
   v1::Tenant again;
   ASSERT_TRUE(server_->tenants().CreateTenant(Ctx().get(), req, &again).ok());
   EXPECT_EQ(again.create_time().nanos(), first.create_time().nanos());
+  // The same request_id with other content is a mistake, not a retry.
+  req.set_display_name("Another name");
+  EXPECT_THAT(server_->tenants().CreateTenant(Ctx().get(), req, &again), IsCode(grpc::INVALID_ARGUMENT));
+  v1::CreateTenantRequest other;
+  other.set_tenant_id("idem-other");
+  other.set_display_name("Tenant idem");
+  other.set_request_id("r-1");
+  EXPECT_THAT(server_->tenants().CreateTenant(Ctx().get(), other, &again), IsCode(grpc::INVALID_ARGUMENT));
+  v1::GetTenantRequest get;
+  get.set_tenant_id("idem-other");
+  EXPECT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &again), IsCode(grpc::NOT_FOUND));
+  v1::GetTenantRequest got_first;
+  got_first.set_tenant_id("idem");
+  ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), got_first, &again).ok());
+  EXPECT_EQ(again.display_name(), "Tenant idem");
   req.set_request_id("r-2");
   EXPECT_THAT(server_->tenants().CreateTenant(Ctx().get(), req, &again), IsCode(grpc::ALREADY_EXISTS));
   req.clear_request_id();

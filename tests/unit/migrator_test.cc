@@ -35,7 +35,7 @@ TEST_F(MigratorTest, AppliesInOrderAndRevertsNewestFirst) {
   EXPECT_EQ((*down)[0].version, 2);
   ASSERT_TRUE(m.Execute(*db_, *down).ok());
   EXPECT_EQ(db_->GetCatalog()->Find("a"), nullptr);
-  EXPECT_TRUE(db_->ListApplied()->empty());
+  EXPECT_TRUE(db_->ListApplied(absl::InfiniteFuture())->empty());
 }
 
 TEST_F(MigratorTest, RefusesAChangedAppliedFile) {
@@ -56,9 +56,10 @@ TEST_F(MigratorTest, AFailingMigrationLeavesNothingBehind) {
   Migrator m = Load();
   absl::Status s = m.ApplyAll("t", *db_);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("migration 3 'bad'"));
+  // The message names the target, version and file, and quotes SQLite.
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("t: migration 3 'bad' (0003_bad.up.sql) failed: near"));
   EXPECT_EQ(db_->GetCatalog()->Find("c"), nullptr);  // the good half rolled back too
-  EXPECT_EQ(db_->ListApplied()->size(), 2u);
+  EXPECT_EQ(db_->ListApplied(absl::InfiniteFuture())->size(), 2u);
 }
 
 TEST_F(MigratorTest, RefusesUnknownTargetVersionsAndIrreversibleSteps) {
@@ -74,9 +75,7 @@ TEST_F(MigratorTest, RefusesUnknownTargetVersionsAndIrreversibleSteps) {
 
 TEST_F(MigratorTest, AddsBookkeepingColumnsToNewTables) {
   ASSERT_TRUE(Load().ApplyAll("t", *db_).ok());
-  store::WriteRequest w;
-  w.ops.push_back(store::WriteOp{store::WriteKind::kInsert, "a", {}, {{"id", Value{int64_t{5}}}}, 0});
-  auto rows = db_->Write(w);
+  auto rows = db_->Write({store::WriteOp{store::WriteKind::kInsert, "a", {}, {{"id", Value{int64_t{5}}}}, 0}});
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ((*rows)[0].version, 1);
   EXPECT_GT((*rows)[0].create_time_us, 0);

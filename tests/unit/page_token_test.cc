@@ -1,8 +1,8 @@
-#include "core/page_token.h"
+#include "common/page_token.h"
 
 #include "gtest/gtest.h"
 
-namespace datagate::core {
+namespace datagate {
 namespace {
 
 TEST(PageToken, RoundTrips) {
@@ -24,4 +24,4 @@ TEST(PageToken, RefusesOtherQueriesAndGarbage) {
 }
 
 }  // namespace
-}  // namespace datagate::core
+}  // namespace datagate

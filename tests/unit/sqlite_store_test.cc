@@ -15,14 +15,22 @@ std::unique_ptr<SqliteStore> OpenStore(const std::string& dir, size_t max_open) 
   return *std::move(store);
 }
 
+const absl::Time kForever = absl::InfiniteFuture();
+
+absl::Status Prepare(Database& db, const std::string& id) {
+  absl::Status s = db.Migrate(MigrationScript{AppliedMigration{1, "t", "c", 0}, kTable, true, "t", "t.sql"}, kForever);
+  if (!s.ok()) return s;
+  return db.Write({WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{1}}}, {"v", Value{id}}}, 0}}).status();
+}
+
 void Provision(SqliteStore& store, const std::string& id) {
-  auto db = store.CreateTenantDatabase(id);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Migrate(AppliedMigration{1, "t", "c", 0}, kTable, true).ok());
-  WriteRequest w;
-  w.ops.push_back(WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{1}}}, {"v", Value{id}}}, 0});
-  ASSERT_TRUE((*db)->Write(w).ok());
-  ASSERT_TRUE(store.RegisterTenant(TenantRecord{id, id, "", 1, 1}).ok());
+  auto created = store.CreateTenant(
+      TenantRecord{id, id, "", 1, 1}, [&](Database& db, TenantRecord*) { return Prepare(db, id); }, kForever);
+  ASSERT_TRUE(created.ok()) << created.status();
+}
+
+absl::StatusOr<std::optional<StoredRow>> GetOne(Database& db) {
+  return db.Get(RowRead{"t", {{"id", Value{int64_t{1}}}}, {}});
 }
 
 TEST(SqliteStoreTest, KeepsAtMostTheOpenLimitAndReopensOnUse) {
@@ -32,9 +40,9 @@ TEST(SqliteStoreTest, KeepsAtMostTheOpenLimitAndReopensOnUse) {
   EXPECT_LE(store->open_tenants(), 2u);
   for (int round = 0; round < 2; ++round) {
     for (const char* id : {"t1", "t2", "t3", "t4", "t5"}) {
-      auto db = store->TenantDatabase(id);
+      auto db = store->OpenTenant(id, kForever);
       ASSERT_TRUE(db.ok()) << db.status();
-      auto row = (*db)->Get("t", {{"id", Value{int64_t{1}}}}, {});
+      auto row = GetOne(**db);
       ASSERT_TRUE(row.ok() && row->has_value());
       EXPECT_EQ((*row)->fields[1].value, Value{std::string(id)});
     }
@@ -46,27 +54,26 @@ TEST(SqliteStoreTest, ADatabaseInUseIsNotClosedUnderItsCaller) {
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), 1);
   for (const char* id : {"a1", "b1", "c1"}) Provision(*store, id);
-  auto held = store->TenantDatabase("a1");
+  auto held = store->OpenTenant("a1", kForever);
   ASSERT_TRUE(held.ok());
-  ASSERT_TRUE(store->TenantDatabase("b1").ok());
-  ASSERT_TRUE(store->TenantDatabase("c1").ok());
+  ASSERT_TRUE(store->OpenTenant("b1", kForever).ok());
+  ASSERT_TRUE(store->OpenTenant("c1", kForever).ok());
   // a1 was in use the whole time, so it stayed open and usable.
-  EXPECT_TRUE((*held)->Get("t", {{"id", Value{int64_t{1}}}}, {}).ok());
+  EXPECT_TRUE(GetOne(**held).ok());
 }
 
 TEST(SqliteStoreTest, CallsOnADeletedTenantGetNotFound) {
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), 8);
   Provision(*store, "gone");
-  auto held = store->TenantDatabase("gone");
+  auto held = store->OpenTenant("gone", kForever);
   ASSERT_TRUE(held.ok());
-  ASSERT_TRUE(store->DeleteTenant("gone").ok());
-  EXPECT_EQ((*held)->Get("t", {{"id", Value{int64_t{1}}}}, {}).status().code(), absl::StatusCode::kNotFound);
-  WriteRequest w;
-  w.ops.push_back(WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{2}}}}, 0});
-  EXPECT_EQ((*held)->Write(w).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store->TenantDatabase("gone").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store->DeleteTenant("gone").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->DeleteTenant("gone", kForever).ok());
+  EXPECT_EQ(GetOne(**held).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*held)->Write({WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{2}}}}, 0}}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->OpenTenant("gone", kForever).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->DeleteTenant("gone", kForever).code(), absl::StatusCode::kNotFound);
 }
 
 TEST(SqliteStoreTest, StartRemovesFilesOfUnregisteredTenants) {
@@ -74,16 +81,16 @@ TEST(SqliteStoreTest, StartRemovesFilesOfUnregisteredTenants) {
   {
     auto store = OpenStore(dir.path(), 8);
     Provision(*store, "kept");
-    // As if a delete had unregistered "gone" and then crashed.
-    ASSERT_TRUE(store->CreateTenantDatabase("gone").ok());
+    // As if a create had crashed before registering "gone".
+    ASSERT_TRUE(SqliteDatabase::Open(dir.path() + "/tenants/gone.db", {}).ok());
   }
   ASSERT_TRUE(std::filesystem::exists(dir.path() + "/tenants/gone.db"));
   auto store = OpenStore(dir.path(), 8);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tenants/gone.db"));
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/tenants/kept.db"));
-  auto kept = store->TenantDatabase("kept");
+  auto kept = store->OpenTenant("kept", kForever);
   ASSERT_TRUE(kept.ok());
-  EXPECT_TRUE((*kept)->Get("t", {{"id", Value{int64_t{1}}}}, {})->has_value());
+  EXPECT_TRUE(GetOne(**kept)->has_value());
 }
 
 TEST(SqliteStoreTest, OneStorePerDataFolder) {

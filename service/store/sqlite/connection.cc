@@ -2,24 +2,58 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "SQLiteCpp/Exception.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/errors.h"
 #include "common/logging.h"
 
 namespace datagate::store::sqlite {
+namespace {
+// SQLite calls the progress handler every kProgressSteps VM instructions.
+constexpr int kProgressSteps = 1000;
+}  // namespace
 
 Connection::Connection(const std::string& path, const ConnectionOptions& options)
-    : db_(path, options.read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
-          options.busy_timeout_ms),
-      cache_limit_(options.statement_cache_size) {
+    : db_(path,
+          options.read_only ? SQLite::OPEN_READONLY
+                            : (SQLite::OPEN_READWRITE | (options.create ? SQLite::OPEN_CREATE : 0)),
+          /*busyTimeoutMs=*/0),
+      options_(options) {
+  sqlite3_busy_handler(db_.getHandle(), &Connection::OnBusy, this);
+  sqlite3_progress_handler(db_.getHandle(), kProgressSteps, &Connection::OnProgress, this);
   if (!options.read_only) {
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec(absl::StrCat("PRAGMA synchronous=", options.synchronous));
     db_.exec("PRAGMA foreign_keys=ON");
   }
+}
+
+int Connection::OnProgress(void* self) {
+  auto* c = static_cast<Connection*>(self);
+  if (!c->interruptible_) return 0;
+  if (c->options_.stop != nullptr && c->options_.stop->load(std::memory_order_relaxed)) return 1;
+  if (c->deadline_ != absl::InfiniteFuture() && absl::Now() > c->deadline_) return 1;
+  return 0;
+}
+
+int Connection::OnBusy(void* self, int count) {
+  auto* c = static_cast<Connection*>(self);
+  const absl::Time now = absl::Now();
+  if (count == 0) c->busy_since_ = now;
+  if (c->interruptible_ && c->options_.stop != nullptr && c->options_.stop->load(std::memory_order_relaxed)) return 0;
+  const absl::Time give_up = std::min(c->interruptible_ ? c->deadline_ : absl::InfiniteFuture(),
+                                      c->busy_since_ + absl::Milliseconds(c->options_.busy_timeout_ms));
+  if (now >= give_up) return 0;
+  const absl::Duration nap = std::min(absl::Milliseconds(1 << std::min(count, 4)), give_up - now);
+  std::this_thread::sleep_for(absl::ToChronoMicroseconds(nap));
+  return 1;
 }
 
 SQLite::Statement& Connection::Prepare(const std::string& sql) {
@@ -41,25 +75,10 @@ void Connection::ResetUsed() {
   for (SQLite::Statement* s : used_) s->tryReset();
   used_.clear();
   // Trim between calls only: a statement in use must stay alive.
-  if (cache_.size() > cache_limit_) cache_.clear();
+  if (cache_.size() > options_.statement_cache_size) cache_.clear();
 }
 
-namespace {
-// SQLite calls this every kProgressSteps virtual-machine steps.
-constexpr int kProgressSteps = 1000;
-int PastDeadline(void* deadline) { return absl::Now() > *static_cast<const absl::Time*>(deadline) ? 1 : 0; }
-}  // namespace
-
-DeadlineScope::DeadlineScope(Connection& conn, absl::Time deadline) : conn_(conn), deadline_(deadline) {
-  if (deadline_ != absl::InfiniteFuture()) {
-    sqlite3_progress_handler(conn_.db().getHandle(), kProgressSteps, &PastDeadline,
-                             const_cast<absl::Time*>(&deadline_));
-  }
-}
-
-DeadlineScope::~DeadlineScope() {
-  if (deadline_ != absl::InfiniteFuture()) sqlite3_progress_handler(conn_.db().getHandle(), 0, nullptr, nullptr);
-}
+bool Connection::InTransaction() { return sqlite3_get_autocommit(db_.getHandle()) == 0; }
 
 void Bind(SQLite::Statement& stmt, int index, const Value& v) {
   std::visit(
@@ -104,44 +123,75 @@ absl::Status MapError(const std::exception& e, absl::string_view context) {
   const auto* se = dynamic_cast<const SQLite::Exception*>(&e);
   const int code = se ? se->getErrorCode() : -1;
   const int extended = se ? se->getExtendedErrorCode() : -1;
-  const absl::string_view what = e.what();
-  // Constraint messages look like "UNIQUE constraint failed: t.c": the part
-  // after the colon names columns, never SQL text.
-  auto detail = [&]() -> absl::string_view {
-    const size_t colon = what.find(": ");
-    return colon == absl::string_view::npos ? absl::string_view("") : what.substr(colon + 2);
-  };
   switch (code) {
     case SQLITE_INTERRUPT:
-      return absl::DeadlineExceededError("the call's deadline passed while the store was working on it");
+      return errors::DeadlineWhileWorking();
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return errors::StoreUnavailable("the database is locked by another process");
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError("the data volume is full");
+      return errors::DiskFull();
     case SQLITE_TOOBIG:
-      return absl::ResourceExhaustedError("a value or row is larger than the store allows");
-    case SQLITE_CONSTRAINT:
-      switch (extended) {
-        case SQLITE_CONSTRAINT_PRIMARYKEY:
-        case SQLITE_CONSTRAINT_UNIQUE:
-          return absl::AlreadyExistsError(absl::StrCat("a row with the same value already exists (", detail(), ")"));
-        case SQLITE_CONSTRAINT_NOTNULL:
-          return absl::InvalidArgumentError(absl::StrCat("a NOT NULL column was given no value (", detail(), ")"));
-        case SQLITE_CONSTRAINT_FOREIGNKEY:
-          return errors::ConstraintViolated(
-              "a foreign key refers to a row that does not exist, or a row "
-              "still referred to was changed");
-        case SQLITE_CONSTRAINT_CHECK:
-          return errors::ConstraintViolated(absl::StrCat("CHECK failed (", detail(), ")"));
-        default:
-          return errors::ConstraintViolated(std::string(detail()));
-      }
+      return errors::ValueTooBig();
     default:
       break;
   }
-  spdlog::error("sqlite error during {}: {} (code {}, extended {})", context, what, code, extended);
+  spdlog::error("sqlite error during {}: {} (code {}, extended {})", context, e.what(), code, extended);
   return errors::StoreInternal();
+}
+
+namespace {
+
+// The column names in a constraint message's detail, "t.a, t.b" -> a, b,
+// keeping only columns `table` has (the detail is engine text; only names
+// the schema defines are passed on).
+std::string ColumnsOf(absl::string_view detail, const Table& table) {
+  std::vector<std::string> columns;
+  for (absl::string_view part : absl::StrSplit(detail, ", ")) {
+    const size_t dot = part.rfind('.');
+    const absl::string_view column = dot == absl::string_view::npos ? part : part.substr(dot + 1);
+    if (table.Find(column) != nullptr) columns.emplace_back(column);
+  }
+  return absl::StrJoin(columns, ", ");
+}
+
+}  // namespace
+
+absl::Status MapConstraint(const std::exception& e, const Table& table, absl::string_view context) {
+  const auto* se = dynamic_cast<const SQLite::Exception*>(&e);
+  if (se == nullptr || se->getErrorCode() != SQLITE_CONSTRAINT) return MapError(e, context);
+  // Messages look like "UNIQUE constraint failed: t.c" or
+  // "CHECK constraint failed: <name or expression>".
+  const absl::string_view what = e.what();
+  const size_t colon = what.find(": ");
+  const absl::string_view detail = colon == absl::string_view::npos ? "" : what.substr(colon + 2);
+  switch (se->getExtendedErrorCode()) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+      return errors::DuplicateRow(table.name, ColumnsOf(detail, table));
+    case SQLITE_CONSTRAINT_NOTNULL: {
+      const std::string column = ColumnsOf(detail, table);
+      const Column* c = table.Find(column);
+      if (c == nullptr) return errors::ConstraintViolated(table.name);
+      return errors::NullNotAllowed(table.name, c->name, c->has_default);
+    }
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return errors::ForeignKeyViolated(table.name);
+    case SQLITE_CONSTRAINT_CHECK: {
+      // Only a name the schema gives is passed on; an unnamed constraint's
+      // detail is its expression, which stays in the log.
+      const auto& names = table.check_constraints;
+      const bool named = std::find(names.begin(), names.end(), detail) != names.end();
+      if (!named) spdlog::info("{}: CHECK failed on table '{}': {}", context, table.name, detail);
+      return errors::CheckViolated(table.name, named ? detail : "");
+    }
+    case SQLITE_CONSTRAINT_TRIGGER:
+      spdlog::info("{}: a trigger refused a write to '{}': {}", context, table.name, what);
+      return errors::TriggerRefused(table.name);
+    default:
+      spdlog::info("{}: constraint failed on table '{}': {}", context, table.name, what);
+      return errors::ConstraintViolated(table.name);
+  }
 }
 
 }  // namespace datagate::store::sqlite

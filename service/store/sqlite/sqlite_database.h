@@ -1,7 +1,11 @@
-// store::Database on one SQLite file: one writer connection behind a mutex
-// (writers queue here, so SQLITE_BUSY never reaches callers), a bounded pool
-// of read-only connections (WAL lets them run beside the writer), cached
+// store::Database on one SQLite file: one writer connection that calls take
+// in turn (so SQLITE_BUSY never reaches callers), a bounded pool of
+// read-only connections (WAL lets them run beside the writer), cached
 // prepared statements, and a catalog read from the file itself.
+//
+// The code is split by concern: sqlite_database.cc (connections, the writer
+// and reader turns, closing), sqlite_reads.cc, sqlite_writes.cc,
+// sqlite_migrations.cc; the catalog is read in catalog.cc.
 #ifndef DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 #define DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 
@@ -21,7 +25,7 @@ namespace datagate::store::sqlite {
 
 struct DatabaseOptions {
   std::string synchronous = "FULL";  // FULL: an acknowledged write is on disk
-  int busy_timeout_ms = 5000;
+  int busy_timeout_ms = 5000;        // waiting for another process's lock
   int max_readers = 4;
   int64_t request_id_retention_us = int64_t{24} * 3600 * 1000000;
   std::function<int64_t()> now_us;  // clock; wall clock when empty
@@ -29,32 +33,39 @@ struct DatabaseOptions {
 
 class SqliteDatabase final : public Database {
  public:
-  // Opens or creates the file and the gateway's own tables.
-  static absl::StatusOr<std::shared_ptr<SqliteDatabase>> Open(const std::string& path, const DatabaseOptions& options);
+  // Opens the file (creating it only when `create`) and the gateway's own
+  // tables. NOT_FOUND-free: a missing file without `create` is
+  // FAILED_PRECONDITION; callers map it.
+  static absl::StatusOr<std::shared_ptr<SqliteDatabase>> Open(const std::string& path, const DatabaseOptions& options,
+                                                              bool create = true);
+  ~SqliteDatabase() override;
 
   std::shared_ptr<const Catalog> GetCatalog() const override;
-  absl::StatusOr<std::optional<StoredRow>> Get(const std::string& table, const std::vector<Field>& key,
-                                               const std::vector<std::string>& columns,
-                                               absl::Time deadline = absl::InfiniteFuture()) override;
-  absl::StatusOr<QueryResult> List(const Query& query) override;
-  absl::StatusOr<std::vector<StoredRow>> Write(const WriteRequest& request) override;
-  absl::StatusOr<std::vector<AppliedMigration>> ListApplied() override;
-  absl::Status Migrate(const AppliedMigration& record, const std::string& sql, bool up) override;
+  absl::StatusOr<std::optional<StoredRow>> Get(Planner<RowRead> plan, absl::Time deadline) override;
+  absl::StatusOr<QueryResult> List(Planner<Query> plan, absl::Time deadline) override;
+  absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
+                                               const WriteOptions& options) override;
+  absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override;
+  absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override;
+  using Database::Get;
+  using Database::List;
+  using Database::Write;
 
-  // Runs `fn` on the writer connection inside BEGIN IMMEDIATE..COMMIT (rolled
-  // back when fn fails or throws). With `single_statement`, fn runs exactly
-  // one write statement, which SQLite makes atomic by itself: no explicit
-  // transaction is opened.
-  // Past `deadline`, statements stop with DEADLINE_EXCEEDED and a write
-  // that waited its turn that long does not start.
-  absl::Status Transact(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
-                        bool single_statement = false, absl::Time deadline = absl::InfiniteFuture());
-  // Runs `fn` on a pooled read connection, stopping at `deadline`.
-  absl::Status Read(absl::string_view context, absl::FunctionRef<absl::Status(Connection&)> fn,
-                    absl::Time deadline = absl::InfiniteFuture());
+  // Runs `fn` on the writer connection inside BEGIN IMMEDIATE..COMMIT
+  // (rolled back when fn fails or throws), with the catalog the writer sees.
+  // Waits for the writer's turn until `deadline` (DEADLINE_EXCEEDED, nothing
+  // done); statements stop at the deadline too.
+  absl::Status Transact(absl::string_view context, absl::Time deadline,
+                        absl::FunctionRef<absl::Status(Connection&, const Catalog&)> fn);
+  // Runs `fn` on a pooled read connection inside one read transaction, with
+  // the catalog of exactly the schema that snapshot sees. Waits for a free
+  // connection until `deadline`.
+  absl::Status Read(absl::string_view context, absl::Time deadline,
+                    absl::FunctionRef<absl::Status(Connection&, const Catalog&)> fn);
 
-  // Refuses all further calls with `reason` (UNAVAILABLE when not given)
-  // and closes the connections once in-flight calls finish.
+  // Refuses further calls with `reason` (UNAVAILABLE when not given), stops
+  // the statements in flight (they fail with `reason` too), waits for their
+  // calls to let go of the connections, and closes them. Idempotent.
   void Close(absl::Status reason = absl::Status());
 
   const std::string& path() const { return path_; }
@@ -62,27 +73,48 @@ class SqliteDatabase final : public Database {
 
  private:
   SqliteDatabase(std::string path, DatabaseOptions options);
-  absl::Status LoadCatalog(Connection& conn);
+  ConnectionOptions ConnOptions(bool read_only, bool create) const;
+
+  // The writer's turn: taken by AcquireWriter, given back by ReleaseWriter.
+  absl::Status AcquireWriter(absl::Time deadline);
+  void ReleaseWriter();
+  // Runs `fn` in a transaction on the writer (held by the caller); with
+  // `on_commit`, runs it after COMMIT succeeded, still holding the writer.
+  absl::Status RunTransaction(absl::string_view context, absl::Time deadline,
+                              absl::FunctionRef<absl::Status(Connection&, const Catalog&)> fn,
+                              const std::function<void()>& on_commit = nullptr);
+  // After a failed statement: the reason for closing if that is why it
+  // stopped, DEADLINE_EXCEEDED if the deadline passed, else `status`.
+  absl::Status Explain(absl::Status status, absl::Time deadline) const;
   absl::Status ClosedStatus() const;
+  void SetCatalog(std::shared_ptr<const Catalog> catalog);
+
   absl::StatusOr<StoredRow> ApplyOp(Connection& conn, const Catalog& catalog, const WriteOp& op, int64_t now);
+  absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(Connection& conn, const WriteOptions& options);
+  void RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows, int64_t now);
 
   const std::string path_;
   const DatabaseOptions options_;
+  std::atomic<bool> closing_{false};  // stops running statements and lock waits
 
-  absl::Mutex write_mu_;
-  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
-  int64_t writes_since_prune_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // The writer. write_mu_ is held only to take or give back the turn, never
+  // across I/O; writer_ is used by the thread holding the turn.
+  mutable absl::Mutex write_mu_;
+  bool writer_busy_ ABSL_GUARDED_BY(write_mu_) = false;
+  std::unique_ptr<Connection> writer_;  // null once closed
+  int64_t writes_since_prune_ = 0;      // used with the turn held
 
+  // The readers.
   mutable absl::Mutex pool_mu_;
-  absl::CondVar pool_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
-  int readers_open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  int readers_open_ ABSL_GUARDED_BY(pool_mu_) = 0;  // idle + in use (+ being opened)
+  int readers_in_use_ ABSL_GUARDED_BY(pool_mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(pool_mu_) = false;
   absl::Status closed_reason_ ABSL_GUARDED_BY(pool_mu_);
 
   mutable absl::Mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_ ABSL_GUARDED_BY(catalog_mu_);
-  std::atomic<uint64_t> schema_generation_{1};
+  std::atomic<uint64_t> schema_generation_{1};  // bumped when the schema changes
 };
 
 }  // namespace datagate::store::sqlite

@@ -4,53 +4,33 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <filesystem>
-
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/tenant_id.h"
 
 namespace datagate::store::sqlite {
-namespace {
-
-constexpr char kRegistrySql[] = R"sql(
-CREATE TABLE IF NOT EXISTS _dg_tenants(
-  id TEXT PRIMARY KEY, display_name TEXT NOT NULL, request_id TEXT NOT NULL, create_us INTEGER NOT NULL,
-  schema_version INTEGER NOT NULL DEFAULT 0);
-)sql";
-
-TenantRecord ReadTenant(SQLite::Statement& q) {
-  return TenantRecord{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir,
                                                                const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(data_dir) / "tenants", ec);
-  if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot create data folder '", data_dir, "': ", ec.message()));
-  }
+  if (ec) return errors::UnusablePath("data_dir", data_dir, absl::StrCat("cannot be created: ", ec.message()));
   std::unique_ptr<SqliteStore> store(new SqliteStore(data_dir, options));
   const std::string lock_path = absl::StrCat(data_dir, "/datagate.lock");
   store->lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (store->lock_fd_ < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot open '", lock_path, "': ", std::strerror(errno)));
+    return errors::UnusablePath("data_dir", lock_path, absl::StrCat("cannot be opened: ", std::strerror(errno)));
   }
-  if (flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data folder '", data_dir, "' is in use by another datagate process; stop it or use another --data_dir"));
-  }
+  if (flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) return errors::DataFolderInUse(data_dir);
   ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options.database));
-  RETURN_IF_ERROR(store->master_->Transact("registry", [](Connection& c) {
-    c.db().exec(kRegistrySql);
-    return absl::OkStatus();
-  }));
+  store->registry_ = std::make_unique<Registry>(store->master_.get());
+  RETURN_IF_ERROR(store->registry_->Init());
   RETURN_IF_ERROR(store->RemoveUnregisteredFiles());
   return store;
 }
@@ -63,7 +43,7 @@ absl::Status SqliteStore::RemoveUnregisteredFiles() {
     const std::filesystem::path path = entry.path();
     if (path.extension() != ".db") continue;
     const std::string id = path.stem().string();
-    ASSIGN_OR_RETURN(std::optional<TenantRecord> record, LookupTenant(id));
+    ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id));
     if (record) continue;
     spdlog::warn("removing {}: no tenant '{}' is registered (an interrupted create or delete)", path.string(), id);
     RemoveFiles(path.string());
@@ -74,12 +54,16 @@ absl::Status SqliteStore::RemoveUnregisteredFiles() {
 SqliteStore::~SqliteStore() { Close(); }
 
 void SqliteStore::Close() {
-  std::map<std::string, OpenTenant> open;
+  std::vector<std::shared_ptr<SqliteDatabase>> open;
   {
     absl::MutexLock lock(&mu_);
-    open.swap(open_);
+    closed_ = true;
+    for (auto& [id, e] : entries_) {
+      if (e.db) open.push_back(std::move(e.db));
+    }
+    entries_.clear();
   }
-  for (auto& [id, t] : open) t.db->Close();
+  for (auto& db : open) db->Close();
   if (master_) master_->Close();
   if (lock_fd_ >= 0) {
     close(lock_fd_);  // releases the flock
@@ -98,135 +82,212 @@ void SqliteStore::RemoveFiles(const std::string& path) {
   }
 }
 
-absl::StatusOr<std::shared_ptr<Database>> SqliteStore::CreateTenantDatabase(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  if (auto it = open_.find(id); it != open_.end()) {
-    it->second.db->Close();
-    open_.erase(it);
+bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool opening_only) {
+  struct Settled {
+    const SqliteStore* store;
+    const std::string* id;
+    bool opening_only;
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
+      auto it = store->entries_.find(*id);
+      if (it == store->entries_.end()) return true;
+      switch (it->second.state) {
+        case State::kOpen:
+          return true;
+        case State::kCreating:
+        case State::kDeleting:
+          return opening_only;
+        case State::kOpening:
+        case State::kClosing:
+          return false;
+      }
+      return true;
+    }
+  } settled{this, &id, opening_only};
+  return mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
+}
+
+absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteStore::OpenRegistered(const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id));
+  if (!record) return errors::UnknownTenant(id);
+  const std::string path = TenantPath(id);
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path, options_.database, /*create=*/false);
+  if (!db.ok() && !std::filesystem::exists(path)) {
+    spdlog::error("tenant '{}' is registered but its file {} is missing", id, path);
+    return errors::TenantStorageMissing(id);
   }
-  // A file left by an unfinished create or delete belongs to no tenant.
-  RemoveFiles(TenantPath(id));
-  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_.database));
-  Remember(id, db);
   return db;
 }
 
-absl::StatusOr<std::shared_ptr<Database>> SqliteStore::TenantDatabase(const std::string& id) {
+absl::StatusOr<std::shared_ptr<Database>> SqliteStore::OpenTenant(const std::string& id, absl::Time deadline) {
+  RETURN_IF_ERROR(ValidateTenantId(id));
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = open_.find(id); it != open_.end()) {
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
+    if (!AwaitSettled(id, deadline, /*opening_only=*/true)) {
+      return errors::DeadlineWhileWaiting("the tenant's database to open");
+    }
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      if (it->second.state != State::kOpen) return errors::UnknownTenant(id);  // being created or deleted
       it->second.last_use = ++clock_;
       return it->second.db;
     }
+    entries_[id].state = State::kOpening;
   }
-  ASSIGN_OR_RETURN(std::optional<TenantRecord> record, LookupTenant(id));
-  if (!record) return errors::UnknownTenant(id);
-  absl::MutexLock lock(&mu_);
-  if (auto it = open_.find(id); it != open_.end()) return it->second.db;
-  if (!std::filesystem::exists(TenantPath(id))) {
-    spdlog::error("tenant '{}' is registered but its file {} is missing", id, TenantPath(id));
-    return absl::DataLossError(absl::StrCat("tenant '", id, "' is registered but its storage is missing"));
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = OpenRegistered(id);
+  std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!db.ok()) {
+      entries_.erase(id);
+      return db.status();
+    }
+    Entry& e = entries_[id];
+    e.state = State::kOpen;
+    e.db = *db;
+    e.last_use = ++clock_;
+    idle = PickIdle();
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDatabase> db, SqliteDatabase::Open(TenantPath(id), options_.database));
-  Remember(id, db);
-  return db;
+  CloseIdle(std::move(idle));
+  return std::shared_ptr<Database>(*std::move(db));
 }
 
-void SqliteStore::Remember(const std::string& id, std::shared_ptr<SqliteDatabase> db) {
-  open_[id] = OpenTenant{std::move(db), ++clock_};
-  while (open_.size() > options_.max_open_tenants) {
+std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> SqliteStore::PickIdle() {
+  std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> victims;
+  size_t open = entries_.size();
+  while (open > options_.max_open_tenants) {
     // The least recently used database that only this map holds.
-    auto victim = open_.end();
-    for (auto it = open_.begin(); it != open_.end(); ++it) {
-      if (it->second.db.use_count() == 1 && (victim == open_.end() || it->second.last_use < victim->second.last_use)) {
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      const Entry& e = it->second;
+      if (e.state == State::kOpen && e.db.use_count() == 1 &&
+          (victim == entries_.end() || e.last_use < victim->second.last_use)) {
         victim = it;
       }
     }
-    if (victim == open_.end()) return;  // all busy: over the limit until calls end
-    victim->second.db->Close();
-    open_.erase(victim);
+    if (victim == entries_.end()) break;  // all busy: over the limit until calls end
+    victim->second.state = State::kClosing;
+    victims.emplace_back(victim->first, std::move(victim->second.db));
+    --open;
   }
+  return victims;
+}
+
+void SqliteStore::CloseIdle(std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> victims) {
+  for (auto& [id, db] : victims) db->Close();
+  if (victims.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, db] : victims) entries_.erase(id);
+}
+
+absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
+    const TenantRecord& record, absl::FunctionRef<absl::Status(Database& db, TenantRecord* record)> prepare,
+    absl::Time deadline) {
+  const std::string& id = record.id;
+  RETURN_IF_ERROR(ValidateTenantId(id));
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
+    if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
+      return errors::DeadlineWhileWaiting("another call on the same tenant");
+    }
+    if (entries_.count(id) != 0) return errors::TenantExists(id);  // open, so registered
+    entries_[id].state = State::kCreating;
+  }
+  // The tenant is invisible to OpenTenant until it is registered below.
+  const std::string path = TenantPath(id);
+  std::shared_ptr<SqliteDatabase> db;
+  TenantRecord registered = record;
+  bool made_file = false;
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<TenantRecord> existing, registry_->Lookup(id));
+    if (existing) return errors::TenantExists(id);
+    RemoveFiles(path);  // left by an unfinished create or delete
+    made_file = true;
+    ASSIGN_OR_RETURN(db, SqliteDatabase::Open(path, options_.database, /*create=*/true));
+    RETURN_IF_ERROR(prepare(*db, &registered));
+    registered.id = id;
+    return registry_->Register(registered, deadline);
+  }();
+  if (!status.ok() && made_file) {
+    // Cleaned up while the entry still says "creating", so no other call
+    // can reach the file meanwhile.
+    if (db) db->Close();
+    RemoveFiles(path);
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      Entry& e = entries_[id];
+      e.state = State::kOpen;
+      e.db = std::move(db);
+      e.last_use = ++clock_;
+      idle = PickIdle();
+    } else {
+      entries_.erase(id);
+    }
+  }
+  CloseIdle(std::move(idle));
+  if (!status.ok()) return status;
+  return registered;
+}
+
+absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadline) {
+  RETURN_IF_ERROR(ValidateTenantId(id));
+  std::shared_ptr<SqliteDatabase> db;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
+    if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
+      return errors::DeadlineWhileWaiting("another call on the same tenant");
+    }
+    // From here no call can open the tenant: the entry says "deleting".
+    Entry& e = entries_[id];
+    e.state = State::kDeleting;
+    db = std::move(e.db);
+  }
+  absl::StatusOr<bool> found = registry_->Unregister(id, deadline);
+  if (!found.ok() || !*found) {
+    absl::MutexLock lock(&mu_);
+    if (db) {
+      Entry& e = entries_[id];
+      e.state = State::kOpen;
+      e.db = std::move(db);
+    } else {
+      entries_.erase(id);
+    }
+    return found.ok() ? errors::UnknownTenant(id) : found.status();
+  }
+  // Calls still holding the database are stopped and get NOT_FOUND; Close
+  // returns once they have let go, so no file is removed under a reader.
+  if (db) db->Close(errors::UnknownTenant(id));
+  db.reset();
+  RemoveFiles(TenantPath(id));
+  absl::MutexLock lock(&mu_);
+  entries_.erase(id);
+  return absl::OkStatus();
 }
 
 size_t SqliteStore::open_tenants() {
   absl::MutexLock lock(&mu_);
-  return open_.size();
-}
-
-absl::Status SqliteStore::SetTenantSchemaVersion(const std::string& id, int64_t version) {
-  bool found = false;
-  RETURN_IF_ERROR(master_->Transact("record schema version", [&](Connection& c) {
-    SQLite::Statement& q = c.Prepare("UPDATE _dg_tenants SET schema_version = ? WHERE id = ?");
-    q.bind(1, version);
-    q.bind(2, id);
-    found = q.exec() > 0;
-    return absl::OkStatus();
-  }));
-  return found ? absl::OkStatus() : errors::UnknownTenant(id);
-}
-
-absl::Status SqliteStore::RegisterTenant(const TenantRecord& r) {
-  return master_->Transact("register tenant", [&](Connection& c) {
-    SQLite::Statement& q = c.Prepare(
-        "INSERT INTO _dg_tenants(id, display_name, request_id, create_us, schema_version) "
-        "VALUES (?, ?, ?, ?, ?)");
-    q.bind(1, r.id);
-    q.bind(2, r.display_name);
-    q.bind(3, r.request_id);
-    q.bind(4, r.create_time_us);
-    q.bind(5, r.schema_version);
-    q.exec();
-    return absl::OkStatus();
-  });
+  return entries_.size();
 }
 
 absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std::string& id) {
-  std::optional<TenantRecord> record;
-  RETURN_IF_ERROR(master_->Read("lookup tenant", [&](Connection& c) {
-    SQLite::Statement& q =
-        c.Prepare("SELECT id, display_name, request_id, create_us, schema_version FROM _dg_tenants WHERE id = ?");
-    q.bind(1, id);
-    if (q.executeStep()) record = ReadTenant(q);
-    return absl::OkStatus();
-  }));
-  return record;
+  return registry_->Lookup(id);
+}
+
+absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenantByRequestId(const std::string& request_id) {
+  return registry_->LookupByRequestId(request_id);
 }
 
 absl::StatusOr<std::vector<TenantRecord>> SqliteStore::ListTenants(const std::string& after, int limit) {
-  std::vector<TenantRecord> records;
-  RETURN_IF_ERROR(master_->Read("list tenants", [&](Connection& c) {
-    SQLite::Statement& q = c.Prepare(
-        "SELECT id, display_name, request_id, create_us, schema_version FROM _dg_tenants WHERE id > ? ORDER BY id "
-        "LIMIT ?");
-    q.bind(1, after);
-    q.bind(2, limit);
-    while (q.executeStep()) records.push_back(ReadTenant(q));
-    return absl::OkStatus();
-  }));
-  return records;
+  return registry_->List(after, limit);
 }
 
-absl::Status SqliteStore::DeleteTenant(const std::string& id) {
-  bool found = false;
-  RETURN_IF_ERROR(master_->Transact("delete tenant", [&](Connection& c) {
-    SQLite::Statement& q = c.Prepare("DELETE FROM _dg_tenants WHERE id = ?");
-    q.bind(1, id);
-    found = q.exec() > 0;
-    return absl::OkStatus();
-  }));
-  if (!found) return errors::UnknownTenant(id);
-  std::shared_ptr<SqliteDatabase> db;
-  {
-    absl::MutexLock lock(&mu_);
-    if (auto it = open_.find(id); it != open_.end()) {
-      db = it->second.db;
-      open_.erase(it);
-    }
-  }
-  // Close waits for the write in flight, if any; later calls get NOT_FOUND.
-  if (db) db->Close(errors::UnknownTenant(id));
-  RemoveFiles(TenantPath(id));
-  return absl::OkStatus();
+absl::Status SqliteStore::SetTenantSchemaVersion(const std::string& id, int64_t version) {
+  return registry_->SetSchemaVersion(id, version);
 }
 
 }  // namespace datagate::store::sqlite

@@ -1,11 +1,11 @@
-#include "core/page_token.h"
+#include "common/page_token.h"
 
 #include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "common/errors.h"
 
-namespace datagate::core {
+namespace datagate {
 namespace {
 constexpr char kTokenVersion = 1;
 }  // namespace
@@ -17,6 +17,12 @@ std::string EncodePageToken(uint64_t query_fingerprint, const std::vector<Value>
   raw.append(fp, sizeof fp);
   for (const Value& v : cursor) EncodeValue(v, &raw);
   return absl::WebSafeBase64Escape(raw);
+}
+
+int64_t PageTokenSize(const std::vector<Value>& cursor) {
+  std::string raw(1 + sizeof(uint64_t), '\0');
+  for (const Value& v : cursor) EncodeValue(v, &raw);
+  return (static_cast<int64_t>(raw.size()) * 4 + 2) / 3;  // unpadded base64
 }
 
 absl::StatusOr<std::vector<Value>> DecodePageToken(absl::string_view token, uint64_t query_fingerprint) {
@@ -39,4 +45,4 @@ absl::StatusOr<std::vector<Value>> DecodePageToken(absl::string_view token, uint
   return cursor;
 }
 
-}  // namespace datagate::core
+}  // namespace datagate

@@ -1,7 +1,7 @@
 // Opaque page tokens: the cursor of the last row served, bound to the query
 // that produced it so a token cannot be replayed against another query.
-#ifndef DATAGATE_CORE_PAGE_TOKEN_H_
-#define DATAGATE_CORE_PAGE_TOKEN_H_
+#ifndef DATAGATE_COMMON_PAGE_TOKEN_H_
+#define DATAGATE_COMMON_PAGE_TOKEN_H_
 
 #include <cstdint>
 #include <string>
@@ -10,15 +10,18 @@
 #include "absl/status/statusor.h"
 #include "common/value.h"
 
-namespace datagate::core {
+namespace datagate {
 
 // Web-safe base64 of a version byte, the query fingerprint and the cursor.
 std::string EncodePageToken(uint64_t query_fingerprint, const std::vector<Value>& cursor);
+
+// The length of the token EncodePageToken would make for `cursor`.
+int64_t PageTokenSize(const std::vector<Value>& cursor);
 
 // The cursor inside `token`. INVALID_ARGUMENT if it is malformed or was made
 // for a different query.
 absl::StatusOr<std::vector<Value>> DecodePageToken(absl::string_view token, uint64_t query_fingerprint);
 
-}  // namespace datagate::core
+}  // namespace datagate
 
-#endif  // DATAGATE_CORE_PAGE_TOKEN_H_
+#endif  // DATAGATE_COMMON_PAGE_TOKEN_H_

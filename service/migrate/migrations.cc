@@ -1,0 +1,203 @@
+#include "migrate/migrations.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "common/page_token.h"
+#include "common/status_macros.h"
+#include "common/tenant_id.h"
+
+namespace datagate::migrate {
+namespace {
+
+constexpr int kTenantBatch = 100;
+// Page tokens of the two status listings (master then tenants; tenants).
+constexpr uint64_t kStatusAllFingerprint = 0x7374'6174'7573'2d61ull;
+constexpr uint64_t kStatusTenantsFingerprint = 0x7374'6174'7573'2d74ull;
+
+// Roughly the bytes a TargetStatus takes in a reply.
+int64_t StateBytes(const TargetState& s) {
+  int64_t bytes =
+      64 + static_cast<int64_t>(s.target.size() + s.error.size()) + 11 * static_cast<int64_t>(s.pending.size());
+  for (const AppliedState& a : s.applied)
+    bytes += 64 + static_cast<int64_t>(a.record.name.size() + a.record.checksum.size());
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status Migrations::Acquire(const std::string& target, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  struct Free {
+    const Migrations* m;
+    const std::string* target;
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) { return m->busy_.count(*target) == 0; }
+  } free{this, &target};
+  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline)) {
+    return errors::DeadlineWhileWaiting(absl::StrCat("another migration call on ", target, " to finish"));
+  }
+  busy_.insert(target);
+  return absl::OkStatus();
+}
+
+void Migrations::Release(const std::string& target) {
+  absl::MutexLock lock(&mu_);
+  busy_.erase(target);
+}
+
+absl::Status Migrations::ForEachTenant(const std::string& after,
+                                       absl::FunctionRef<absl::StatusOr<bool>(const std::string&)> fn) {
+  std::string cursor = after;
+  while (true) {
+    ASSIGN_OR_RETURN(const std::vector<store::TenantRecord> batch, store_->ListTenants(cursor, kTenantBatch));
+    for (const store::TenantRecord& r : batch) {
+      ASSIGN_OR_RETURN(const bool more, fn(r.id));
+      if (!more) return absl::OkStatus();
+    }
+    if (static_cast<int>(batch.size()) < kTenantBatch) return absl::OkStatus();
+    cursor = batch.back().id;
+  }
+}
+
+absl::Status Migrations::RecordSchemaVersion(const std::string& id, store::Database& db, absl::Time deadline) {
+  ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
+  const int64_t version = applied.empty() ? 0 : applied.back().version;
+  // Every start visits every tenant: skip the master write (an fsync under
+  // FULL) when nothing changed.
+  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id));
+  if (!record) return errors::UnknownTenant(id);
+  if (record->schema_version == version) return absl::OkStatus();
+  return store_->SetTenantSchemaVersion(id, version);
+}
+
+absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarget>& target, int page_size,
+                                              const std::string& page_token, absl::Time deadline) {
+  if (page_size < 0) return errors::InvalidField("page_size", "must not be negative");
+  if (page_size > kMaxStatusPageSize) return errors::TooLarge("page_size", page_size, kMaxStatusPageSize);
+  StatusPage page;
+  if (target && target->kind == MigrationTarget::Kind::kMaster) {
+    ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
+    page.targets.push_back(std::move(s));
+    return page;
+  }
+  if (target && target->kind == MigrationTarget::Kind::kTenant) {
+    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(target->tenant_id, deadline));
+    ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(target->tenant_id), *db, deadline));
+    page.targets.push_back(std::move(s));
+    return page;
+  }
+  // A page over many targets: the master first (unless only tenants were
+  // asked for), then tenants in id order after the token's cursor.
+  const bool with_master = !target.has_value();
+  const uint64_t fingerprint = with_master ? kStatusAllFingerprint : kStatusTenantsFingerprint;
+  const int limit = page_size == 0 ? kDefaultStatusPageSize : page_size;
+  std::string after;
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Value> cursor, DecodePageToken(page_token, fingerprint));
+    if (cursor.size() != 1 || !std::holds_alternative<std::string>(cursor[0])) {
+      return errors::MalformedPageToken("it does not fit this list");
+    }
+    after = std::get<std::string>(cursor[0]);
+  } else if (with_master) {
+    ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
+    page.targets.push_back(std::move(s));
+  }
+  int64_t bytes = page.targets.empty() ? 0 : StateBytes(page.targets[0]);
+  std::string last = after;
+  RETURN_IF_ERROR(ForEachTenant(after, [&](const std::string& id) -> absl::StatusOr<bool> {
+    if (static_cast<int>(page.targets.size()) >= limit || bytes > limits_.max_status_bytes) {
+      page.next_page_token = EncodePageToken(fingerprint, {Value{last}});
+      return false;
+    }
+    absl::StatusOr<std::shared_ptr<store::Database>> db = store_->OpenTenant(id, deadline);
+    if (db.status().code() == absl::StatusCode::kNotFound) return true;  // deleted meanwhile
+    if (!db.ok()) return db.status();
+    ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(id), **db, deadline));
+    bytes += StateBytes(s);
+    page.targets.push_back(std::move(s));
+    last = id;
+    return true;
+  }));
+  return page;
+}
+
+absl::Status Migrations::RunOne(const std::string& target, const std::string& tenant_id, store::Database& db,
+                                const Migrator& m, int64_t to_version, bool up, bool validate_only, absl::Time deadline,
+                                MigrationPlan* plan) {
+  RETURN_IF_ERROR(Acquire(target, deadline));
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<Step> steps,
+                     up ? m.PlanUp(target, db, to_version, deadline) : m.PlanDown(target, db, to_version, deadline));
+    absl::Status run;
+    if (!validate_only) {
+      run = m.Execute(db, steps, deadline);
+      // The registry follows whatever did run, failure or not.
+      if (!tenant_id.empty()) {
+        if (absl::Status s = RecordSchemaVersion(tenant_id, db, deadline); !s.ok() && run.ok()) run = s;
+      }
+    }
+    for (Step& step : steps) {
+      if (plan->steps.size() < limits_.max_listed_steps) {
+        plan->steps.push_back(std::move(step));
+      } else {
+        ++plan->omitted_steps;
+      }
+    }
+    return run;
+  }();
+  Release(target);
+  return status.ok() ? status : errors::InTarget(target, status);
+}
+
+absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int64_t to_version, bool up,
+                                              bool validate_only, absl::Time deadline) {
+  const Migrator& m = target.kind == MigrationTarget::Kind::kMaster ? *master_ : *tenant_;
+  RETURN_IF_ERROR(m.CheckGoal(to_version, up));  // once, before any target
+  MigrationPlan plan;
+  switch (target.kind) {
+    case MigrationTarget::Kind::kMaster:
+      RETURN_IF_ERROR(RunOne("master", "", *store_->Master(), m, to_version, up, validate_only, deadline, &plan));
+      break;
+    case MigrationTarget::Kind::kTenant: {
+      RETURN_IF_ERROR(ValidateTenantId(target.tenant_id));
+      ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(target.tenant_id, deadline));
+      RETURN_IF_ERROR(RunOne(TenantTarget(target.tenant_id), target.tenant_id, *db, m, to_version, up, validate_only,
+                             deadline, &plan));
+      break;
+    }
+    case MigrationTarget::Kind::kAllTenants:
+      RETURN_IF_ERROR(ForEachTenant("", [&](const std::string& id) -> absl::StatusOr<bool> {
+        if (absl::Now() > deadline) return errors::DeadlineWhileWorking();
+        absl::StatusOr<std::shared_ptr<store::Database>> db = store_->OpenTenant(id, deadline);
+        absl::Status s = db.ok() ? RunOne(TenantTarget(id), id, **db, m, to_version, up, validate_only, deadline, &plan)
+                                 : db.status();
+        if (s.ok() || s.code() == absl::StatusCode::kNotFound) return true;  // NOT_FOUND: deleted meanwhile
+        if (plan.errors.size() < limits_.max_listed_errors) {
+          plan.errors.emplace_back(errors::InTarget(TenantTarget(id), s).message());
+        } else {
+          ++plan.omitted_errors;
+        }
+        return true;
+      }));
+      break;
+  }
+  return plan;
+}
+
+absl::Status Migrations::ApplyAllAtStart() {
+  const absl::Time forever = absl::InfiniteFuture();
+  RETURN_IF_ERROR(master_->ApplyAll("master", *store_->Master(), forever));
+  int64_t tenants = 0;
+  RETURN_IF_ERROR(ForEachTenant("", [&](const std::string& id) -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(id, forever));
+    RETURN_IF_ERROR(tenant_->ApplyAll(TenantTarget(id), *db, forever));
+    RETURN_IF_ERROR(RecordSchemaVersion(id, *db, forever));
+    ++tenants;
+    return true;
+  }));
+  spdlog::info("migrations: master at {}, {} tenant(s) at {}", master_->latest_version(), tenants,
+               tenant_->latest_version());
+  return absl::OkStatus();
+}
+
+}  // namespace datagate::migrate

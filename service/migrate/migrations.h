@@ -1,0 +1,98 @@
+// Migration operations across targets: the master database, one tenant, or
+// every tenant (fan-out with a result per target). Fan-outs hold one tenant
+// database at a time, so they work with any number of tenants within the
+// store's open-database limit, and their answers are bounded in size.
+#ifndef DATAGATE_MIGRATE_MIGRATIONS_H_
+#define DATAGATE_MIGRATE_MIGRATIONS_H_
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "migrate/migrator.h"
+#include "store/store.h"
+
+namespace datagate::migrate {
+
+struct MigrationTarget {
+  enum class Kind { kMaster, kTenant, kAllTenants };
+  Kind kind = Kind::kMaster;
+  std::string tenant_id;  // for kTenant
+};
+
+struct MigrationPlan {
+  std::vector<Step> steps;
+  std::vector<std::string> errors;  // "target: message"
+  int64_t omitted_steps = 0;        // beyond the listing limit
+  int64_t omitted_errors = 0;
+};
+
+struct StatusPage {
+  std::vector<TargetState> targets;
+  std::string next_page_token;
+};
+
+inline constexpr int kDefaultStatusPageSize = 100;
+inline constexpr int kMaxStatusPageSize = 1000;
+
+// Bounds of what one answer lists.
+struct ListingLimits {
+  size_t max_listed_steps = 10000;
+  size_t max_listed_errors = 1000;
+  int64_t max_status_bytes = 2 << 20;  // a status page ends early past this
+};
+
+// Thread-safe; pointers must outlive it. Plans and runs on one target take
+// turns: a second call on the same target waits (until its deadline).
+class Migrations {
+ public:
+  Migrations(store::Store* store, const Migrator* master, const Migrator* tenant,
+             ListingLimits limits = ListingLimits())
+      : store_(store), master_(master), tenant_(tenant), limits_(limits) {}
+
+  const Migrator& master() const { return *master_; }
+  const Migrator& tenant() const { return *tenant_; }
+
+  // The status of one target, or a page of them: with no target, the
+  // master then every tenant in id order; with kAllTenants, every tenant.
+  // INVALID_ARGUMENT for a bad page size or token.
+  absl::StatusOr<StatusPage> Status(const std::optional<MigrationTarget>& target, int page_size,
+                                    const std::string& page_token, absl::Time deadline);
+
+  // Plans (and unless validate_only, runs) migrations up to `to_version` or
+  // down to it. Arguments are checked once, before any target. A
+  // single-target failure is returned as a status; with kAllTenants each
+  // target's failure is listed in the plan's errors and the other targets
+  // still run (a tenant deleted meanwhile is skipped).
+  absl::StatusOr<MigrationPlan> Run(const MigrationTarget& target, int64_t to_version, bool up, bool validate_only,
+                                    absl::Time deadline);
+
+  // Brings the master and every tenant to the latest version (at start-up).
+  absl::Status ApplyAllAtStart();
+
+ private:
+  // Takes `target`'s turn (DEADLINE_EXCEEDED if not free by `deadline`).
+  absl::Status Acquire(const std::string& target, absl::Time deadline);
+  void Release(const std::string& target);
+  // Plans and runs on one database, adding to `plan`; records a tenant's
+  // schema version after running.
+  absl::Status RunOne(const std::string& target, const std::string& tenant_id, store::Database& db, const Migrator& m,
+                      int64_t to_version, bool up, bool validate_only, absl::Time deadline, MigrationPlan* plan);
+  // Calls fn for each tenant id after `after`, in order, in batches.
+  absl::Status ForEachTenant(const std::string& after, absl::FunctionRef<absl::StatusOr<bool>(const std::string&)> fn);
+  absl::Status RecordSchemaVersion(const std::string& id, store::Database& db, absl::Time deadline);
+
+  store::Store* const store_;
+  const Migrator* const master_;
+  const Migrator* const tenant_;
+  const ListingLimits limits_;
+
+  absl::Mutex mu_;  // held only to take or give back a turn
+  std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace datagate::migrate
+
+#endif  // DATAGATE_MIGRATE_MIGRATIONS_H_

@@ -1,0 +1,157 @@
+#include "store/sqlite/catalog.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace datagate::store::sqlite {
+namespace {
+
+// SQLite's column affinity rules (its "Datatypes In SQLite" page), plus BOOLEAN.
+ColumnType TypeFromDeclared(absl::string_view declared) {
+  const std::string t = absl::AsciiStrToUpper(declared);
+  if (t.empty()) return ColumnType::kAny;
+  if (absl::StrContains(t, "BOOL")) return ColumnType::kBoolean;
+  if (absl::StrContains(t, "INT")) return ColumnType::kInteger;
+  if (absl::StrContains(t, "CHAR") || absl::StrContains(t, "CLOB") || absl::StrContains(t, "TEXT"))
+    return ColumnType::kText;
+  if (absl::StrContains(t, "BLOB")) return ColumnType::kBlob;
+  if (absl::StrContains(t, "REAL") || absl::StrContains(t, "FLOA") || absl::StrContains(t, "DOUB"))
+    return ColumnType::kReal;
+  return ColumnType::kNumeric;
+}
+
+// The next token of SQL text: a word, a quoted identifier (unquoted), or one
+// punctuation character. Skips whitespace, comments and string literals
+// (which come back as "'"). Empty at the end.
+std::string NextToken(absl::string_view* sql) {
+  absl::string_view& s = *sql;
+  while (!s.empty()) {
+    if (absl::ascii_isspace(s[0])) {
+      s.remove_prefix(1);
+    } else if (absl::StartsWith(s, "--")) {
+      const size_t nl = s.find('\n');
+      s.remove_prefix(nl == absl::string_view::npos ? s.size() : nl + 1);
+    } else if (absl::StartsWith(s, "/*")) {
+      const size_t end = s.find("*/", 2);
+      s.remove_prefix(end == absl::string_view::npos ? s.size() : end + 2);
+    } else {
+      break;
+    }
+  }
+  if (s.empty()) return "";
+  const char c = s[0];
+  if (c == '"' || c == '`' || c == '[' || c == '\'') {
+    const char close = c == '[' ? ']' : c;
+    std::string out;
+    size_t i = 1;
+    for (; i < s.size(); ++i) {
+      if (s[i] == close) {
+        if (close != ']' && i + 1 < s.size() && s[i + 1] == close) {
+          out += close;
+          ++i;
+          continue;
+        }
+        break;
+      }
+      out += s[i];
+    }
+    s.remove_prefix(std::min(i + 1, s.size()));
+    return c == '\'' ? "'" : out;
+  }
+  if (absl::ascii_isalnum(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80) {
+    size_t i = 0;
+    while (i < s.size() &&
+           (absl::ascii_isalnum(s[i]) || s[i] == '_' || s[i] == '$' || static_cast<unsigned char>(s[i]) >= 0x80)) {
+      ++i;
+    }
+    std::string out(s.substr(0, i));
+    s.remove_prefix(i);
+    return out;
+  }
+  s.remove_prefix(1);
+  return std::string(1, c);
+}
+
+}  // namespace
+
+std::vector<std::string> CheckConstraintNames(absl::string_view sql) {
+  std::vector<std::string> names;
+  std::vector<std::string> last(2);
+  for (std::string token = NextToken(&sql); !token.empty(); token = NextToken(&sql)) {
+    if (absl::EqualsIgnoreCase(token, "CHECK") && absl::EqualsIgnoreCase(last[0], "CONSTRAINT")) {
+      names.push_back(last[1]);
+    }
+    last[0] = std::move(last[1]);
+    last[1] = std::move(token);
+  }
+  return names;
+}
+
+int64_t SchemaCookie(Connection& conn) {
+  SQLite::Statement& q = conn.Prepare("PRAGMA schema_version");
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
+std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view where, bool warn) {
+  auto catalog = std::make_shared<Catalog>();
+  catalog->schema_cookie = SchemaCookie(conn);
+  SQLite::Statement tables(conn.db(),
+                           "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+                           "ESCAPE '\\' AND name NOT LIKE '\\_dg\\_%' ESCAPE '\\' ORDER BY name");
+  SQLite::Statement info(conn.db(),
+                         "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?) "
+                         "ORDER BY cid");
+  while (tables.executeStep()) {
+    Table t;
+    t.name = tables.getColumn(0).getString();
+    t.check_constraints = CheckConstraintNames(tables.getColumn(1).getString());
+    info.reset();
+    info.bind(1, t.name);
+    std::vector<std::pair<int, size_t>> pk;
+    while (info.executeStep()) {
+      Column c;
+      c.name = info.getColumn(0).getString();
+      if (absl::StartsWith(c.name, "_dg_")) continue;
+      c.declared_type = info.getColumn(1).getString();
+      c.type = TypeFromDeclared(c.declared_type);
+      c.not_null = info.getColumn(2).getInt() != 0;
+      c.has_default = info.getColumn(3).getInt() != 0;
+      c.pk_position = info.getColumn(4).getInt();
+      if (c.pk_position > 0) pk.emplace_back(c.pk_position, t.columns.size());
+      t.columns.push_back(std::move(c));
+    }
+    if (pk.empty()) {
+      if (warn) spdlog::warn("{}: table '{}' has no PRIMARY KEY and is not served", where, t.name);
+      continue;
+    }
+    std::sort(pk.begin(), pk.end());
+    for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
+    std::string name = t.name;
+    catalog->tables.emplace(std::move(name), std::move(t));
+  }
+  return catalog;
+}
+
+void EnsureMetaColumns(Connection& conn) {
+  std::vector<std::string> tables;
+  {
+    SQLite::Statement q(conn.db(),
+                        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
+                        "ESCAPE '\\' AND m.name NOT LIKE '\\_dg\\_%' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM "
+                        "pragma_table_info(m.name) p WHERE p.name = '_dg_version')");
+    while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
+  }
+  for (const std::string& t : tables) {
+    const std::string alter = absl::StrCat("ALTER TABLE ", Quote(t), " ADD COLUMN ");
+    conn.db().exec(absl::StrCat(alter, "_dg_version INTEGER NOT NULL DEFAULT 1"));
+    conn.db().exec(absl::StrCat(alter, "_dg_create_us INTEGER NOT NULL DEFAULT 0"));
+    conn.db().exec(absl::StrCat(alter, "_dg_update_us INTEGER NOT NULL DEFAULT 0"));
+  }
+}
+
+}  // namespace datagate::store::sqlite

@@ -1,0 +1,57 @@
+// SqliteDatabase migrations: a script and its record in one transaction,
+// under the writer's turn; the new catalog is served from the moment the
+// transaction commits, before the next writer runs.
+#include <sqlite3.h>
+
+#include "SQLiteCpp/Exception.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "store/sqlite/catalog.h"
+#include "store/sqlite/sqlite_database.h"
+
+namespace datagate::store::sqlite {
+
+absl::Status SqliteDatabase::Migrate(const MigrationScript& script, absl::Time deadline) {
+  RETURN_IF_ERROR(AcquireWriter(deadline));
+  std::shared_ptr<const Catalog> next;
+  const absl::Status status = RunTransaction(
+      "migration", deadline,
+      [&](Connection& conn, const Catalog&) -> absl::Status {
+        try {
+          conn.db().exec(script.sql);
+        } catch (const SQLite::Exception& e) {
+          // Stopped by the deadline or by closing: mapped like any statement.
+          if (e.getErrorCode() == SQLITE_INTERRUPT || e.getErrorCode() == SQLITE_BUSY) throw;
+          // The migration's author needs SQLite's own words to fix the file.
+          return errors::MigrationFailed(script.target, script.record.version, script.record.name, script.file,
+                                         e.what());
+        }
+        if (script.up) {
+          EnsureMetaColumns(conn);
+          SQLite::Statement& ins =
+              conn.Prepare("INSERT INTO _dg_migrations(version, name, checksum, apply_us) VALUES (?, ?, ?, ?)");
+          ins.bind(1, script.record.version);
+          ins.bind(2, script.record.name);
+          ins.bind(3, script.record.checksum);
+          ins.bind(4, NowUs());
+          ins.exec();
+        } else {
+          SQLite::Statement& del = conn.Prepare("DELETE FROM _dg_migrations WHERE version = ?");
+          del.bind(1, script.record.version);
+          del.exec();
+        }
+        conn.ClearCache();
+        next = LoadCatalog(conn, path_, /*warn=*/true);
+        return absl::OkStatus();
+      },
+      [&] {
+        SetCatalog(next);
+        schema_generation_.fetch_add(1);
+      });
+  // Statements cached while the failed script ran may describe its schema.
+  if (!status.ok()) writer_->ClearCache();
+  ReleaseWriter();
+  return status;
+}
+
+}  // namespace datagate::store::sqlite

@@ -1,0 +1,176 @@
+// SqliteDatabase writes: planned under the writer's turn (so validation and
+// statements see one schema), checked row by row before the commit, and
+// remembered by request_id in the same transaction.
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "store/sqlite/sql.h"
+#include "store/sqlite/sqlite_database.h"
+
+namespace datagate::store::sqlite {
+
+absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalog& catalog, const WriteOp& op,
+                                                  int64_t now) {
+  const Table* t = catalog.Find(op.table);
+  if (t == nullptr) return errors::UnknownTable(op.table);
+  const std::vector<const Column*> all = Projection(*t, {});
+  const std::string returning = absl::StrCat(" RETURNING ", SelectList(all));
+  const Value now_value = now;
+  const Value expected = op.expected_version;
+  Sql sql;
+  switch (op.kind) {
+    case WriteKind::kInsert:
+    case WriteKind::kUpsert: {
+      sql.text = absl::StrCat("INSERT INTO ", Quote(t->name), " (");
+      for (const Field& f : op.values) absl::StrAppend(&sql.text, Quote(f.column), ", ");
+      absl::StrAppend(&sql.text, kMetaColumns, ") VALUES (");
+      for (const Field& f : op.values) {
+        sql.Param(f.value);
+        sql.text += ", ";
+      }
+      sql.text += "1, ";
+      sql.Param(now_value);
+      sql.text += ", ";
+      sql.Param(now_value);
+      sql.text += ")";
+      if (op.kind == WriteKind::kUpsert) {
+        sql.text += " ON CONFLICT (";
+        for (size_t i = 0; i < t->primary_key.size(); ++i) {
+          absl::StrAppend(&sql.text, i ? ", " : "", Quote(t->columns[t->primary_key[i]].name));
+        }
+        sql.text += ") DO UPDATE SET ";
+        for (const Field& f : op.values) {
+          if (t->Find(f.column)->pk_position > 0) continue;
+          absl::StrAppend(&sql.text, Quote(f.column), " = excluded.", Quote(f.column), ", ");
+        }
+        sql.text += "_dg_version = _dg_version + 1, _dg_update_us = excluded._dg_update_us";
+      }
+      break;
+    }
+    case WriteKind::kUpdate: {
+      sql.text = absl::StrCat("UPDATE ", Quote(t->name), " SET ");
+      for (const Field& f : op.values) {
+        absl::StrAppend(&sql.text, Quote(f.column), " = ");
+        sql.Param(f.value);
+        sql.text += ", ";
+      }
+      sql.text += "_dg_version = _dg_version + 1, _dg_update_us = ";
+      sql.Param(now_value);
+      AppendKeyMatch(op.key, &sql);
+      break;
+    }
+    case WriteKind::kDelete:
+      sql.text = absl::StrCat("DELETE FROM ", Quote(t->name));
+      AppendKeyMatch(op.key, &sql);
+      break;
+  }
+  if (op.expected_version != 0 && (op.kind == WriteKind::kUpdate || op.kind == WriteKind::kDelete)) {
+    sql.text += " AND _dg_version = ";
+    sql.Param(expected);
+  }
+  sql.text += op.kind == WriteKind::kDelete ? " RETURNING _dg_version" : returning;
+
+  SQLite::Statement& stmt = sql.Prepare(conn);
+  if (stmt.executeStep()) {
+    StoredRow row;
+    if (op.kind == WriteKind::kDelete) {
+      row.table = t->name;
+      row.version = stmt.getColumn(0).getInt64();
+    } else {
+      row = ReadRow(stmt, *t, all);
+    }
+    while (stmt.executeStep()) {
+    }
+    return row;
+  }
+  // No row changed: tell a missing row from a version mismatch.
+  Sql probe;
+  probe.text = absl::StrCat("SELECT _dg_version FROM ", Quote(t->name));
+  AppendKeyMatch(op.key, &probe);
+  SQLite::Statement& p = probe.Prepare(conn);
+  if (!p.executeStep()) return errors::RowNotFound(t->name, DescribeFields(op.key));
+  return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
+}
+
+absl::StatusOr<std::optional<std::vector<StoredRow>>> SqliteDatabase::Replay(Connection& conn,
+                                                                             const WriteOptions& options) {
+  const Value request_id = options.request_id;
+  SQLite::Statement& seen = conn.Prepare("SELECT fingerprint, result FROM _dg_requests WHERE request_id = ?");
+  Bind(seen, 1, request_id);
+  if (!seen.executeStep()) return std::nullopt;
+  if (seen.getColumn(0).getString() != options.fingerprint) return errors::RequestIdReused(options.request_id);
+  SQLite::Column blob = seen.getColumn(1);
+  ASSIGN_OR_RETURN(std::vector<StoredRow> rows, DecodeRows(absl::string_view(static_cast<const char*>(blob.getBlob()),
+                                                                             static_cast<size_t>(blob.getBytes()))));
+  return rows;
+}
+
+void SqliteDatabase::RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows,
+                                  int64_t now) {
+  const Value request_id = options.request_id;
+  const Value fingerprint = options.fingerprint;
+  const Value result = Blob{EncodeRows(rows)};
+  const Value now_value = now;
+  SQLite::Statement& record =
+      conn.Prepare("INSERT INTO _dg_requests(request_id, fingerprint, result, create_us) VALUES (?, ?, ?, ?)");
+  Bind(record, 1, request_id);
+  Bind(record, 2, fingerprint);
+  Bind(record, 3, result);
+  Bind(record, 4, now_value);
+  record.exec();
+  if (++writes_since_prune_ >= 256) {
+    writes_since_prune_ = 0;
+    const Value cutoff = now - options_.request_id_retention_us;
+    SQLite::Statement& prune = conn.Prepare("DELETE FROM _dg_requests WHERE create_us < ?");
+    Bind(prune, 1, cutoff);
+    prune.exec();
+  }
+}
+
+absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector<WriteOp>> plan,
+                                                             const WriteOptions& options) {
+  // Plan against today's catalog first, so a bad request fails without
+  // waiting for the writer. A replay must not be refused by a schema that
+  // changed since its first run, so with a request_id planning waits.
+  std::shared_ptr<const Catalog> planned_for;
+  std::vector<WriteOp> ops;
+  if (options.request_id.empty()) {
+    planned_for = GetCatalog();
+    ASSIGN_OR_RETURN(ops, plan(*planned_for));
+  }
+  std::vector<StoredRow> rows;
+  RETURN_IF_ERROR(Transact("write", options.deadline, [&](Connection& conn, const Catalog& catalog) -> absl::Status {
+    if (!options.request_id.empty()) {
+      ASSIGN_OR_RETURN(std::optional<std::vector<StoredRow>> first, Replay(conn, options));
+      if (first) {
+        rows = *std::move(first);
+        return absl::OkStatus();
+      }
+    }
+    // The writer's catalog is the schema the statements run against.
+    if (planned_for.get() != &catalog) {
+      ASSIGN_OR_RETURN(ops, plan(catalog));
+    }
+    const int64_t now = NowUs();
+    rows.reserve(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      absl::StatusOr<StoredRow> row;
+      try {
+        row = ApplyOp(conn, catalog, ops[i], now);
+      } catch (const std::exception& e) {
+        const Table* t = catalog.Find(ops[i].table);
+        row = t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
+      }
+      if (row.ok() && options.check_row) {
+        if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
+      }
+      if (!row.ok()) return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
+      rows.push_back(*std::move(row));
+    }
+    if (!options.request_id.empty()) RecordResult(conn, options, rows, now);
+    return absl::OkStatus();
+  }));
+  return rows;
+}
+
+}  // namespace datagate::store::sqlite
