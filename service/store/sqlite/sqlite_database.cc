@@ -39,7 +39,8 @@ ConnectionOptions SqliteDatabase::ConnOptions(bool read_only, bool create) const
 }
 
 absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::string& path,
-                                                                     const DatabaseOptions& options, bool create) {
+                                                                     const DatabaseOptions& options, bool create,
+                                                                     absl::Time deadline) {
   if (options.synchronous != "FULL" && options.synchronous != "NORMAL") {
     return errors::InvalidOption("synchronous", "FULL or NORMAL");
   }
@@ -49,10 +50,10 @@ absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   } catch (const std::exception& e) {
     return MapError(e, absl::StrCat("opening ", path));
   }
-  RETURN_IF_ERROR(db->AcquireWriter(absl::InfiniteFuture()));
+  RETURN_IF_ERROR(db->AcquireWriter(deadline));
   std::shared_ptr<const Catalog> catalog;
   const absl::Status status = db->RunTransaction(
-      "bootstrap", absl::InfiniteFuture(),
+      "bootstrap", deadline,
       [&](Connection& c, const Catalog&) {
         c.db().exec(kBootstrapSql);
         EnsureMetaColumns(c);

@@ -33,11 +33,12 @@ struct DatabaseOptions {
 
 class SqliteDatabase final : public Database {
  public:
-  // Opens the file (creating it only when `create`) and the gateway's own
-  // tables. NOT_FOUND-free: a missing file without `create` is
-  // FAILED_PRECONDITION; callers map it.
+  // Opens the file (creating it only when `create`; a missing file is then
+  // INTERNAL, which callers that expect it map) and the gateway's own
+  // tables, waiting for another process's lock until `deadline`.
   static absl::StatusOr<std::shared_ptr<SqliteDatabase>> Open(const std::string& path, const DatabaseOptions& options,
-                                                              bool create = true);
+                                                              bool create = true,
+                                                              absl::Time deadline = absl::InfiniteFuture());
   ~SqliteDatabase() override;
 
   std::shared_ptr<const Catalog> GetCatalog() const override;

@@ -106,11 +106,12 @@ bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool 
   return mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
 }
 
-absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteStore::OpenRegistered(const std::string& id) {
+absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteStore::OpenRegistered(const std::string& id,
+                                                                           absl::Time deadline) {
   ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id));
   if (!record) return errors::UnknownTenant(id);
   const std::string path = TenantPath(id);
-  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path, options_.database, /*create=*/false);
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path, options_.database, /*create=*/false, deadline);
   if (!db.ok() && !std::filesystem::exists(path)) {
     spdlog::error("tenant '{}' is registered but its file {} is missing", id, path);
     return errors::TenantStorageMissing(id);
@@ -134,7 +135,7 @@ absl::StatusOr<std::shared_ptr<Database>> SqliteStore::OpenTenant(const std::str
     }
     entries_[id].state = State::kOpening;
   }
-  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = OpenRegistered(id);
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = OpenRegistered(id, deadline);
   std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> idle;
   {
     absl::MutexLock lock(&mu_);
@@ -204,7 +205,7 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
     if (existing) return errors::TenantExists(id);
     RemoveFiles(path);  // left by an unfinished create or delete
     made_file = true;
-    ASSIGN_OR_RETURN(db, SqliteDatabase::Open(path, options_.database, /*create=*/true));
+    ASSIGN_OR_RETURN(db, SqliteDatabase::Open(path, options_.database, /*create=*/true, deadline));
     RETURN_IF_ERROR(prepare(*db, &registered));
     registered.id = id;
     return registry_->Register(registered, deadline);

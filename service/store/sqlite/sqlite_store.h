@@ -68,7 +68,7 @@ class SqliteStore final : public Store {
   static void RemoveFiles(const std::string& path);
   absl::Status RemoveUnregisteredFiles();
   // Opens a registered tenant's existing file (no map involved).
-  absl::StatusOr<std::shared_ptr<SqliteDatabase>> OpenRegistered(const std::string& id);
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> OpenRegistered(const std::string& id, absl::Time deadline);
   // Waits (mu_ held) until no open, create, delete or close of `id` is under
   // way, or until `deadline` (false).
   bool AwaitSettled(const std::string& id, absl::Time deadline, bool opening_only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,0 +1,204 @@
+// Every wait in the SQLite store ends at the call's deadline: the writer's
+// turn, a read connection, another process's lock, another call opening the
+// same tenant. And no lock shared by all tenants is held while one tenant's
+// file is opened, so a slow tenant does not slow the others.
+#include <atomic>
+#include <thread>
+
+#include "SQLiteCpp/SQLiteCpp.h"
+#include "store/sqlite/sqlite_store.h"
+#include "test_env.h"
+
+namespace datagate::store::sqlite {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kTable[] = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);";
+
+int64_t MillisSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+std::shared_ptr<SqliteDatabase> OpenDb(const std::string& path, DatabaseOptions options = {}) {
+  auto db = SqliteDatabase::Open(path, options);
+  EXPECT_TRUE(db.ok()) << db.status();
+  EXPECT_TRUE((*db)
+                  ->Migrate(MigrationScript{AppliedMigration{1, "t", "c", 0}, kTable, true, "t", "t.sql"},
+                            absl::InfiniteFuture())
+                  .ok());
+  return *db;
+}
+
+WriteOp Insert(int64_t id) { return WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{id}}}, 0}; }
+
+TEST(StoreWaitsTest, WaitingForTheWritersTurnEndsAtTheDeadline) {
+  testing::TempDir dir;
+  auto db = OpenDb(dir.path() + "/w.db");
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    ASSERT_TRUE(db->Transact("hold", absl::InfiniteFuture(), [&](Connection&, const Catalog&) {
+                    holding = true;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                    return absl::OkStatus();
+                  }).ok());
+  });
+  while (!holding) std::this_thread::yield();
+  const auto start = Clock::now();
+  WriteOptions options;
+  options.deadline = absl::Now() + absl::Milliseconds(100);
+  auto written = db->Write({Insert(1)}, options);
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(written.status().message()), ::testing::HasSubstr("nothing was done"));
+  EXPECT_LT(MillisSince(start), 500);
+  holder.join();
+  EXPECT_FALSE(db->Get(RowRead{"t", {{"id", Value{int64_t{1}}}}, {}})->has_value());
+}
+
+TEST(StoreWaitsTest, WaitingForAReadConnectionEndsAtTheDeadline) {
+  testing::TempDir dir;
+  DatabaseOptions options;
+  options.max_readers = 1;
+  auto db = OpenDb(dir.path() + "/r.db", options);
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    ASSERT_TRUE(db->Read("hold", absl::InfiniteFuture(), [&](Connection&, const Catalog&) {
+                    holding = true;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                    return absl::OkStatus();
+                  }).ok());
+  });
+  while (!holding) std::this_thread::yield();
+  const auto start = Clock::now();
+  auto got = db->Get(RowRead{"t", {{"id", Value{int64_t{1}}}}, {}}, absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(MillisSince(start), 500);
+  holder.join();
+}
+
+TEST(StoreWaitsTest, WaitingForAnotherProcesssLockEndsAtTheDeadline) {
+  testing::TempDir dir;
+  DatabaseOptions options;
+  options.busy_timeout_ms = 300;
+  auto db = OpenDb(dir.path() + "/l.db", options);
+  SQLite::Database outsider(dir.path() + "/l.db", SQLite::OPEN_READWRITE);
+  outsider.exec("BEGIN IMMEDIATE");
+  auto start = Clock::now();
+  WriteOptions soon;
+  soon.deadline = absl::Now() + absl::Milliseconds(100);
+  EXPECT_EQ(db->Write({Insert(1)}, soon).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(MillisSince(start), 250);
+  // Without a deadline, the busy timeout ends the wait: UNAVAILABLE, retry.
+  start = Clock::now();
+  EXPECT_EQ(db->Write({Insert(1)}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_GE(MillisSince(start), 250);
+  outsider.exec("ROLLBACK");
+  EXPECT_TRUE(db->Write({Insert(1)}).ok());
+}
+
+class TenantStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteStore> Open(DatabaseOptions database = {}) {
+    StoreOptions options;
+    options.database = database;
+    auto store = SqliteStore::Open(dir_.path(), options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return *std::move(store);
+  }
+  static void Provision(SqliteStore& store, const std::string& id, const std::string& sql = kTable) {
+    auto created = store.CreateTenant(
+        TenantRecord{id, id, "", 1, 0},
+        [&](Database& db, TenantRecord*) {
+          return db.Migrate(MigrationScript{AppliedMigration{1, "t", "c", 0}, sql, true, id, "t.sql"},
+                            absl::InfiniteFuture());
+        },
+        absl::InfiniteFuture());
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(TenantStoreTest, OneTenantOpeningSlowlyDoesNotHoldUpTheOthers) {
+  {
+    auto store = Open();
+    Provision(*store, "slow");
+    Provision(*store, "fast");
+  }
+  DatabaseOptions database;
+  database.busy_timeout_ms = 2000;
+  auto store = Open(database);  // neither tenant is open now
+  SQLite::Database outsider(dir_.path() + "/tenants/slow.db", SQLite::OPEN_READWRITE);
+  outsider.exec("BEGIN IMMEDIATE");  // opening "slow" waits for this lock
+  std::atomic<bool> started{false};
+  std::thread opener([&] {
+    started = true;
+    auto db = store->OpenTenant("slow", absl::Now() + absl::Seconds(1));
+    EXPECT_EQ(db.status().code(), absl::StatusCode::kDeadlineExceeded);
+  });
+  while (!started) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = Clock::now();
+  auto fast = store->OpenTenant("fast", absl::InfiniteFuture());
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_TRUE((*fast)->Write({Insert(1)}).ok());
+  EXPECT_LT(MillisSince(start), 300);
+  // A second caller of "slow" waits for the first one's open, within its
+  // own deadline.
+  auto waiting = store->OpenTenant("slow", absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(waiting.status().code(), absl::StatusCode::kDeadlineExceeded);
+  opener.join();
+  outsider.exec("ROLLBACK");
+  EXPECT_TRUE(store->OpenTenant("slow", absl::InfiniteFuture()).ok());
+}
+
+TEST_F(TenantStoreTest, DeleteStopsReadsInFlightAndRemovesFilesOnlyAfterThem) {
+  auto store = Open();
+  Provision(*store, "busy",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+            "INSERT INTO t (id, v) SELECT i, hex(randomblob(16)) FROM n;");
+  auto db = store->OpenTenant("busy", absl::InfiniteFuture());
+  ASSERT_TRUE(db.ok());
+  std::atomic<bool> reading{false};
+  absl::Status read_status;
+  std::thread reader([&] {
+    Query q;
+    q.table = "t";
+    q.order = {Order{"v", false}, Order{"id", false}};  // a sort of 300k rows: slow
+    q.count_total = true;
+    reading = true;
+    read_status = (*db)->List(q).status();
+  });
+  while (!reading) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto start = Clock::now();
+  ASSERT_TRUE(store->DeleteTenant("busy", absl::InfiniteFuture()).ok());
+  EXPECT_LT(MillisSince(start), 500);  // the read was stopped, not waited out
+  reader.join();
+  EXPECT_EQ(read_status.code(), absl::StatusCode::kNotFound) << read_status;
+  for (const char* suffix : {".db", ".db-wal", ".db-shm"}) {
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/tenants/busy" + suffix)) << suffix;
+  }
+  EXPECT_EQ(store->OpenTenant("busy", absl::InfiniteFuture()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*db)->Write({Insert(1)}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TenantStoreTest, AFailedCreateLeavesNoFileAndNothingToOpen) {
+  auto store = Open();
+  auto created = store->CreateTenant(
+      TenantRecord{"half", "half", "", 1, 0},
+      [&](Database& db, TenantRecord*) -> absl::Status {
+        // While it is being created, the tenant cannot be opened.
+        EXPECT_EQ(store->OpenTenant("half", absl::InfiniteFuture()).status().code(), absl::StatusCode::kNotFound);
+        return db.Migrate(MigrationScript{AppliedMigration{1, "t", "c", 0}, "CREATE TABLE (;", true, "x", "x.sql"},
+                          absl::InfiniteFuture());
+      },
+      absl::InfiniteFuture());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->OpenTenant("half", absl::InfiniteFuture()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/tenants/half.db"));
+  EXPECT_FALSE(store->LookupTenant("half")->has_value());
+}
+
+}  // namespace
+}  // namespace datagate::store::sqlite
