@@ -1,0 +1,117 @@
+// Admin calls honour their deadlines: a CreateTenant, ApplyMigrations or
+// RevertMigrations whose deadline passes stops and rolls back, instead of
+// finishing on a gRPC thread after its caller gave up.
+#include <fstream>
+#include <thread>
+
+#include "test_env.h"
+
+namespace datagate::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Example migrations plus a tenant migration 4 whose up and down each take
+// about half a second (on the 2-core CI machine).
+std::string SlowMigrations(const TempDir& dir) {
+  const std::string root = dir.path() + "/migrations";
+  std::filesystem::copy(ExampleMigrationsDir(), root, std::filesystem::copy_options::recursive);
+  const char* busy = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000) "
+                     "SELECT count(*) FROM n;";
+  std::ofstream(root + "/tenant/0004_slow.up.sql") << "CREATE TABLE slow (id INTEGER PRIMARY KEY);" << busy;
+  std::ofstream(root + "/tenant/0004_slow.down.sql") << busy << "DROP TABLE slow;";
+  return root;
+}
+
+std::unique_ptr<grpc::ClientContext> Within(int ms) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+  return ctx;
+}
+
+int64_t CurrentVersion(TestServer& server, const std::string& tenant) {
+  v1::GetMigrationStatusResponse status;
+  auto req = FromJson<v1::GetMigrationStatusRequest>(R"({"target": {"tenant_id": ")" + tenant + R"("}})");
+  EXPECT_TRUE(server.migrations().GetMigrationStatus(Ctx().get(), req, &status).ok());
+  return status.targets_size() == 1 ? status.targets(0).current_version() : -1;
+}
+
+class DeadlineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::Options o;
+    o.synchronous = "NORMAL";
+    o.migrations_dir = SlowMigrations(dir_);
+    server_ = TestServer::Start(o);
+  }
+  // Waits longer than the slow step takes, so a server that went on working
+  // after the deadline would have finished (and committed) by now.
+  void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(1500)); }
+
+  TempDir dir_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(DeadlineTest, CreateTenantStopsAtItsDeadlineAndLeavesNothing) {
+  v1::CreateTenantRequest req;
+  req.set_tenant_id("late");
+  v1::Tenant t;
+  EXPECT_THAT(server_->tenants().CreateTenant(Within(150).get(), req, &t), IsCode(grpc::DEADLINE_EXCEEDED));
+  Settle();
+  v1::GetTenantRequest get;
+  get.set_tenant_id("late");
+  EXPECT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &t), IsCode(grpc::NOT_FOUND));
+  EXPECT_FALSE(std::filesystem::exists(server_->options().data_dir + "/tenants/late.db"));
+  // Nothing half-made is in the way of a patient retry.
+  ASSERT_TRUE(server_->tenants().CreateTenant(Ctx().get(), req, &t).ok());
+  EXPECT_EQ(t.schema_version(), 4);
+}
+
+TEST_F(DeadlineTest, ApplyAndRevertStopAtTheirDeadlinesAndRollBack) {
+  server_->CreateTenant("mig");
+  ASSERT_EQ(CurrentVersion(*server_, "mig"), 4);
+  v1::MigrationPlanResponse plan;
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "mig"}, "to_version": 3})");
+  EXPECT_THAT(server_->migrations().RevertMigrations(Within(150).get(), revert, &plan),
+              IsCode(grpc::DEADLINE_EXCEEDED));
+  Settle();
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 4);  // the down step rolled back
+  ASSERT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);
+
+  auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "mig"}})");
+  EXPECT_THAT(server_->migrations().ApplyMigrations(Within(150).get(), apply, &plan),
+              IsCode(grpc::DEADLINE_EXCEEDED));
+  Settle();
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);  // the up step rolled back
+  // The registry agrees with the database.
+  v1::Tenant t;
+  v1::GetTenantRequest get;
+  get.set_tenant_id("mig");
+  ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &t).ok());
+  EXPECT_EQ(t.schema_version(), 3);
+}
+
+TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDeadline) {
+  server_->CreateTenant("queue");
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "to_version": 3})");
+  std::thread slow([&] {
+    v1::MigrationPlanResponse plan;
+    EXPECT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = Clock::now();
+  v1::MigrationPlanResponse plan;
+  auto dry_run = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "validate_only": true})");
+  EXPECT_THAT(server_->migrations().ApplyMigrations(Within(200).get(), dry_run, &plan),
+              IsCode(grpc::DEADLINE_EXCEEDED));
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count(), 600);
+  slow.join();
+  // After its turn, the plan reflects what the first call left.
+  ASSERT_TRUE(server_->migrations().ApplyMigrations(Ctx().get(), dry_run, &plan).ok());
+  ASSERT_EQ(plan.steps_size(), 1);
+  EXPECT_EQ(plan.steps(0).version(), 4);
+}
+
+}  // namespace
+}  // namespace datagate::testing
