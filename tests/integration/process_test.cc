@@ -3,15 +3,20 @@
 // there.
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "SQLiteCpp/SQLiteCpp.h"
+#include "migrate/migrator.h"
+#include "store/sqlite/sqlite_store.h"
 #include "test_env.h"
 
 namespace datagate::testing {
@@ -30,10 +35,15 @@ int FreePort() {
 }
 
 // Starts the datagate binary with `args`, and `env` (NAME=value) added to
-// the environment; returns its pid.
-pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+// the environment, with at most `max_files` open files when non-zero;
+// returns its pid.
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, rlim_t max_files = 0) {
   const pid_t pid = fork();
   if (pid == 0) {
+    if (max_files != 0) {
+      const rlimit limit{max_files, max_files};
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
     for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv{const_cast<char*>("datagate")};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -60,13 +70,22 @@ class Process {
                  "--log_level=warn"},
                 {}) {}
 
-  // The port comes from DATAGATE_LISTEN, which `args` may override.
-  Process(std::vector<std::string> args, std::vector<std::string> env) : port_(FreePort()) {
+  // The port comes from DATAGATE_LISTEN, which `args` may override. Waits
+  // up to `start_seconds` for the server to listen.
+  Process(std::vector<std::string> args, std::vector<std::string> env, rlim_t max_files = 0, int start_seconds = 20)
+      : port_(FreePort()) {
     env.push_back("DATAGATE_LISTEN=127.0.0.1:" + std::to_string(port_));
-    pid_ = Spawn(args, env);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
-    EXPECT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)));
+    pid_ = Spawn(args, env, max_files);
+    // Retry the connection often while the server starts (gRPC's default
+    // backoff grows to minutes).
+    grpc::ChannelArguments retry;
+    retry.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    retry.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    channel_ =
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(), retry);
+    EXPECT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(start_seconds)));
   }
+  pid_t pid() const { return pid_; }
   ~Process() {
     if (pid_ > 0) Kill(SIGTERM);
   }
@@ -199,6 +218,111 @@ TEST(ConfigTest, BadSettingsStopTheStartWithAnError) {
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--log_level=verbose"}, {})), 2);
   EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_SHUTDOWN_GRACE_SECONDS=-1"})), 2);
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--listen=256.0.0.1:1"}, {})), 1);
+}
+
+// Fan-outs (start-up migration, status of every tenant, apply or revert on
+// every tenant) hold one tenant database at a time, so 10,000 tenants work
+// within a small file limit: 256 descriptors here, with 16 open tenants.
+TEST(FanOutTest, TenThousandTenantsMigrateWithinTheFileLimit) {
+  constexpr int kTenants = 10000;
+  TempDir dir;
+  const std::string migrations = dir.path() + "/migrations";
+  std::filesystem::create_directories(migrations + "/tenant");
+  std::filesystem::copy(ExampleMigrationsDir() + "/master", migrations + "/master");
+  std::ofstream(migrations + "/tenant/0001_items.up.sql") << "CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);";
+  std::ofstream(migrations + "/tenant/0001_items.down.sql") << "DROP TABLE items;";
+  const std::string data = dir.path() + "/data";
+  {
+    // One tenant made by the store, copied 9,999 times and registered.
+    auto store = store::sqlite::SqliteStore::Open(data, {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    const migrate::Migrator tenant(*migrate::LoadMigrations(migrations + "/tenant", "sqlite"));
+    ASSERT_TRUE((*store)
+                    ->CreateTenant(
+                        store::TenantRecord{"t00000", "t", "", 1, 1},
+                        [&](store::Database& db, store::TenantRecord*) { return tenant.ApplyAll("t", db); },
+                        absl::InfiniteFuture())
+                    .ok());
+    (*store)->Close();
+    SQLite::Database master(data + "/master.db", SQLite::OPEN_READWRITE);
+    SQLite::Transaction tx(master);
+    SQLite::Statement insert(master,
+                             "INSERT INTO _dg_tenants(id, display_name, request_id, create_us, schema_version) "
+                             "VALUES (?, 't', '', 1, 1)");
+    for (int i = 1; i < kTenants; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof id, "t%05d", i);
+      std::filesystem::copy_file(data + "/tenants/t00000.db", data + "/tenants/" + id + ".db");
+      insert.bind(1, id);
+      insert.exec();
+      insert.reset();
+    }
+    tx.commit();
+  }
+  // A new migration for every tenant, applied at start.
+  std::ofstream(migrations + "/tenant/0002_more.up.sql") << "ALTER TABLE items ADD COLUMN w INTEGER;";
+  std::ofstream(migrations + "/tenant/0002_more.down.sql") << "ALTER TABLE items DROP COLUMN w;";
+
+  const auto start = std::chrono::steady_clock::now();
+  Process p({"--data_dir=" + data, "--migrations_dir=" + migrations, "--synchronous=NORMAL", "--log_level=warn",
+             "--max_open_tenants=16"},
+            {}, /*max_files=*/256, /*start_seconds=*/240);
+  const auto started = std::chrono::steady_clock::now();
+  auto stub = v1::MigrationService::NewStub(p.channel());
+  auto Long = [] {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(240));
+    return ctx;
+  };
+
+  // Status of every target, page by page.
+  int targets = 0;
+  int at_two = 0;
+  v1::GetMigrationStatusRequest status_req;
+  status_req.set_page_size(1000);
+  for (int pages = 0; pages < 20; ++pages) {
+    v1::GetMigrationStatusResponse page;
+    grpc::Status s = stub->GetMigrationStatus(Long().get(), status_req, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const auto& t : page.targets()) {
+      ++targets;
+      if (t.target() != "master" && t.current_version() == 2 && t.pending_size() == 0) ++at_two;
+    }
+    if (page.next_page_token().empty()) break;
+    status_req.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(targets, kTenants + 1);
+  EXPECT_EQ(at_two, kTenants);
+  const auto statused = std::chrono::steady_clock::now();
+
+  // Nothing is pending anywhere; a dry-run revert plans a step per tenant.
+  v1::MigrationPlanResponse plan;
+  grpc::Status s = stub->ApplyMigrations(
+      Long().get(), FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})"), &plan);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(plan.steps_size(), 0);
+  EXPECT_EQ(plan.errors_size(), 0);
+  s = stub->RevertMigrations(Long().get(),
+                             FromJson<v1::RevertMigrationsRequest>(R"({"target": {"all_tenants": true}, "to_version": 1,
+          "validate_only": true})"),
+                             &plan);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(plan.steps_size(), kTenants);
+  EXPECT_EQ(plan.errors_size(), 0);
+  const auto done = std::chrono::steady_clock::now();
+
+  int fds = 0;
+  for ([[maybe_unused]] const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(p.pid()) + "/fd")) {
+    ++fds;
+  }
+  EXPECT_LT(fds, 256);
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::cout << kTenants << " tenants: start-up migration " << secs(start, started) << " s, status of all "
+            << secs(started, statused) << " s, apply-all and dry-run revert-all " << secs(statused, done) << " s, "
+            << fds << " open files at the end\n";
+  stub.reset();
+  EXPECT_EQ(p.Kill(SIGTERM), 0);
 }
 
 }  // namespace
