@@ -244,6 +244,19 @@ absl::Status StoreInternal() {
   return absl::InternalError("internal storage error; the details are in the gateway's log");
 }
 
+absl::Status UnknownHealthService(absl::string_view service) {
+  return absl::NotFoundError(absl::StrCat("unknown service '", E(service),
+                                          "': ask for \"\" (the whole server) or a service this server exposes"));
+}
+
+absl::Status TooManyWatches(int max) {
+  return absl::ResourceExhaustedError(absl::StrCat("too many health watches open (at most ", max, "): retry later"));
+}
+
+absl::Status ShuttingDown() { return absl::UnavailableError("the server is shutting down"); }
+
+absl::Status StreamBroken() { return absl::CancelledError("the stream broke"); }
+
 absl::Status InvalidOption(absl::string_view name, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));
 }

@@ -139,6 +139,17 @@ absl::Status ValueTooBig();
 // INTERNAL: the store failed in a way the caller cannot fix (details logged).
 absl::Status StoreInternal();
 
+// ---- Health ----
+
+// NOT_FOUND: a health check names a service the server does not expose.
+absl::Status UnknownHealthService(absl::string_view service);
+// RESOURCE_EXHAUSTED: too many health watches are open.
+absl::Status TooManyWatches(int max);
+// UNAVAILABLE: the server is shutting down.
+absl::Status ShuttingDown();
+// CANCELLED: a stream to the caller broke.
+absl::Status StreamBroken();
+
 // ---- Start-up and options (for operators) ----
 
 // INVALID_ARGUMENT: option `name` is wrong (`what` says how).

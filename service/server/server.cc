@@ -1,7 +1,6 @@
 #include "server/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/data_service.h"
+#include "api/health_service.h"
 #include "api/migration_service.h"
 #include "api/tenant_service.h"
 #include "common/errors.h"
@@ -30,6 +30,7 @@ struct Server::State {
   std::unique_ptr<api::DataServiceImpl> data_service;
   std::unique_ptr<api::TenantServiceImpl> tenant_service;
   std::unique_ptr<api::MigrationServiceImpl> migration_service;
+  std::unique_ptr<api::HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -110,7 +111,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own health service (reflection can describe it, unlike gRPC's
+  // built-in one): NOT_SERVING until the server has started.
+  const std::vector<std::string> health_names = {v1::DataService::service_full_name(),
+                                                 v1::TenantService::service_full_name(),
+                                                 v1::MigrationService::service_full_name()};
+  s->health_service = std::make_unique<api::HealthServiceImpl>(health_names, api::HealthServiceImpl::Options());
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -123,13 +129,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   builder.RegisterService(s->data_service.get());
   builder.RegisterService(s->tenant_service.get());
   builder.RegisterService(s->migration_service.get());
+  builder.RegisterService(s->health_service.get());
   s->grpc_server = builder.BuildAndStart();
   if (s->grpc_server == nullptr || port == 0) return errors::CannotListen(options.listen);
-  grpc::HealthCheckServiceInterface* health = s->grpc_server->GetHealthCheckService();
-  for (const char* name :
-       {"", "datagate.v1.DataService", "datagate.v1.TenantService", "datagate.v1.MigrationService"}) {
-    health->SetServingStatus(name, true);
-  }
+  s->health_service->SetStatus("", true);
+  for (const std::string& name : health_names) s->health_service->SetStatus(name, true);
   std::unique_ptr<Server> server(new Server(std::move(s)));
   server->port_ = port;
   spdlog::info("datagate serving on {} (port {}), data in {}, synchronous={}", options.listen, port, options.data_dir,
@@ -144,7 +148,7 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
     state_->shut_down = true;
   }
   if (state_->grpc_server) {
-    state_->grpc_server->GetHealthCheckService()->Shutdown();
+    state_->health_service->Shutdown();
     state_->grpc_server->Shutdown(deadline);
     state_->grpc_server->Wait();
   }

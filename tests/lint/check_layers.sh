@@ -12,11 +12,15 @@ breach() {
   fail=1
 }
 
-# 1. Statuses with a code are built only in common/errors.cc.
+# 1. Statuses with a code are built only in common/errors.cc, and become
+#    grpc::Status only in api/status.cc (ToGrpcStatus).
 while IFS= read -r line; do
   breach "error built outside common/errors: $line"
 done < <(grep -rnE 'absl::[A-Za-z]+Error\(|absl::Status\([^)]*(code\(\)|StatusCode)' --include='*.cc' --include='*.h' . |
   grep -v '^./common/errors.cc:')
+while IFS= read -r line; do
+  breach "grpc::Status built outside ToGrpcStatus: $line"
+done < <(grep -rnE 'grpc::Status\(' --include='*.cc' --include='*.h' . | grep -v '^./api/status.cc:')
 
 # 2. Includes follow the layers.
 forbid() {  # forbid <folder> <regex of forbidden includes> <why>
