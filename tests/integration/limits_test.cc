@@ -138,12 +138,13 @@ TEST_F(LimitsTest, ABatchWhoseAnswerWouldBeTooLargeWritesNothing) {
 }
 
 TEST_F(LimitsTest, PagesAreSizedBeforeEachRowJoins) {
-  // Rows whose values are just under half the limit: a page may hold one
-  // of them, never two (the old check let the second one in and then
-  // failed to send the page).
+  // Rows whose values are half the limit by the old count (value bytes plus
+  // 8 per column, 6 columns): a page may hold one of them, never two. The
+  // old check let the second in, then failed to send a page of 4,194,6xx
+  // bytes.
   for (const char* sku : {"H1", "H2", "H3"}) {
     v1::Row row;
-    grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), Product(sku, kLimit / 2 - 40), &row);
+    grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), Product(sku, kLimit / 2 - 50), &row);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   EXPECT_EQ(ListAll(50), (std::vector<std::string>{"H1", "H2", "H3"}));
