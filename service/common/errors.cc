@@ -102,4 +102,87 @@ absl::Status StoreInternal() {
   return absl::InternalError("internal storage error; the details are in the gateway's log");
 }
 
+// ---------------------------------------------------------------------------
+// Requests gRPC delivered but protobuf cannot parse.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Length of the valid UTF-8 sequence at the start of `s` (1 to 4), or 0 when
+// it does not start with one (overlong forms and surrogates are invalid).
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto byte = [&s](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
+    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned char b = byte(0);
+  if (b < 0x80) return 1;
+  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const unsigned char lo = b == 0xe0 ? 0xa0 : 0x80, hi = b == 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const unsigned char lo = b == 0xf0 ? 0x90 : 0x80, hi = b == 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+std::string RequestError(absl::string_view type, absl::string_view what) {
+  return absl::StrCat("request is not a valid ", type, ": ", what);
+}
+
+}  // namespace
+
+std::string EscapeForMessage(absl::string_view raw, size_t max_chars) {
+  std::string out;
+  size_t chars = 0;
+  while (!raw.empty()) {
+    if (chars == max_chars) {
+      out += "...";
+      break;
+    }
+    const size_t n = Utf8SequenceLength(raw);
+    const unsigned char b = static_cast<unsigned char>(raw[0]);
+    if (n == 0 || b < 0x20 || b == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
+      raw.remove_prefix(1);
+    } else {
+      if (b == '"' || b == '\\') out += '\\';
+      out.append(raw.data(), n);
+      raw.remove_prefix(n);
+    }
+    ++chars;
+  }
+  return out;
+}
+
+absl::Status RequestNotUtf8(absl::string_view type, absl::string_view path, size_t offset) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("field '", path, "' is not valid UTF-8 (bad byte at offset ", offset,
+                                      "): send text as UTF-8, binary data base64-encoded")));
+}
+
+absl::Status RequestMapKeyNotUtf8(absl::string_view type, absl::string_view path, absl::string_view raw_key) {
+  return absl::InvalidArgumentError(RequestError(
+      type, absl::StrCat("field '", path, "' has a key that is not valid UTF-8: \"", EscapeForMessage(raw_key), "\"")));
+}
+
+absl::Status RequestTooDeep(absl::string_view type, absl::string_view path, int limit) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("field '", path, "' nests values more than ", limit,
+                                      " levels deep (an object counts as 3 levels, a list as 2)")));
+}
+
+absl::Status RequestMalformed(absl::string_view type, absl::string_view where) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("malformed protobuf bytes", where.empty() ? "" : " ", where,
+                                      ": the message is truncated or was not serialized from this type")));
+}
+
+absl::Status RequestMissing(absl::string_view type) {
+  return absl::InvalidArgumentError(absl::StrCat("no request message: a unary call must send exactly one ", type));
+}
+
 }  // namespace datagate::errors

@@ -3,7 +3,9 @@
 #ifndef DATAGATE_COMMON_ERRORS_H_
 #define DATAGATE_COMMON_ERRORS_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -57,6 +59,31 @@ absl::Status MigrationUnavailable(absl::string_view target, int64_t version, abs
 absl::Status StoreUnavailable(absl::string_view what);
 // INTERNAL: the store failed in a way the caller cannot fix (details logged).
 absl::Status StoreInternal();
+
+// ---------------------------------------------------------------------------
+// Requests gRPC delivered but protobuf cannot parse (api/request_parsing.h).
+// Kept as one block at the end of this file.
+// ---------------------------------------------------------------------------
+
+// Text from a request, safe to quote inside "..." in a message: valid UTF-8
+// stays, other bytes and control characters become \xNN, quotes and
+// backslashes are escaped, and text past `max_chars` characters is cut with
+// "...".
+std::string EscapeForMessage(absl::string_view raw, size_t max_chars = 64);
+// INVALID_ARGUMENT: string field `path` of a `type` request is not valid
+// UTF-8; `offset` is the position of the first bad byte in the string.
+absl::Status RequestNotUtf8(absl::string_view type, absl::string_view path, size_t offset);
+// INVALID_ARGUMENT: map field `path` of a `type` request has a key that is not
+// valid UTF-8 (`raw_key` is escaped here).
+absl::Status RequestMapKeyNotUtf8(absl::string_view type, absl::string_view path, absl::string_view raw_key);
+// INVALID_ARGUMENT: field `path` of a `type` request nests messages more than
+// `limit` levels deep.
+absl::Status RequestTooDeep(absl::string_view type, absl::string_view path, int limit);
+// INVALID_ARGUMENT: the bytes are not a protobuf encoding of `type`; `where`
+// (may be empty) says where the reader stopped.
+absl::Status RequestMalformed(absl::string_view type, absl::string_view where);
+// INVALID_ARGUMENT: a unary call ended without its request message.
+absl::Status RequestMissing(absl::string_view type);
 
 }  // namespace datagate::errors
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "api/adapters.h"
 #include "api/data_service.h"
 #include "api/migration_service.h"
 #include "api/tenant_service.h"
@@ -29,6 +30,8 @@ struct Server::State {
   std::unique_ptr<api::DataServiceImpl> data_service;
   std::unique_ptr<api::TenantServiceImpl> tenant_service;
   std::unique_ptr<api::MigrationServiceImpl> migration_service;
+  // What gRPC serves: the services above, with datagate's request parsing.
+  std::vector<std::unique_ptr<api::UnaryAdapter>> adapters;
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -91,6 +94,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), options.max_message_bytes / 2);
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
+  s->adapters.push_back(api::AdaptDataService(s->data_service.get()));
+  s->adapters.push_back(api::AdaptTenantService(s->tenant_service.get()));
+  s->adapters.push_back(api::AdaptMigrationService(s->migration_service.get()));
+  for (const auto& adapter : s->adapters) RETURN_IF_ERROR(adapter->Check());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -102,9 +109,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   // Without a higher cap, the sync server starts and ends a poller thread
   // around most calls that do real work (measured: ~25 us per write).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
-  builder.RegisterService(s->data_service.get());
-  builder.RegisterService(s->tenant_service.get());
-  builder.RegisterService(s->migration_service.get());
+  for (const auto& adapter : s->adapters) builder.RegisterService(adapter.get());
   s->grpc_server = builder.BuildAndStart();
   if (s->grpc_server == nullptr || port == 0) {
     return absl::UnavailableError(
