@@ -6,7 +6,9 @@
 #include <grpcpp/server_builder.h>
 
 #include <filesystem>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/adapters.h"
@@ -17,6 +19,7 @@
 #include "common/status_macros.h"
 #include "core/migrations.h"
 #include "core/tenants.h"
+#include "google/protobuf/stubs/logging.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace datagate::server {
@@ -57,6 +60,18 @@ absl::Status Validate(const Options& o) {
   return absl::OkStatus();
 }
 
+// Protobuf's own log lines go to spdlog. It logs an ERROR for each request
+// string that is not valid UTF-8; the caller gets INVALID_ARGUMENT for that
+// (api/request_parsing.h), so it is a per-request line: debug level.
+void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  spdlog::level::level_enum to = spdlog::level::info;
+  if (level == google::protobuf::LOGLEVEL_WARNING) to = spdlog::level::warn;
+  if (level == google::protobuf::LOGLEVEL_ERROR) to = spdlog::level::err;
+  if (level == google::protobuf::LOGLEVEL_FATAL) to = spdlog::level::critical;
+  if (absl::StrContains(message, "invalid UTF-8 data when parsing")) to = spdlog::level::debug;
+  spdlog::log(to, "protobuf ({}:{}): {}", file, line, message);
+}
+
 absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set) {
   ASSIGN_OR_RETURN(std::vector<migrate::MigrationFile> files,
                    migrate::LoadMigrations(absl::StrCat(o.migrations_dir, "/", set), "sqlite"));
@@ -71,6 +86,8 @@ Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   RETURN_IF_ERROR(Validate(options));
+  static std::once_flag protobuf_log_once;
+  std::call_once(protobuf_log_once, [] { google::protobuf::SetLogHandler(&ProtobufLog); });
   auto s = std::make_unique<State>();
   ASSIGN_OR_RETURN(s->master_migrations, LoadSet(options, "master"));
   ASSIGN_OR_RETURN(s->tenant_migrations, LoadSet(options, "tenant"));
