@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -51,6 +52,10 @@ absl::Status Validate(const Options& o) {
   if (o.max_readers < 1 || o.max_readers > 64) return absl::InvalidArgumentError("max_readers: 1 to 64");
   if (o.max_open_tenants < 1) return absl::InvalidArgumentError("max_open_tenants: at least 1");
   if (o.max_pollers < 1 || o.max_pollers > 256) return absl::InvalidArgumentError("max_pollers: 1 to 256");
+  if (o.max_threads <= o.max_pollers || o.max_threads > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat("max_threads: more than max_pollers (", o.max_pollers,
+                                                   ") and at most 100000, not ", o.max_threads));
+  }
   if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
   std::error_code ec;
   if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
@@ -126,6 +131,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   // Without a higher cap, the sync server starts and ends a poller thread
   // around most calls that do real work (measured: ~25 us per write).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
+  // Every sync-server thread (poller or call) takes one from this quota.
+  grpc::ResourceQuota quota("datagate-server");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
   for (const auto& adapter : s->adapters) builder.RegisterService(adapter.get());
   s->grpc_server = builder.BuildAndStart();
   if (s->grpc_server == nullptr || port == 0) {
