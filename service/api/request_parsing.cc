@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/stubs/common.h"
 
 namespace datagate::api {
@@ -194,8 +195,8 @@ class Walker {
   // Walks fields in [p, end) as `type` (null: all unknown) at nesting
   // `depth`. Inside a group, stops after the group's end tag.
   bool Message(const Descriptor* type, const char*& p, const char* end, int depth, uint32_t group) {
-    const std::string saved_anchor = anchor_;
-    if (anchor_.empty() && type != nullptr && type->full_name() == "google.protobuf.Value") anchor_ = path_;
+    const bool anchors = anchor_.empty() && type == google::protobuf::Value::descriptor();
+    if (anchors) anchor_ = path_;
     std::map<int, int> seen;  // occurrences of repeated fields so far
     bool closed = false;
     while (p < end) {
@@ -219,7 +220,7 @@ class Walker {
       }
     }
     if (group != 0 && !closed) return Malformed(p);
-    anchor_ = saved_anchor;
+    if (anchors) anchor_.clear();
     return true;
   }
 
