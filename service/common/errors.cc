@@ -19,6 +19,10 @@ absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
 }
 
+std::string RequestError(absl::string_view type, absl::string_view what) {
+  return absl::StrCat("request is not a valid ", type, ": ", what);
+}
+
 }  // namespace
 
 absl::Status UnknownTable(absl::string_view table) {
@@ -256,6 +260,37 @@ absl::Status TooManyWatches(int max) {
 absl::Status ShuttingDown() { return absl::UnavailableError("the server is shutting down"); }
 
 absl::Status StreamBroken() { return absl::CancelledError("the stream broke"); }
+
+absl::Status RequestNotUtf8(absl::string_view type, absl::string_view path, size_t offset) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("field '", path, "' is not valid UTF-8 (bad byte at offset ", offset,
+                                      "): send text as UTF-8, binary data base64-encoded")));
+}
+
+absl::Status RequestMapKeyNotUtf8(absl::string_view type, absl::string_view path, absl::string_view raw_key) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("field '", path, "' has a key that is not valid UTF-8: \"", E(raw_key), "\"")));
+}
+
+absl::Status RequestTooDeep(absl::string_view type, absl::string_view path, int limit) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("field '", path, "' nests values more than ", limit,
+                                      " levels deep (an object counts as 3 levels, a list as 2)")));
+}
+
+absl::Status RequestMalformed(absl::string_view type, absl::string_view where) {
+  return absl::InvalidArgumentError(
+      RequestError(type, absl::StrCat("malformed protobuf bytes", where.empty() ? "" : " ", where,
+                                      ": the message is truncated or was not serialized from this type")));
+}
+
+absl::Status ServiceMisregistered(absl::string_view service, absl::string_view problems) {
+  return absl::InternalError(absl::StrCat("service adapter for ", service, ": ", problems));
+}
+
+absl::Status RequestMissing(absl::string_view type) {
+  return absl::InvalidArgumentError(absl::StrCat("no request message: a unary call must send exactly one ", type));
+}
 
 absl::Status InvalidOption(absl::string_view name, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));

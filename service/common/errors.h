@@ -10,6 +10,7 @@
 #ifndef DATAGATE_COMMON_ERRORS_H_
 #define DATAGATE_COMMON_ERRORS_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -149,6 +150,26 @@ absl::Status TooManyWatches(int max);
 absl::Status ShuttingDown();
 // CANCELLED: a stream to the caller broke.
 absl::Status StreamBroken();
+
+// ---- Requests gRPC delivered but protobuf cannot parse (api/request_parsing.h) ----
+// `path` names the field as the caller wrote it (map keys escaped already).
+
+// INVALID_ARGUMENT: string field `path` of a `type` request is not valid
+// UTF-8; `offset` is the position of the first bad byte in the string.
+absl::Status RequestNotUtf8(absl::string_view type, absl::string_view path, size_t offset);
+// INVALID_ARGUMENT: map field `path` of a `type` request has a key that is not
+// valid UTF-8 (`raw_key` is escaped here).
+absl::Status RequestMapKeyNotUtf8(absl::string_view type, absl::string_view path, absl::string_view raw_key);
+// INVALID_ARGUMENT: field `path` of a `type` request nests messages more than
+// `limit` levels deep.
+absl::Status RequestTooDeep(absl::string_view type, absl::string_view path, int limit);
+// INVALID_ARGUMENT: the bytes are not a protobuf encoding of `type`; `where`
+// (may be empty) says where the reader stopped.
+absl::Status RequestMalformed(absl::string_view type, absl::string_view where);
+// INTERNAL (at start): a service's methods do not match its .proto.
+absl::Status ServiceMisregistered(absl::string_view service, absl::string_view problems);
+// INVALID_ARGUMENT: a unary call ended without its request message.
+absl::Status RequestMissing(absl::string_view type);
 
 // ---- Start-up and options (for operators) ----
 

@@ -85,8 +85,9 @@ std::string EscapeText(absl::string_view s, size_t max_chars) {
       s.remove_prefix(1);
       continue;
     }
-    if (cp == '\\') {
-      out += "\\\\";
+    if (cp == '\\' || cp == '"') {
+      out += '\\';
+      out += static_cast<char>(cp);
     } else if (cp == '\n') {
       out += "\\n";
     } else if (cp == '\r') {

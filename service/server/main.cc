@@ -30,6 +30,8 @@ ABSL_FLAG(int, max_open_tenants, kDefaults.max_open_tenants,
           "tenant databases kept open; idle ones beyond close (env DATAGATE_MAX_OPEN_TENANTS)");
 ABSL_FLAG(int, max_pollers, kDefaults.max_pollers,
           "gRPC poller threads kept ready for new calls (env DATAGATE_MAX_POLLERS)");
+ABSL_FLAG(int, max_threads, kDefaults.max_threads,
+          "gRPC threads for calls and pollers; calls beyond get RESOURCE_EXHAUSTED (env DATAGATE_MAX_THREADS)");
 ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
           "largest request/response message in bytes (env DATAGATE_MAX_MESSAGE_BYTES)");
 ABSL_FLAG(int, max_row_bytes, kDefaults.max_row_bytes,
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_max_readers, "DATAGATE_MAX_READERS");
   FromEnv(FLAGS_max_open_tenants, "DATAGATE_MAX_OPEN_TENANTS");
   FromEnv(FLAGS_max_pollers, "DATAGATE_MAX_POLLERS");
+  FromEnv(FLAGS_max_threads, "DATAGATE_MAX_THREADS");
   FromEnv(FLAGS_max_message_bytes, "DATAGATE_MAX_MESSAGE_BYTES");
   FromEnv(FLAGS_max_row_bytes, "DATAGATE_MAX_ROW_BYTES");
   FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_pollers = absl::GetFlag(FLAGS_max_pollers);
   options.max_row_bytes = absl::GetFlag(FLAGS_max_row_bytes);
+  options.max_threads = absl::GetFlag(FLAGS_max_threads);
   options.max_open_tenants = absl::GetFlag(FLAGS_max_open_tenants);
   options.create_tenants = absl::GetFlag(FLAGS_create_tenants);
 

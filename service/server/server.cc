@@ -1,13 +1,17 @@
 #include "server/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
 #include <filesystem>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "api/adapters.h"
 #include "api/data_service.h"
 #include "api/health_service.h"
 #include "api/migration_service.h"
@@ -16,6 +20,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "core/tenants.h"
+#include "google/protobuf/stubs/logging.h"
 #include "migrate/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -30,6 +35,8 @@ struct Server::State {
   std::unique_ptr<api::DataServiceImpl> data_service;
   std::unique_ptr<api::TenantServiceImpl> tenant_service;
   std::unique_ptr<api::MigrationServiceImpl> migration_service;
+  // What gRPC serves: the services above, with datagate's request parsing.
+  std::vector<std::unique_ptr<api::UnaryAdapter>> adapters;
   std::unique_ptr<api::HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
@@ -47,6 +54,10 @@ absl::Status Validate(const Options& o) {
   if (o.max_readers < 1 || o.max_readers > 64) return errors::InvalidOption("max_readers", "1 to 64");
   if (o.max_open_tenants < 1) return errors::InvalidOption("max_open_tenants", "at least 1");
   if (o.max_pollers < 1 || o.max_pollers > 256) return errors::InvalidOption("max_pollers", "1 to 256");
+  if (o.max_threads <= o.max_pollers || o.max_threads > 100000) {
+    return errors::InvalidOption("max_threads", absl::StrCat("more than max_pollers (", o.max_pollers,
+                                                             ") and at most 100000, not ", o.max_threads));
+  }
   if (o.max_message_bytes < 8192) return errors::InvalidOption("max_message_bytes", "at least 8192");
   if (o.max_row_bytes != 0 && (o.max_row_bytes < 1024 || o.max_row_bytes > o.max_message_bytes - 1024)) {
     return errors::InvalidOption("max_row_bytes",
@@ -57,6 +68,18 @@ absl::Status Validate(const Options& o) {
     return errors::UnusablePath("migrations_dir", o.migrations_dir, "is not a folder (it needs master/ and tenant/)");
   }
   return absl::OkStatus();
+}
+
+// Protobuf's own log lines go to spdlog. It logs an ERROR for each request
+// string that is not valid UTF-8; the caller gets INVALID_ARGUMENT for that
+// (api/request_parsing.h), so it is a per-request line: debug level.
+void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  spdlog::level::level_enum to = spdlog::level::info;
+  if (level == google::protobuf::LOGLEVEL_WARNING) to = spdlog::level::warn;
+  if (level == google::protobuf::LOGLEVEL_ERROR) to = spdlog::level::err;
+  if (level == google::protobuf::LOGLEVEL_FATAL) to = spdlog::level::critical;
+  if (absl::StrContains(message, "invalid UTF-8 data when parsing")) to = spdlog::level::debug;
+  spdlog::log(to, "protobuf ({}:{}): {}", file, line, message);
 }
 
 core::Limits LimitsOf(const Options& o) {
@@ -82,6 +105,8 @@ Server::~Server() { Shutdown(std::chrono::system_clock::now()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   RETURN_IF_ERROR(Validate(options));
+  static std::once_flag protobuf_log_once;
+  std::call_once(protobuf_log_once, [] { google::protobuf::SetLogHandler(&ProtobufLog); });
   auto s = std::make_unique<State>();
   ASSIGN_OR_RETURN(s->master_migrations, LoadSet(options, "master"));
   ASSIGN_OR_RETURN(s->tenant_migrations, LoadSet(options, "tenant"));
@@ -110,6 +135,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), LimitsOf(options));
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
+  s->adapters.push_back(api::AdaptDataService(s->data_service.get()));
+  s->adapters.push_back(api::AdaptTenantService(s->tenant_service.get()));
+  s->adapters.push_back(api::AdaptMigrationService(s->migration_service.get()));
+  for (const auto& adapter : s->adapters) RETURN_IF_ERROR(adapter->Check());
 
   // Our own health service (reflection can describe it, unlike gRPC's
   // built-in one): NOT_SERVING until the server has started.
@@ -126,9 +155,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   // Without a higher cap, the sync server starts and ends a poller thread
   // around most calls that do real work (measured: ~25 us per write).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options.max_pollers);
-  builder.RegisterService(s->data_service.get());
-  builder.RegisterService(s->tenant_service.get());
-  builder.RegisterService(s->migration_service.get());
+  // Every sync-server thread (poller or call) takes one from this quota.
+  grpc::ResourceQuota quota("datagate-server");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  for (const auto& adapter : s->adapters) builder.RegisterService(adapter.get());
   builder.RegisterService(s->health_service.get());
   s->grpc_server = builder.BuildAndStart();
   if (s->grpc_server == nullptr || port == 0) return errors::CannotListen(options.listen);

@@ -29,6 +29,13 @@ struct Options {
   int max_open_tenants = 256;
   // gRPC sync-server poller threads kept ready for new calls.
   int max_pollers = 4;
+  // gRPC threads for calls and pollers together (a grpc::ResourceQuota), so
+  // calls that block cannot make threads without limit. One thread stays
+  // free to refuse calls: at most max_threads - 1 calls run at once, and
+  // more are answered RESOURCE_EXHAUSTED at once, without running. Must
+  // exceed max_pollers. Reflection calls count; health checks run on gRPC's
+  // own callback threads and do not.
+  int max_threads = 256;
   // Largest request or reply message, bytes (gRPC's receive and send
   // limits; 4 MiB is also what gRPC clients accept by default).
   int max_message_bytes = 4 << 20;

@@ -218,6 +218,8 @@ TEST(ConfigTest, BadSettingsStopTheStartWithAnError) {
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--log_level=verbose"}, {})), 2);
   EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_SHUTDOWN_GRACE_SECONDS=-1"})), 2);
   EXPECT_EQ(exit_code(RunToExit({data, migrations, "--listen=256.0.0.1:1"}, {})), 1);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations, "--max_pollers=4", "--max_threads=4"}, {})), 1);
+  EXPECT_EQ(exit_code(RunToExit({data, migrations}, {"DATAGATE_MAX_THREADS=lots"})), 2);
 }
 
 // Fan-outs (start-up migration, status of every tenant, apply or revert on

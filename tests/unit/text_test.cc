@@ -30,6 +30,8 @@ TEST(Text, EscapesWhatCouldInjectIntoLogsOrTerminals) {
   EXPECT_EQ(EscapeText("a\nb"), "a\\nb");
   EXPECT_EQ(EscapeText("\x1b[31mred"), "\\x1b[31mred");
   EXPECT_EQ(EscapeText("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(EscapeText("say \"hi\""), "say \\\"hi\\\"");                       // unambiguous inside "..."
+  EXPECT_EQ(EscapeText("\xed\xa0\x80\xc0\xaf"), "\\xed\\xa0\\x80\\xc0\\xaf");  // surrogate, overlong
   EXPECT_EQ(EscapeText("\xe2\x80\xae"
                        "evil"),
             "\\u{202e}evil");  // right-to-left override
