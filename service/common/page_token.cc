@@ -19,6 +19,19 @@ std::string EncodePageToken(uint64_t query_fingerprint, const std::vector<Value>
   return absl::WebSafeBase64Escape(raw);
 }
 
+std::string EncodeIdPageToken(uint64_t list_fingerprint, const std::string& last_id) {
+  return EncodePageToken(list_fingerprint, {Value{last_id}});
+}
+
+absl::StatusOr<std::string> DecodeIdPageToken(absl::string_view token, uint64_t list_fingerprint) {
+  absl::StatusOr<std::vector<Value>> cursor = DecodePageToken(token, list_fingerprint);
+  if (!cursor.ok()) return cursor.status();
+  if (cursor->size() != 1 || !std::holds_alternative<std::string>((*cursor)[0])) {
+    return errors::MalformedPageToken("it does not fit this list");
+  }
+  return std::get<std::string>((*cursor)[0]);
+}
+
 int64_t PageTokenSize(const std::vector<Value>& cursor) {
   std::string raw(1 + sizeof(uint64_t), '\0');
   for (const Value& v : cursor) EncodeValue(v, &raw);

@@ -15,6 +15,12 @@ namespace datagate {
 // Web-safe base64 of a version byte, the query fingerprint and the cursor.
 std::string EncodePageToken(uint64_t query_fingerprint, const std::vector<Value>& cursor);
 
+// Tokens for lists ordered by one string (tenant ids): the last id served.
+std::string EncodeIdPageToken(uint64_t list_fingerprint, const std::string& last_id);
+// The id inside `token`. INVALID_ARGUMENT if it is malformed or was made for
+// another list.
+absl::StatusOr<std::string> DecodeIdPageToken(absl::string_view token, uint64_t list_fingerprint);
+
 // The length of the token EncodePageToken would make for `cursor`.
 int64_t PageTokenSize(const std::vector<Value>& cursor);
 

@@ -65,17 +65,13 @@ absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_
   const int limit = page_size == 0 ? kDefaultPageSize : page_size;
   std::string after;
   if (!page_token.empty()) {
-    ASSIGN_OR_RETURN(std::vector<Value> cursor, DecodePageToken(page_token, kTenantListFingerprint));
-    if (cursor.size() != 1 || !std::holds_alternative<std::string>(cursor[0])) {
-      return errors::MalformedPageToken("it does not fit this list");
-    }
-    after = std::get<std::string>(cursor[0]);
+    ASSIGN_OR_RETURN(after, DecodeIdPageToken(page_token, kTenantListFingerprint));
   }
   ASSIGN_OR_RETURN(std::vector<store::TenantRecord> records, store_->ListTenants(after, limit + 1));
   TenantPage page;
   if (static_cast<int>(records.size()) > limit) {
     records.resize(limit);
-    page.next_page_token = EncodePageToken(kTenantListFingerprint, {Value{records.back().id}});
+    page.next_page_token = EncodeIdPageToken(kTenantListFingerprint, records.back().id);
   }
   page.tenants = std::move(records);
   return page;

@@ -93,11 +93,7 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
   const int limit = page_size == 0 ? kDefaultStatusPageSize : page_size;
   std::string after;
   if (!page_token.empty()) {
-    ASSIGN_OR_RETURN(std::vector<Value> cursor, DecodePageToken(page_token, fingerprint));
-    if (cursor.size() != 1 || !std::holds_alternative<std::string>(cursor[0])) {
-      return errors::MalformedPageToken("it does not fit this list");
-    }
-    after = std::get<std::string>(cursor[0]);
+    ASSIGN_OR_RETURN(after, DecodeIdPageToken(page_token, fingerprint));
   } else if (with_master) {
     ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
     page.targets.push_back(std::move(s));
@@ -106,7 +102,7 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
   std::string last = after;
   RETURN_IF_ERROR(ForEachTenant(after, [&](const std::string& id) -> absl::StatusOr<bool> {
     if (static_cast<int>(page.targets.size()) >= limit || bytes > limits_.max_status_bytes) {
-      page.next_page_token = EncodePageToken(fingerprint, {Value{last}});
+      page.next_page_token = EncodeIdPageToken(fingerprint, last);
       return false;
     }
     absl::StatusOr<std::shared_ptr<store::Database>> db = store_->OpenTenant(id, deadline);

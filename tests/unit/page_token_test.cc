@@ -25,3 +25,18 @@ TEST(PageToken, RefusesOtherQueriesAndGarbage) {
 
 }  // namespace
 }  // namespace datagate
+
+namespace datagate {
+namespace {
+
+TEST(IdPageToken, RoundTripsAndRefusesOtherLists) {
+  const std::string token = EncodeIdPageToken(5, "acme");
+  EXPECT_EQ(*DecodeIdPageToken(token, 5), "acme");
+  EXPECT_EQ(DecodeIdPageToken(token, 6).status().code(), absl::StatusCode::kInvalidArgument);
+  // A cursor of another shape (two values) does not fit an id list.
+  EXPECT_EQ(DecodeIdPageToken(EncodePageToken(5, {Value{std::string("a")}, Value{}}), 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace datagate

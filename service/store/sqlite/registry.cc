@@ -1,5 +1,6 @@
 #include "store/sqlite/registry.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 
@@ -62,27 +63,25 @@ absl::StatusOr<bool> Registry::Unregister(const std::string& id, absl::Time dead
   return found;
 }
 
-absl::StatusOr<std::optional<TenantRecord>> Registry::Lookup(const std::string& id) {
+absl::StatusOr<std::optional<TenantRecord>> Registry::LookupWhere(absl::string_view condition,
+                                                                  const std::string& value) {
   std::optional<TenantRecord> record;
   RETURN_IF_ERROR(master_->Read("lookup tenant", absl::InfiniteFuture(), [&](Connection& c, const Catalog&) {
-    SQLite::Statement& q = c.Prepare(std::string(kColumns) + "WHERE id = ?");
-    q.bind(1, id);
+    SQLite::Statement& q = c.Prepare(absl::StrCat(kColumns, condition));
+    q.bind(1, value);
     if (q.executeStep()) record = ReadTenant(q);
     return absl::OkStatus();
   }));
   return record;
 }
 
+absl::StatusOr<std::optional<TenantRecord>> Registry::Lookup(const std::string& id) {
+  return LookupWhere("WHERE id = ?", id);
+}
+
 absl::StatusOr<std::optional<TenantRecord>> Registry::LookupByRequestId(const std::string& request_id) {
-  std::optional<TenantRecord> record;
-  if (request_id.empty()) return record;
-  RETURN_IF_ERROR(master_->Read("lookup tenant", absl::InfiniteFuture(), [&](Connection& c, const Catalog&) {
-    SQLite::Statement& q = c.Prepare(std::string(kColumns) + "WHERE request_id = ?");
-    q.bind(1, request_id);
-    if (q.executeStep()) record = ReadTenant(q);
-    return absl::OkStatus();
-  }));
-  return record;
+  if (request_id.empty()) return std::optional<TenantRecord>();
+  return LookupWhere("WHERE request_id = ?", request_id);
 }
 
 absl::StatusOr<std::vector<TenantRecord>> Registry::List(const std::string& after, int limit) {

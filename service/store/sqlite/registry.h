@@ -32,6 +32,9 @@ class Registry {
   absl::Status SetSchemaVersion(const std::string& id, int64_t version);
 
  private:
+  // The tenant matching `condition` ("WHERE column = ?") bound to `value`.
+  absl::StatusOr<std::optional<TenantRecord>> LookupWhere(absl::string_view condition, const std::string& value);
+
   SqliteDatabase* const master_;
 };
 
