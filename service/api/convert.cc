@@ -50,8 +50,8 @@ void ToProto(const Value& v, google::protobuf::Value* out) {
         if constexpr (std::is_same_v<T, std::monostate>) {
           out->set_null_value(google::protobuf::NULL_VALUE);
         } else if constexpr (std::is_same_v<T, int64_t>) {
-          // Beyond 2^53 a JSON number loses digits: send a decimal string.
-          if (x > (int64_t{1} << 53) || x < -(int64_t{1} << 53)) {
+          // From 2^53 on a JSON number may lose digits: send a decimal string.
+          if (x >= (int64_t{1} << 53) || x <= -(int64_t{1} << 53)) {
             out->set_string_value(absl::StrCat(x));
           } else {
             out->set_number_value(static_cast<double>(x));

@@ -75,7 +75,8 @@ absl::Status OrderColumnRepeated(absl::string_view column) {
 }
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+  // `field` may hold a caller's map key ("row.<key>").
+  return absl::InvalidArgumentError(absl::StrCat(E(field), ": ", what));
 }
 
 absl::Status UnknownEnumValue(absl::string_view field, int value) {
@@ -237,7 +238,7 @@ absl::Status DeadlineWhileWaiting(absl::string_view waiting_for) {
 
 absl::Status DeadlineWhileWorking() {
   return absl::DeadlineExceededError(
-      "the call's deadline passed while the store was working on it; a write was rolled back");
+      "the call's deadline passed while the store was working on it; whatever it had begun to write was rolled back");
 }
 
 absl::Status DiskFull() { return absl::ResourceExhaustedError("the data volume is full"); }

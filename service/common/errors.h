@@ -44,7 +44,8 @@ absl::Status OrderColumnRepeated(absl::string_view column);
 
 // ---- Request fields ----
 
-// INVALID_ARGUMENT: field `field` breaks the rule stated in `what`.
+// INVALID_ARGUMENT: field `field` (escaped: it may hold a caller's key)
+// breaks the rule stated in `what`.
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
 // INVALID_ARGUMENT: an enum field holds a number the API does not define.
 absl::Status UnknownEnumValue(absl::string_view field, int value);

@@ -9,8 +9,8 @@ constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
 
 int64_t ValueReplyBytes(const Value& v) {
   if (const auto* n = std::get_if<int64_t>(&v)) {
-    // Beyond 2^53 an integer is sent as a decimal string (at most 20 chars).
-    return (*n > kMaxExactInteger || *n < -kMaxExactInteger) ? FieldBytes(20) : 1 + 8;
+    // From 2^53 on an integer is sent as a decimal string (at most 20 chars).
+    return (*n >= kMaxExactInteger || *n <= -kMaxExactInteger) ? FieldBytes(20) : 1 + 8;
   }
   if (const auto* s = std::get_if<std::string>(&v)) return FieldBytes(static_cast<int64_t>(s->size()));
   if (const auto* b = std::get_if<Blob>(&v)) return FieldBytes((static_cast<int64_t>(b->bytes.size()) + 2) / 3 * 4);

@@ -41,7 +41,8 @@ size_t DecodeOne(absl::string_view s, uint32_t* cp) {
 // reorder the text around them.
 bool NeedsEscape(uint32_t cp) {
   return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F || cp == 0x061C;
+         (cp >= 0x2066 && cp <= 0x2069) || (cp >= 0x200B && cp <= 0x200F) || cp == 0x2060 || cp == 0xFEFF ||
+         cp == 0x061C;
 }
 
 }  // namespace
@@ -85,7 +86,7 @@ std::string EscapeText(absl::string_view s, size_t max_chars) {
       s.remove_prefix(1);
       continue;
     }
-    if (cp == '\\' || cp == '"') {
+    if (cp == '\\' || cp == '"' || cp == '\'') {
       out += '\\';
       out += static_cast<char>(cp);
     } else if (cp == '\n') {

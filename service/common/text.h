@@ -21,7 +21,8 @@ absl::string_view Utf8Prefix(absl::string_view s, size_t max_bytes);
 // Caller input made safe to echo in a message: control characters (C0, DEL,
 // C1), line and paragraph separators and bidirectional overrides become
 // escapes (\n, \t, \x1b, \u{202e}); bytes that are not valid UTF-8 become
-// \xNN; a backslash or double quote gets a backslash. Past `max_chars` characters the rest is
+// \xNN; zero-width characters are escaped too; a backslash or a quote (' or ")
+// gets a backslash, so quoted input cannot end its quotes. Past `max_chars` characters the rest is
 // replaced by "...". The result is valid UTF-8 and prints on one line.
 std::string EscapeText(absl::string_view s, size_t max_chars = 100);
 

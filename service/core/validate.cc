@@ -19,7 +19,9 @@ using store::FilterOp;
 using store::Table;
 using store::WriteKind;
 
-constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
+// Every integer of smaller magnitude is exact as a double; 2^53 itself may be
+// 2^53 + 1 rounded, so numbers from 2^53 on must come as decimal strings.
+constexpr double kExactLimit = 9007199254740992.0;  // 2^53
 
 absl::string_view KindOf(const Value& v) {
   switch (v.index()) {
@@ -42,7 +44,7 @@ absl::Status Wrong(const Table& t, const Column& c, const Value& v, absl::string
   return errors::WrongType(t.name, c.name, ColumnTypeName(c.type), absl::StrCat(KindOf(v), extra));
 }
 
-bool IsWhole(double d) { return std::trunc(d) == d && std::fabs(d) <= kMaxExactDouble; }
+bool IsWhole(double d) { return std::trunc(d) == d && std::fabs(d) < kExactLimit; }
 
 // Converts `v` to what column `c` stores, or says why it cannot.
 absl::StatusOr<Value> Coerce(const Table& t, const Column& c, Value v) {
@@ -88,6 +90,12 @@ absl::StatusOr<Value> Coerce(const Table& t, const Column& c, Value v) {
         return Value{static_cast<int64_t>(*d)};
       }
       if (std::holds_alternative<bool>(v)) return Wrong(t, c, v);
+      // SQLite stores numeric text in a NUMERIC column as a number: "1e999"
+      // would become an infinity.
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        double d;
+        if (absl::SimpleAtod(*s, &d) && !std::isfinite(d)) return errors::NotFinite(t.name, c.name, d);
+      }
       return v;
     case ColumnType::kAny:
       break;

@@ -148,7 +148,7 @@ absl::Status Migrations::RunOne(const std::string& target, const std::string& te
 absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int64_t to_version, bool up,
                                               bool validate_only, absl::Time deadline) {
   const Migrator& m = target.kind == MigrationTarget::Kind::kMaster ? *master_ : *tenant_;
-  RETURN_IF_ERROR(m.CheckGoal(to_version, up));  // once, before any target
+  RETURN_IF_ERROR(m.CheckGoal(to_version));  // once, before any target
   MigrationPlan plan;
   switch (target.kind) {
     case MigrationTarget::Kind::kMaster:

@@ -19,9 +19,9 @@ const MigrationFile* Migrator::Find(int64_t version) const {
   return nullptr;
 }
 
-absl::Status Migrator::CheckGoal(int64_t to_version, bool up) const {
+absl::Status Migrator::CheckGoal(int64_t to_version) const {
   if (to_version < 0) return errors::InvalidField("to_version", "must not be negative");
-  if (up && to_version != 0 && Find(to_version) == nullptr) {
+  if (to_version != 0 && Find(to_version) == nullptr) {
     return errors::InvalidField(
         "to_version", absl::StrCat("there is no migration ", to_version, " (latest is ", latest_version(), ")"));
   }
@@ -62,7 +62,7 @@ absl::Status Migrator::CheckApplied(const std::string& target,
 
 absl::StatusOr<std::vector<Step>> Migrator::PlanUp(const std::string& target, store::Database& db, int64_t to_version,
                                                    absl::Time deadline) const {
-  RETURN_IF_ERROR(CheckGoal(to_version, /*up=*/true));
+  RETURN_IF_ERROR(CheckGoal(to_version));
   if (to_version == 0) to_version = latest_version();
   ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
   RETURN_IF_ERROR(CheckApplied(target, applied));
@@ -87,7 +87,7 @@ absl::StatusOr<std::vector<Step>> Migrator::PlanUp(const std::string& target, st
 
 absl::StatusOr<std::vector<Step>> Migrator::PlanDown(const std::string& target, store::Database& db, int64_t to_version,
                                                      absl::Time deadline) const {
-  RETURN_IF_ERROR(CheckGoal(to_version, /*up=*/false));
+  RETURN_IF_ERROR(CheckGoal(to_version));
   ASSIGN_OR_RETURN(const std::vector<store::AppliedMigration> applied, db.ListApplied(deadline));
   std::vector<Step> steps;
   for (auto it = applied.rbegin(); it != applied.rend() && it->version > to_version; ++it) {

@@ -48,9 +48,10 @@ class Migrator {
   const std::vector<MigrationFile>& files() const { return files_; }
   int64_t latest_version() const { return files_.empty() ? 0 : files_.back().version; }
 
-  // INVALID_ARGUMENT unless `to_version` can be the goal of an apply (up) or
-  // revert: not negative, and for an apply 0 (latest) or a known version.
-  absl::Status CheckGoal(int64_t to_version, bool up) const;
+  // INVALID_ARGUMENT unless `to_version` can be the goal of an apply (up:
+  // 0 is the latest) or a revert (0 reverts everything): not negative, and
+  // 0 or a version in the folder.
+  absl::Status CheckGoal(int64_t to_version) const;
 
   // What is applied and pending on `db`.
   absl::StatusOr<TargetState> State(const std::string& target, store::Database& db,

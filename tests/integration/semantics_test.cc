@@ -126,11 +126,13 @@ TEST_F(SemanticsTest, FanOutArgumentsAreCheckedOnceBeforeAnyTarget) {
     EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT)) << json;
     EXPECT_THAT(s.error_message(), HasSubstr("to_version")) << json;
   }
-  grpc::Status s = server_->migrations().RevertMigrations(
-      Ctx().get(), FromJson<v1::RevertMigrationsRequest>(R"({"target": {"all_tenants": true}, "to_version": -3})"),
-      &plan);
-  EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT));
-  EXPECT_EQ(plan.errors_size(), 0);
+  for (const char* json : {R"({"target": {"all_tenants": true}, "to_version": -3})",
+                           R"({"target": {"all_tenants": true}, "to_version": 99})"}) {
+    grpc::Status s =
+        server_->migrations().RevertMigrations(Ctx().get(), FromJson<v1::RevertMigrationsRequest>(json), &plan);
+    EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT)) << json;
+    EXPECT_EQ(plan.errors_size(), 0);
+  }
 }
 
 TEST_F(SemanticsTest, TwoTenantHeadersAreRefused) {
@@ -167,6 +169,64 @@ TEST_F(SemanticsTest, MessagesAreValidUtf8WithCallerInputEscaped) {
   EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT));
   EXPECT_TRUE(IsValidUtf8(s.error_message()));
   EXPECT_LT(s.error_message().size(), 1024u);
+}
+
+TEST_F(SemanticsTest, AMapKeyEchoedInAFieldPathIsEscaped) {
+  v1::CreateRowRequest req = FromJson<v1::CreateRowRequest>(R"({"table": "customers"})");
+  auto& value = (*req.mutable_row()->mutable_fields())["\x1b[2J\nforged\xe2\x80\xae"];
+  value.mutable_list_value()->add_values()->set_number_value(1);
+  v1::Row row;
+  grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), req, &row);
+  EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT));
+  EXPECT_EQ(s.error_message(), "row.\\x1b[2J\\nforged\\u{202e}: lists and objects are not column values");
+}
+
+TEST_F(SemanticsTest, IntegersAreExactOnlyBelowTwoToThe53AsNumbers) {
+  int n = 0;
+  auto create = [&](const std::string& id_json) {
+    v1::Row row;
+    grpc::Status s = server_->data().CreateRow(
+        Ctx(tenant_).get(),
+        FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"id": )" + id_json +
+                                       R"(, "name": "N", "email": "e)" + std::to_string(++n) + R"("}})"),
+        &row);
+    return std::make_pair(s, row);
+  };
+  auto [ok, below] = create("9007199254740991");  // 2^53 - 1: exact as a number
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(below.fields().fields().at("id").number_value(), 9007199254740991.0);
+  // 2^53 as a number may be 2^53 + 1 rounded by the client's JSON: refused.
+  auto [refused, unused] = create("9007199254740992");
+  EXPECT_THAT(refused, IsCode(grpc::INVALID_ARGUMENT));
+  EXPECT_THAT(refused.error_message(), HasSubstr("not a whole number in range"));
+  // As a string it is exact, and comes back as a string.
+  auto [exact, above] = create(R"("9007199254740993")");
+  ASSERT_TRUE(exact.ok()) << exact.error_message();
+  EXPECT_EQ(above.fields().fields().at("id").string_value(), "9007199254740993");
+}
+
+TEST(NumericColumnTest, NumericTextThatWouldBeInfiniteIsRefused) {
+  TempDir dir;
+  const std::string root = dir.path() + "/migrations";
+  std::filesystem::copy(ExampleMigrationsDir(), root, std::filesystem::copy_options::recursive);
+  std::ofstream(root + "/tenant/0004_amounts.up.sql") << "CREATE TABLE amounts (id INTEGER PRIMARY KEY, a NUMERIC);";
+  server::Options o;
+  o.migrations_dir = root;
+  auto server = TestServer::Start(o);
+  server->CreateTenant("num");
+  v1::Row row;
+  for (const char* bad : {R"("1e999")", R"("-1e999")"}) {
+    grpc::Status s = server->data().CreateRow(
+        Ctx("num").get(),
+        FromJson<v1::CreateRowRequest>(std::string(R"({"table": "amounts", "row": {"a": )") + bad + "}}"), &row);
+    EXPECT_THAT(s, IsCode(grpc::INVALID_ARGUMENT)) << bad;
+    EXPECT_THAT(s.error_message(), HasSubstr("column 'amounts.a' takes finite numbers only"));
+  }
+  ASSERT_TRUE(server->data()
+                  .CreateRow(Ctx("num").get(),
+                             FromJson<v1::CreateRowRequest>(R"({"table": "amounts", "row": {"a": "12.5"}})"), &row)
+                  .ok());
+  EXPECT_EQ(row.fields().fields().at("a").number_value(), 12.5);
 }
 
 TEST(ConstraintMessagesTest, NameTheTableAndTheConstraintNeverItsExpression) {

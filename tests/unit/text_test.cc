@@ -51,3 +51,16 @@ TEST(Text, ErrorsEscapeCallerInput) {
 
 }  // namespace
 }  // namespace datagate
+
+namespace datagate {
+namespace {
+
+TEST(Text, QuotesAndZeroWidthCharactersAreEscaped) {
+  EXPECT_EQ(EscapeText("O'Brien"), "O\\'Brien");  // cannot end a '...' quote
+  EXPECT_EQ(EscapeText("a\xe2\x80\x8b"
+                       "b\xef\xbb\xbf"),
+            "a\\u{200b}b\\u{feff}");  // zero-width space, byte-order mark
+}
+
+}  // namespace
+}  // namespace datagate
