@@ -120,6 +120,11 @@ absl::Status MigrationUnavailable(absl::string_view target, int64_t version, abs
 // FAILED_PRECONDITION: the migration's SQL failed; quotes the engine.
 absl::Status MigrationFailed(absl::string_view target, int64_t version, absl::string_view name, absl::string_view file,
                              absl::string_view engine_message);
+// FAILED_PRECONDITION: a migration replaced `table` by one without the
+// gateway's version columns while it held rows, so their versions would
+// restart at 1 and stale expected_versions could match again.
+absl::Status MigrationDropsVersions(absl::string_view target, int64_t version, absl::string_view name,
+                                    absl::string_view file, absl::string_view table);
 // INVALID_ARGUMENT: a migration file's name or set is malformed.
 absl::Status BadMigrationFile(absl::string_view file, absl::string_view why);
 // `status` with "<target>: " in front of its message (same code).

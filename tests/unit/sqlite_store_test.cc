@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "test_env.h"
 
 namespace datagate::store::sqlite {
@@ -112,6 +113,86 @@ TEST(SqliteStoreTest, RegistryKeepsSchemaVersion) {
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->schema_version, 7);
   EXPECT_EQ(store->SetTenantSchemaVersion("nobody", 1).code(), absl::StatusCode::kNotFound);
+}
+
+MigrationScript Script(int64_t version, const char* sql, bool up = true) {
+  return MigrationScript{AppliedMigration{version, "rebuild", "c", 0}, sql, up, "tenant 'r1'", "rebuild.sql"};
+}
+
+// The usual SQLite recipe for a change ALTER TABLE cannot make: a new table,
+// the rows copied, the old one dropped and the new one renamed.
+constexpr char kRebuildDroppingVersions[] = R"sql(
+CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT NOT NULL DEFAULT '');
+INSERT INTO t_new (id, v) SELECT id, coalesce(v, '') FROM t;
+DROP TABLE t;
+ALTER TABLE t_new RENAME TO t;
+)sql";
+
+constexpr char kRebuildKeepingVersions[] = R"sql(
+CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT NOT NULL DEFAULT '',
+  _dg_version INTEGER NOT NULL DEFAULT 1, _dg_create_us INTEGER NOT NULL DEFAULT 0,
+  _dg_update_us INTEGER NOT NULL DEFAULT 0);
+INSERT INTO t_new SELECT id, coalesce(v, ''), _dg_version, _dg_create_us, _dg_update_us FROM t;
+DROP TABLE t;
+ALTER TABLE t_new RENAME TO t;
+)sql";
+
+TEST(SqliteStoreTest, ARebuildThatWouldResetRowVersionsIsRefusedAndChangesNothing) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path(), 8);
+  Provision(*store, "r1");
+  auto db = store->OpenTenant("r1", kForever);
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE((*db)
+                    ->Write({WriteOp{
+                        WriteKind::kUpdate, "t", {{"id", Value{int64_t{1}}}}, {{"v", Value{absl::StrCat("u", i)}}}, 0}})
+                    .ok());
+  }
+  auto before = GetOne(**db);
+  ASSERT_TRUE(before.ok() && before->has_value());
+  ASSERT_EQ((*before)->version, 3);
+
+  for (bool up : {true, false}) {
+    const absl::Status s = (*db)->Migrate(Script(2, kRebuildDroppingVersions, up), kForever);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rebuilds table 't' without the gateway's columns"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rebuild.sql"));
+    auto after = GetOne(**db);
+    ASSERT_TRUE(after.ok() && after->has_value()) << after.status();
+    EXPECT_EQ(**after, **before);  // rolled back: same version, times and value
+  }
+  auto applied = (*db)->ListApplied(kForever);
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(applied->size(), 1u);
+
+  // Declaring and copying the columns keeps every version.
+  ASSERT_TRUE((*db)->Migrate(Script(2, kRebuildKeepingVersions), kForever).ok());
+  auto kept = GetOne(**db);
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->version, 3);
+  EXPECT_EQ((*kept)->create_time_us, (*before)->create_time_us);
+  // The next write goes on from there.
+  auto next = (*db)->Write({WriteOp{WriteKind::kUpdate, "t", {{"id", Value{int64_t{1}}}}, {{"v", Value{"x"}}}, 3}});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)[0].version, 4);
+}
+
+TEST(SqliteStoreTest, AnEmptyTableMayBeDroppedAndMadeAgainWithoutTheColumns) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path(), 8);
+  Provision(*store, "r1");
+  auto db = store->OpenTenant("r1", kForever);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Write({WriteOp{WriteKind::kDelete, "t", {{"id", Value{int64_t{1}}}}, {}, 0}}).ok());
+  ASSERT_TRUE((*db)->Migrate(Script(2, kRebuildDroppingVersions), kForever).ok());
+  // The gateway's columns were added to the new table: writes and reads work.
+  auto created =
+      (*db)->Write({WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{1}}}, {"v", Value{"n"}}}, 0}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto row = GetOne(**db);
+  ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
+  EXPECT_EQ((*row)->version, 1);
 }
 
 }  // namespace

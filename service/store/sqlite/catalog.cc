@@ -137,16 +137,32 @@ std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view w
   return catalog;
 }
 
-void EnsureMetaColumns(Connection& conn) {
+std::vector<std::string> UserTables(Connection& conn) {
   std::vector<std::string> tables;
-  {
-    SQLite::Statement q(conn.db(),
-                        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
-                        "ESCAPE '\\' AND m.name NOT LIKE '\\_dg\\_%' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM "
-                        "pragma_table_info(m.name) p WHERE p.name = '_dg_version')");
-    while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
-  }
-  for (const std::string& t : tables) {
+  SQLite::Statement q(conn.db(),
+                      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                      "AND name NOT LIKE '\\_dg\\_%' ESCAPE '\\' ORDER BY name");
+  while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
+  return tables;
+}
+
+std::vector<std::string> TablesWithoutMetaColumns(Connection& conn) {
+  std::vector<std::string> tables;
+  SQLite::Statement q(conn.db(),
+                      "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
+                      "ESCAPE '\\' AND m.name NOT LIKE '\\_dg\\_%' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM "
+                      "pragma_table_info(m.name) p WHERE p.name = '_dg_version') ORDER BY m.name");
+  while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
+  return tables;
+}
+
+bool TableHasRows(Connection& conn, const std::string& table) {
+  SQLite::Statement q(conn.db(), absl::StrCat("SELECT EXISTS (SELECT 1 FROM ", Quote(table), ")"));
+  return q.executeStep() && q.getColumn(0).getInt() != 0;
+}
+
+void EnsureMetaColumns(Connection& conn) {
+  for (const std::string& t : TablesWithoutMetaColumns(conn)) {
     const std::string alter = absl::StrCat("ALTER TABLE ", Quote(t), " ADD COLUMN ");
     conn.db().exec(absl::StrCat(alter, "_dg_version INTEGER NOT NULL DEFAULT 1"));
     conn.db().exec(absl::StrCat(alter, "_dg_create_us INTEGER NOT NULL DEFAULT 0"));

@@ -20,7 +20,15 @@ std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view w
 // SQLite's schema cookie as `conn` sees it now.
 int64_t SchemaCookie(Connection& conn);
 
-// Adds the gateway's bookkeeping columns to user tables that lack them.
+// The user tables (not SQLite's or the gateway's own), sorted by name.
+std::vector<std::string> UserTables(Connection& conn);
+// User tables that lack the gateway's bookkeeping columns (_dg_version,
+// _dg_create_us, _dg_update_us), sorted by name.
+std::vector<std::string> TablesWithoutMetaColumns(Connection& conn);
+// Whether `table` holds at least one row.
+bool TableHasRows(Connection& conn, const std::string& table);
+// Adds the bookkeeping columns to user tables that lack them; their rows
+// start at version 1.
 void EnsureMetaColumns(Connection& conn);
 
 // The names of the named CHECK constraints in a CREATE TABLE statement

@@ -3,6 +3,8 @@
 // transaction commits, before the next writer runs.
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "SQLiteCpp/Exception.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -17,6 +19,12 @@ absl::Status SqliteDatabase::Migrate(const MigrationScript& script, absl::Time d
   const absl::Status status = RunTransaction(
       "migration", deadline,
       [&](Connection& conn, const Catalog&) -> absl::Status {
+        std::vector<std::string> before = TablesWithoutMetaColumns(conn);
+        std::sort(before.begin(), before.end());
+        std::vector<std::string> had_versions;  // tables the script may rebuild
+        for (const std::string& t : UserTables(conn)) {
+          if (!std::binary_search(before.begin(), before.end(), t)) had_versions.push_back(t);
+        }
         try {
           conn.db().exec(script.sql);
         } catch (const SQLite::Exception& e) {
@@ -26,8 +34,16 @@ absl::Status SqliteDatabase::Migrate(const MigrationScript& script, absl::Time d
           return errors::MigrationFailed(script.target, script.record.version, script.record.name, script.file,
                                          e.what());
         }
+        // A table rebuilt (created anew, rows copied, renamed) without the
+        // version columns would restart every row at version 1.
+        for (const std::string& t : TablesWithoutMetaColumns(conn)) {
+          if (std::binary_search(had_versions.begin(), had_versions.end(), t) && TableHasRows(conn, t)) {
+            return errors::MigrationDropsVersions(script.target, script.record.version, script.record.name, script.file,
+                                                  t);
+          }
+        }
+        EnsureMetaColumns(conn);
         if (script.up) {
-          EnsureMetaColumns(conn);
           SQLite::Statement& ins =
               conn.Prepare("INSERT INTO _dg_migrations(version, name, checksum, apply_us) VALUES (?, ?, ?, ?)");
           ins.bind(1, script.record.version);
