@@ -24,16 +24,16 @@ grpc::Status TenantServiceImpl::CreateTenant(grpc::ServerContext* ctx, const v1:
   return grpc::Status::OK;
 }
 
-grpc::Status TenantServiceImpl::GetTenant(grpc::ServerContext*, const v1::GetTenantRequest* req, v1::Tenant* resp) {
-  absl::StatusOr<store::TenantRecord> record = tenants_->Get(req->tenant_id());
+grpc::Status TenantServiceImpl::GetTenant(grpc::ServerContext* ctx, const v1::GetTenantRequest* req, v1::Tenant* resp) {
+  absl::StatusOr<store::TenantRecord> record = tenants_->Get(req->tenant_id(), DeadlineOf(*ctx));
   if (!record.ok()) return ToGrpcStatus(record.status());
   ToProto(*record, resp);
   return grpc::Status::OK;
 }
 
-grpc::Status TenantServiceImpl::ListTenants(grpc::ServerContext*, const v1::ListTenantsRequest* req,
+grpc::Status TenantServiceImpl::ListTenants(grpc::ServerContext* ctx, const v1::ListTenantsRequest* req,
                                             v1::ListTenantsResponse* resp) {
-  absl::StatusOr<core::TenantPage> page = tenants_->List(req->page_size(), req->page_token());
+  absl::StatusOr<core::TenantPage> page = tenants_->List(req->page_size(), req->page_token(), DeadlineOf(*ctx));
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const store::TenantRecord& record : page->tenants) ToProto(record, resp->add_tenants());
   resp->set_next_page_token(page->next_page_token);

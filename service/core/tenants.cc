@@ -28,9 +28,10 @@ absl::StatusOr<store::TenantRecord> Tenants::Create(const CreateTenantSpec& spec
   if (spec.display_name.size() > kMaxDisplayName) {
     return errors::TooLong("display_name", static_cast<int64_t>(spec.display_name.size()), kMaxDisplayName);
   }
-  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> existing, store_->LookupTenant(spec.id));
+  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> existing, store_->LookupTenant(spec.id, spec.deadline));
   if (existing) return AnswerExisting(spec, *existing);
-  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> same_request, store_->LookupTenantByRequestId(spec.request_id));
+  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> same_request,
+                   store_->LookupTenantByRequestId(spec.request_id, spec.deadline));
   if (same_request) return errors::RequestIdReused(spec.request_id);
 
   store::TenantRecord record{spec.id, spec.display_name, spec.request_id, NowMicros(), 0};
@@ -45,21 +46,21 @@ absl::StatusOr<store::TenantRecord> Tenants::Create(const CreateTenantSpec& spec
       spec.deadline);
   if (created.status().code() == absl::StatusCode::kAlreadyExists) {
     // Created by a concurrent call meanwhile: answer as if it came first.
-    ASSIGN_OR_RETURN(existing, store_->LookupTenant(spec.id));
+    ASSIGN_OR_RETURN(existing, store_->LookupTenant(spec.id, spec.deadline));
     if (existing) return AnswerExisting(spec, *existing);
   }
   if (created.ok()) spdlog::info("tenant '{}' created", spec.id);
   return created;
 }
 
-absl::StatusOr<store::TenantRecord> Tenants::Get(const std::string& id) {
+absl::StatusOr<store::TenantRecord> Tenants::Get(const std::string& id, absl::Time deadline) {
   RETURN_IF_ERROR(ValidateTenantId(id));
-  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> record, store_->LookupTenant(id));
+  ASSIGN_OR_RETURN(std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
   if (!record) return errors::UnknownTenant(id);
   return *std::move(record);
 }
 
-absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_token) {
+absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_token, absl::Time deadline) {
   if (page_size < 0) return errors::InvalidField("page_size", "must not be negative");
   if (page_size > kMaxPageSize) return errors::TooLarge("page_size", page_size, kMaxPageSize);
   const int limit = page_size == 0 ? kDefaultPageSize : page_size;
@@ -67,7 +68,7 @@ absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_
   if (!page_token.empty()) {
     ASSIGN_OR_RETURN(after, DecodeIdPageToken(page_token, kTenantListFingerprint));
   }
-  ASSIGN_OR_RETURN(std::vector<store::TenantRecord> records, store_->ListTenants(after, limit + 1));
+  ASSIGN_OR_RETURN(std::vector<store::TenantRecord> records, store_->ListTenants(after, limit + 1, deadline));
   TenantPage page;
   if (static_cast<int>(records.size()) > limit) {
     records.resize(limit);

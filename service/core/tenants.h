@@ -45,10 +45,10 @@ class Tenants {
   // is INVALID_ARGUMENT. Errors of provisioning are returned as they are.
   absl::StatusOr<store::TenantRecord> Create(const CreateTenantSpec& spec);
   // NOT_FOUND if unknown; INVALID_ARGUMENT for a malformed id.
-  absl::StatusOr<store::TenantRecord> Get(const std::string& id);
+  absl::StatusOr<store::TenantRecord> Get(const std::string& id, absl::Time deadline);
   // One page in id order. INVALID_ARGUMENT for a bad token;
   // RESOURCE_EXHAUSTED for page_size above 1000.
-  absl::StatusOr<TenantPage> List(int page_size, const std::string& page_token);
+  absl::StatusOr<TenantPage> List(int page_size, const std::string& page_token, absl::Time deadline);
   // Unregisters the tenant and deletes its data. NOT_FOUND if unknown.
   absl::Status Delete(const std::string& id, absl::Time deadline);
   // The database of a registered tenant: INVALID_ARGUMENT for a malformed

@@ -45,11 +45,11 @@ void Migrations::Release(const std::string& target) {
   busy_.erase(target);
 }
 
-absl::Status Migrations::ForEachTenant(const std::string& after,
+absl::Status Migrations::ForEachTenant(const std::string& after, absl::Time deadline,
                                        absl::FunctionRef<absl::StatusOr<bool>(const std::string&)> fn) {
   std::string cursor = after;
   while (true) {
-    ASSIGN_OR_RETURN(const std::vector<store::TenantRecord> batch, store_->ListTenants(cursor, kTenantBatch));
+    ASSIGN_OR_RETURN(const std::vector<store::TenantRecord> batch, store_->ListTenants(cursor, kTenantBatch, deadline));
     for (const store::TenantRecord& r : batch) {
       ASSIGN_OR_RETURN(const bool more, fn(r.id));
       if (!more) return absl::OkStatus();
@@ -64,10 +64,10 @@ absl::Status Migrations::RecordSchemaVersion(const std::string& id, store::Datab
   const int64_t version = applied.empty() ? 0 : applied.back().version;
   // Every start visits every tenant: skip the master write (an fsync under
   // FULL) when nothing changed.
-  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id));
+  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
   if (!record) return errors::UnknownTenant(id);
   if (record->schema_version == version) return absl::OkStatus();
-  return store_->SetTenantSchemaVersion(id, version);
+  return store_->SetTenantSchemaVersion(id, version, deadline);
 }
 
 absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarget>& target, int page_size,
@@ -100,7 +100,7 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
   }
   int64_t bytes = page.targets.empty() ? 0 : StateBytes(page.targets[0]);
   std::string last = after;
-  RETURN_IF_ERROR(ForEachTenant(after, [&](const std::string& id) -> absl::StatusOr<bool> {
+  RETURN_IF_ERROR(ForEachTenant(after, deadline, [&](const std::string& id) -> absl::StatusOr<bool> {
     if (static_cast<int>(page.targets.size()) >= limit || bytes > limits_.max_status_bytes) {
       page.next_page_token = EncodeIdPageToken(fingerprint, last);
       return false;
@@ -162,7 +162,7 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
       break;
     }
     case MigrationTarget::Kind::kAllTenants:
-      RETURN_IF_ERROR(ForEachTenant("", [&](const std::string& id) -> absl::StatusOr<bool> {
+      RETURN_IF_ERROR(ForEachTenant("", deadline, [&](const std::string& id) -> absl::StatusOr<bool> {
         if (absl::Now() > deadline) return errors::DeadlineWhileWorking();
         absl::StatusOr<std::shared_ptr<store::Database>> db = store_->OpenTenant(id, deadline);
         absl::Status s = db.ok() ? RunOne(TenantTarget(id), id, **db, m, to_version, up, validate_only, deadline, &plan)
@@ -184,7 +184,7 @@ absl::Status Migrations::ApplyAllAtStart() {
   const absl::Time forever = absl::InfiniteFuture();
   RETURN_IF_ERROR(master_->ApplyAll("master", *store_->Master(), forever));
   int64_t tenants = 0;
-  RETURN_IF_ERROR(ForEachTenant("", [&](const std::string& id) -> absl::StatusOr<bool> {
+  RETURN_IF_ERROR(ForEachTenant("", forever, [&](const std::string& id) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(id, forever));
     RETURN_IF_ERROR(tenant_->ApplyAll(TenantTarget(id), *db, forever));
     RETURN_IF_ERROR(RecordSchemaVersion(id, *db, forever));

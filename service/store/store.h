@@ -221,13 +221,16 @@ class Store {
   // another call is still opening it at the deadline.
   virtual absl::StatusOr<std::shared_ptr<Database>> OpenTenant(const std::string& id, absl::Time deadline) = 0;
 
-  virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id) = 0;
+  // Registry calls wait at most until `deadline` (DEADLINE_EXCEEDED).
+  virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id, absl::Time deadline) = 0;
   // The tenant created with `request_id` (non-empty), if any.
-  virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenantByRequestId(const std::string& request_id) = 0;
+  virtual absl::StatusOr<std::optional<TenantRecord>> LookupTenantByRequestId(const std::string& request_id,
+                                                                              absl::Time deadline) = 0;
   // Tenants with id > after, in id order, at most `limit`.
-  virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit,
+                                                                absl::Time deadline) = 0;
   // Records the tenant's schema version after migrations. NOT_FOUND if unknown.
-  virtual absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version) = 0;
+  virtual absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) = 0;
   // Stops serving the tenant, unregisters it, waits for (and interrupts)
   // calls still using its database, then deletes its data. Calls holding
   // its Database get NOT_FOUND from then on. NOT_FOUND if unknown.

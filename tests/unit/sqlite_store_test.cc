@@ -108,11 +108,11 @@ TEST(SqliteStoreTest, RegistryKeepsSchemaVersion) {
   testing::TempDir dir;
   auto store = OpenStore(dir.path(), 8);
   Provision(*store, "v1");
-  ASSERT_TRUE(store->SetTenantSchemaVersion("v1", 7).ok());
-  auto record = store->LookupTenant("v1");
+  ASSERT_TRUE(store->SetTenantSchemaVersion("v1", 7, kForever).ok());
+  auto record = store->LookupTenant("v1", kForever);
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->schema_version, 7);
-  EXPECT_EQ(store->SetTenantSchemaVersion("nobody", 1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->SetTenantSchemaVersion("nobody", 1, kForever).code(), absl::StatusCode::kNotFound);
 }
 
 MigrationScript Script(int64_t version, const char* sql, bool up = true) {

@@ -96,6 +96,24 @@ TEST(StoreWaitsTest, WaitingForAnotherProcesssLockEndsAtTheDeadline) {
   EXPECT_TRUE(db->Write({Insert(1)}).ok());
 }
 
+TEST(StoreWaitsTest, OpeningAFileAnotherProcessLocksEndsAtTheDeadline) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/o.db";
+  OpenDb(path)->Close();
+  // An outside program holding the file exclusively (as sqlite3 can).
+  SQLite::Database outsider(path, SQLite::OPEN_READWRITE);
+  outsider.exec("PRAGMA locking_mode=EXCLUSIVE");
+  outsider.exec("BEGIN EXCLUSIVE");
+  outsider.exec("CREATE TABLE held (a)");
+  DatabaseOptions options;
+  options.busy_timeout_ms = 5000;
+  const auto start = Clock::now();
+  auto db = SqliteDatabase::Open(path, options, /*create=*/false, absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDeadlineExceeded) << db.status();
+  EXPECT_LT(MillisSince(start), 1500);  // not the 5 s busy timeout
+  outsider.exec("ROLLBACK");
+}
+
 class TenantStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<SqliteStore> Open(DatabaseOptions database = {}) {
@@ -151,6 +169,64 @@ TEST_F(TenantStoreTest, OneTenantOpeningSlowlyDoesNotHoldUpTheOthers) {
   EXPECT_TRUE(store->OpenTenant("slow", absl::InfiniteFuture()).ok());
 }
 
+TEST_F(TenantStoreTest, RegistryReadsAndWritesEndAtTheDeadline) {
+  Provision(*Open(), "known");
+  DatabaseOptions database;
+  database.max_readers = 1;
+  auto store = Open(database);  // "known" is not open: opening it reads the registry
+  auto* master = dynamic_cast<SqliteDatabase*>(store->Master().get());
+  ASSERT_NE(master, nullptr);
+  std::atomic<bool> holding{false};
+  std::atomic<bool> release{false};
+  std::thread reader([&] {  // the master's only read connection, busy
+    EXPECT_TRUE(master
+                    ->Read("hold", absl::InfiniteFuture(),
+                           [&](Connection&, const Catalog&) {
+                             holding = true;
+                             // At most 2 s, so a wait that ignores its deadline ends too.
+                             const auto until = Clock::now() + std::chrono::seconds(2);
+                             while (!release && Clock::now() < until)
+                               std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                             return absl::OkStatus();
+                           })
+                    .ok());
+  });
+  while (!holding) std::this_thread::yield();
+  const auto soon = [] { return absl::Now() + absl::Milliseconds(100); };
+  auto start = Clock::now();
+  EXPECT_EQ(store->OpenTenant("known", soon()).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(store->LookupTenant("known", soon()).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(store->LookupTenantByRequestId("r", soon()).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(store->ListTenants("", 10, soon()).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(MillisSince(start), 1500);
+  release = true;
+  reader.join();
+  // And the master's writer.
+  release = false;
+  std::thread writer([&] {
+    EXPECT_TRUE(master
+                    ->Transact("hold", absl::InfiniteFuture(),
+                               [&](Connection&, const Catalog&) {
+                                 holding = false;
+                                 // At most 2 s, so a wait that ignores its deadline ends too.
+                                 const auto until = Clock::now() + std::chrono::seconds(2);
+                                 while (!release && Clock::now() < until)
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+  });
+  while (holding) std::this_thread::yield();
+  start = Clock::now();
+  EXPECT_EQ(store->SetTenantSchemaVersion("known", 2, soon()).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(MillisSince(start), 1500);
+  release = true;
+  writer.join();
+  auto record = store->LookupTenant("known", absl::InfiniteFuture());
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->schema_version, 0);  // the late write did nothing
+}
+
 TEST_F(TenantStoreTest, DeleteStopsReadsInFlightAndRemovesFilesOnlyAfterThem) {
   auto store = Open();
   Provision(*store, "busy",
@@ -197,7 +273,7 @@ TEST_F(TenantStoreTest, AFailedCreateLeavesNoFileAndNothingToOpen) {
   EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->OpenTenant("half", absl::InfiniteFuture()).status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/tenants/half.db"));
-  EXPECT_FALSE(store->LookupTenant("half")->has_value());
+  EXPECT_FALSE(store->LookupTenant("half", absl::InfiniteFuture())->has_value());
 }
 
 }  // namespace

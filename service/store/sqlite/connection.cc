@@ -20,7 +20,7 @@ namespace {
 constexpr int kProgressSteps = 1000;
 }  // namespace
 
-Connection::Connection(const std::string& path, const ConnectionOptions& options)
+Connection::Connection(const std::string& path, const ConnectionOptions& options, absl::Time deadline)
     : db_(path,
           options.read_only ? SQLite::OPEN_READONLY
                             : (SQLite::OPEN_READWRITE | (options.create ? SQLite::OPEN_CREATE : 0)),
@@ -29,6 +29,7 @@ Connection::Connection(const std::string& path, const ConnectionOptions& options
   sqlite3_busy_handler(db_.getHandle(), &Connection::OnBusy, this);
   sqlite3_progress_handler(db_.getHandle(), kProgressSteps, &Connection::OnProgress, this);
   if (!options.read_only) {
+    DeadlineScope scope(*this, deadline);
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec(absl::StrCat("PRAGMA synchronous=", options.synchronous));
     db_.exec("PRAGMA foreign_keys=ON");

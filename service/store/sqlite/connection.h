@@ -32,8 +32,9 @@ struct ConnectionOptions {
 // Not thread-safe: used by one thread at a time (the store hands it out).
 class Connection {
  public:
-  // Opens the file and sets WAL and the pragmas. Throws SQLite::Exception.
-  Connection(const std::string& path, const ConnectionOptions& options);
+  // Opens the file and sets WAL and the pragmas; a wait for another
+  // process's lock meanwhile ends at `deadline`. Throws SQLite::Exception.
+  Connection(const std::string& path, const ConnectionOptions& options, absl::Time deadline);
 
   // A prepared statement for `sql`, reset and with bindings cleared, from
   // the cache when possible. Throws SQLite::Exception.

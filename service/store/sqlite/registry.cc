@@ -63,10 +63,10 @@ absl::StatusOr<bool> Registry::Unregister(const std::string& id, absl::Time dead
   return found;
 }
 
-absl::StatusOr<std::optional<TenantRecord>> Registry::LookupWhere(absl::string_view condition,
-                                                                  const std::string& value) {
+absl::StatusOr<std::optional<TenantRecord>> Registry::LookupWhere(absl::string_view condition, const std::string& value,
+                                                                  absl::Time deadline) {
   std::optional<TenantRecord> record;
-  RETURN_IF_ERROR(master_->Read("lookup tenant", absl::InfiniteFuture(), [&](Connection& c, const Catalog&) {
+  RETURN_IF_ERROR(master_->Read("lookup tenant", deadline, [&](Connection& c, const Catalog&) {
     SQLite::Statement& q = c.Prepare(absl::StrCat(kColumns, condition));
     q.bind(1, value);
     if (q.executeStep()) record = ReadTenant(q);
@@ -75,18 +75,19 @@ absl::StatusOr<std::optional<TenantRecord>> Registry::LookupWhere(absl::string_v
   return record;
 }
 
-absl::StatusOr<std::optional<TenantRecord>> Registry::Lookup(const std::string& id) {
-  return LookupWhere("WHERE id = ?", id);
+absl::StatusOr<std::optional<TenantRecord>> Registry::Lookup(const std::string& id, absl::Time deadline) {
+  return LookupWhere("WHERE id = ?", id, deadline);
 }
 
-absl::StatusOr<std::optional<TenantRecord>> Registry::LookupByRequestId(const std::string& request_id) {
+absl::StatusOr<std::optional<TenantRecord>> Registry::LookupByRequestId(const std::string& request_id,
+                                                                        absl::Time deadline) {
   if (request_id.empty()) return std::optional<TenantRecord>();
-  return LookupWhere("WHERE request_id = ?", request_id);
+  return LookupWhere("WHERE request_id = ?", request_id, deadline);
 }
 
-absl::StatusOr<std::vector<TenantRecord>> Registry::List(const std::string& after, int limit) {
+absl::StatusOr<std::vector<TenantRecord>> Registry::List(const std::string& after, int limit, absl::Time deadline) {
   std::vector<TenantRecord> records;
-  RETURN_IF_ERROR(master_->Read("list tenants", absl::InfiniteFuture(), [&](Connection& c, const Catalog&) {
+  RETURN_IF_ERROR(master_->Read("list tenants", deadline, [&](Connection& c, const Catalog&) {
     SQLite::Statement& q = c.Prepare(std::string(kColumns) + "WHERE id > ? ORDER BY id LIMIT ?");
     q.bind(1, after);
     q.bind(2, limit);
@@ -96,16 +97,15 @@ absl::StatusOr<std::vector<TenantRecord>> Registry::List(const std::string& afte
   return records;
 }
 
-absl::Status Registry::SetSchemaVersion(const std::string& id, int64_t version) {
+absl::Status Registry::SetSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) {
   bool found = false;
-  RETURN_IF_ERROR(
-      master_->Transact("record schema version", absl::InfiniteFuture(), [&](Connection& c, const Catalog&) {
-        SQLite::Statement& q = c.Prepare("UPDATE _dg_tenants SET schema_version = ? WHERE id = ?");
-        q.bind(1, version);
-        q.bind(2, id);
-        found = q.exec() > 0;
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(master_->Transact("record schema version", deadline, [&](Connection& c, const Catalog&) {
+    SQLite::Statement& q = c.Prepare("UPDATE _dg_tenants SET schema_version = ? WHERE id = ?");
+    q.bind(1, version);
+    q.bind(2, id);
+    found = q.exec() > 0;
+    return absl::OkStatus();
+  }));
   return found ? absl::OkStatus() : errors::UnknownTenant(id);
 }
 

@@ -25,15 +25,16 @@ class Registry {
   absl::Status Register(const TenantRecord& record, absl::Time deadline);
   // Removes the tenant; false if it was not registered.
   absl::StatusOr<bool> Unregister(const std::string& id, absl::Time deadline);
-  absl::StatusOr<std::optional<TenantRecord>> Lookup(const std::string& id);
-  absl::StatusOr<std::optional<TenantRecord>> LookupByRequestId(const std::string& request_id);
-  absl::StatusOr<std::vector<TenantRecord>> List(const std::string& after, int limit);
+  absl::StatusOr<std::optional<TenantRecord>> Lookup(const std::string& id, absl::Time deadline);
+  absl::StatusOr<std::optional<TenantRecord>> LookupByRequestId(const std::string& request_id, absl::Time deadline);
+  absl::StatusOr<std::vector<TenantRecord>> List(const std::string& after, int limit, absl::Time deadline);
   // NOT_FOUND if the tenant is not registered.
-  absl::Status SetSchemaVersion(const std::string& id, int64_t version);
+  absl::Status SetSchemaVersion(const std::string& id, int64_t version, absl::Time deadline);
 
  private:
   // The tenant matching `condition` ("WHERE column = ?") bound to `value`.
-  absl::StatusOr<std::optional<TenantRecord>> LookupWhere(absl::string_view condition, const std::string& value);
+  absl::StatusOr<std::optional<TenantRecord>> LookupWhere(absl::string_view condition, const std::string& value,
+                                                          absl::Time deadline);
 
   SqliteDatabase* const master_;
 };

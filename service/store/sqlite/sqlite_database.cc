@@ -46,9 +46,9 @@ absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   }
   std::shared_ptr<SqliteDatabase> db(new SqliteDatabase(path, options));
   try {
-    db->writer_ = std::make_unique<Connection>(path, db->ConnOptions(/*read_only=*/false, create));
+    db->writer_ = std::make_unique<Connection>(path, db->ConnOptions(/*read_only=*/false, create), deadline);
   } catch (const std::exception& e) {
-    return MapError(e, absl::StrCat("opening ", path));
+    return db->Explain(MapError(e, absl::StrCat("opening ", path)), deadline);
   }
   RETURN_IF_ERROR(db->AcquireWriter(deadline));
   std::shared_ptr<const Catalog> catalog;
@@ -175,7 +175,7 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::Time deadline
   }
   absl::Status status;
   try {
-    if (conn == nullptr) conn = std::make_unique<Connection>(path_, ConnOptions(/*read_only=*/true, false));
+    if (conn == nullptr) conn = std::make_unique<Connection>(path_, ConnOptions(/*read_only=*/true, false), deadline);
     const uint64_t generation = schema_generation_.load();
     if (conn->schema_generation != generation) {
       conn->ClearCache();

@@ -43,7 +43,7 @@ absl::Status SqliteStore::RemoveUnregisteredFiles() {
     const std::filesystem::path path = entry.path();
     if (path.extension() != ".db") continue;
     const std::string id = path.stem().string();
-    ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id));
+    ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id, absl::InfiniteFuture()));
     if (record) continue;
     spdlog::warn("removing {}: no tenant '{}' is registered (an interrupted create or delete)", path.string(), id);
     RemoveFiles(path.string());
@@ -107,11 +107,12 @@ bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool 
 }
 
 absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteStore::OpenRegistered(const std::string& id,
-                                                                           absl::Time deadline) {
-  ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id));
+                                                                            absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id, deadline));
   if (!record) return errors::UnknownTenant(id);
   const std::string path = TenantPath(id);
-  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path, options_.database, /*create=*/false, deadline);
+  absl::StatusOr<std::shared_ptr<SqliteDatabase>> db =
+      SqliteDatabase::Open(path, options_.database, /*create=*/false, deadline);
   if (!db.ok() && !std::filesystem::exists(path)) {
     spdlog::error("tenant '{}' is registered but its file {} is missing", id, path);
     return errors::TenantStorageMissing(id);
@@ -201,7 +202,7 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
   TenantRecord registered = record;
   bool made_file = false;
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::optional<TenantRecord> existing, registry_->Lookup(id));
+    ASSIGN_OR_RETURN(std::optional<TenantRecord> existing, registry_->Lookup(id, deadline));
     if (existing) return errors::TenantExists(id);
     RemoveFiles(path);  // left by an unfinished create or delete
     made_file = true;
@@ -275,20 +276,22 @@ size_t SqliteStore::open_tenants() {
   return entries_.size();
 }
 
-absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std::string& id) {
-  return registry_->Lookup(id);
+absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenant(const std::string& id, absl::Time deadline) {
+  return registry_->Lookup(id, deadline);
 }
 
-absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenantByRequestId(const std::string& request_id) {
-  return registry_->LookupByRequestId(request_id);
+absl::StatusOr<std::optional<TenantRecord>> SqliteStore::LookupTenantByRequestId(const std::string& request_id,
+                                                                                 absl::Time deadline) {
+  return registry_->LookupByRequestId(request_id, deadline);
 }
 
-absl::StatusOr<std::vector<TenantRecord>> SqliteStore::ListTenants(const std::string& after, int limit) {
-  return registry_->List(after, limit);
+absl::StatusOr<std::vector<TenantRecord>> SqliteStore::ListTenants(const std::string& after, int limit,
+                                                                   absl::Time deadline) {
+  return registry_->List(after, limit, deadline);
 }
 
-absl::Status SqliteStore::SetTenantSchemaVersion(const std::string& id, int64_t version) {
-  return registry_->SetSchemaVersion(id, version);
+absl::Status SqliteStore::SetTenantSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) {
+  return registry_->SetSchemaVersion(id, version, deadline);
 }
 
 }  // namespace datagate::store::sqlite

@@ -43,10 +43,12 @@ class SqliteStore final : public Store {
                                             absl::FunctionRef<absl::Status(Database& db, TenantRecord* record)> prepare,
                                             absl::Time deadline) override;
   absl::StatusOr<std::shared_ptr<Database>> OpenTenant(const std::string& id, absl::Time deadline) override;
-  absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id) override;
-  absl::StatusOr<std::optional<TenantRecord>> LookupTenantByRequestId(const std::string& request_id) override;
-  absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit) override;
-  absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version) override;
+  absl::StatusOr<std::optional<TenantRecord>> LookupTenant(const std::string& id, absl::Time deadline) override;
+  absl::StatusOr<std::optional<TenantRecord>> LookupTenantByRequestId(const std::string& request_id,
+                                                                      absl::Time deadline) override;
+  absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit,
+                                                        absl::Time deadline) override;
+  absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) override;
   absl::Status DeleteTenant(const std::string& id, absl::Time deadline) override;
 
   // Tenant databases open now (for tests and metrics).
