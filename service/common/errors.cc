@@ -305,6 +305,12 @@ absl::Status InvalidOption(absl::string_view name, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(name, ": ", what));
 }
 
+absl::Status TooFewFiles(int64_t limit, int64_t needed) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("the process may open ", limit, " files, and serving one tenant needs ", needed,
+                   ": raise the limit (ulimit -n, or the container's nofile limit) or lower --max_readers"));
+}
+
 absl::Status UnusablePath(absl::string_view option, absl::string_view path, absl::string_view why) {
   return absl::FailedPreconditionError(absl::StrCat(option, ": '", E(path), "' ", why));
 }

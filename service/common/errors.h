@@ -181,6 +181,9 @@ absl::Status RequestMissing(absl::string_view type);
 
 // INVALID_ARGUMENT: option `name` is wrong (`what` says how).
 absl::Status InvalidOption(absl::string_view name, absl::string_view what);
+// FAILED_PRECONDITION: the process may open `limit` files, but serving even
+// one tenant needs `needed`.
+absl::Status TooFewFiles(int64_t limit, int64_t needed);
 // FAILED_PRECONDITION: a folder or file named by an option cannot be used.
 absl::Status UnusablePath(absl::string_view option, absl::string_view path, absl::string_view why);
 // FAILED_PRECONDITION: another process owns the data folder.

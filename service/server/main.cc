@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
+#include "server/file_budget.h"
 #include "server/server.h"
 
 namespace {
@@ -104,6 +105,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // SQLite keeps a few files per open tenant: use all the kernel allows
+  // (the server lowers --max_open_tenants to what fits, with a warning).
+  datagate::server::RaiseFileLimit();
 
   datagate::server::Options options;
   options.listen = absl::GetFlag(FLAGS_listen);

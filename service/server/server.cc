@@ -22,6 +22,7 @@
 #include "core/tenants.h"
 #include "google/protobuf/stubs/logging.h"
 #include "migrate/migrations.h"
+#include "server/file_budget.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace datagate::server {
@@ -113,7 +114,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   store::sqlite::StoreOptions store_options;
   store_options.database.synchronous = options.synchronous;
   store_options.database.max_readers = options.max_readers;
-  store_options.max_open_tenants = static_cast<size_t>(options.max_open_tenants);
+  ASSIGN_OR_RETURN(
+      const FileBudget files,
+      PlanFiles(FileLimit(), store::sqlite::FilesPerDatabase(store_options.database), options.max_open_tenants));
+  if (files.max_open_tenants < options.max_open_tenants) {
+    spdlog::warn(
+        "--max_open_tenants={} needs up to {} files per tenant, but the process may open {} files: keeping at most {} "
+        "tenant databases open (raise ulimit -n, or lower --max_readers, for more)",
+        options.max_open_tenants, files.files_per_tenant, files.file_limit, files.max_open_tenants);
+  }
+  store_options.max_open_tenants = static_cast<size_t>(files.max_open_tenants);
   ASSIGN_OR_RETURN(s->store, store::sqlite::SqliteStore::Open(options.data_dir, store_options));
   // A new tenant gets the tenant migrations before anyone can see it.
   const migrate::Migrator* tenant_migrations = s->tenant_migrations.get();

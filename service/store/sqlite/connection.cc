@@ -134,6 +134,11 @@ absl::Status MapError(const std::exception& e, absl::string_view context) {
       return errors::DiskFull();
     case SQLITE_TOOBIG:
       return errors::ValueTooBig();
+    case SQLITE_CANTOPEN:
+      // Out of file descriptors, most often (a missing tenant file is told
+      // apart before this): passing, so retryable.
+      spdlog::error("sqlite cannot open a file during {}: {} (extended code {})", context, e.what(), extended);
+      return errors::StoreUnavailable("a database file cannot be opened now (too many open files?)");
     default:
       break;
   }

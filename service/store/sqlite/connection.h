@@ -97,6 +97,7 @@ std::string Quote(absl::string_view identifier);
 
 // Maps a caught exception to a status: INTERRUPT -> DEADLINE_EXCEEDED,
 // BUSY/LOCKED -> UNAVAILABLE, FULL/TOOBIG -> RESOURCE_EXHAUSTED, else
+// CANTOPEN -> UNAVAILABLE (out of files, mostly), else
 // INTERNAL (logged with `context`, never returned). Constraint failures are
 // mapped by MapConstraint where the table is known.
 absl::Status MapError(const std::exception& e, absl::string_view context);

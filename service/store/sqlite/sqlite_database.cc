@@ -23,6 +23,8 @@ CREATE INDEX IF NOT EXISTS _dg_requests_by_time ON _dg_requests(create_us);
 
 }  // namespace
 
+int64_t FilesPerDatabase(const DatabaseOptions& options) { return 3 + 2 * int64_t{options.max_readers}; }
+
 SqliteDatabase::SqliteDatabase(std::string path, DatabaseOptions options)
     : path_(std::move(path)), options_(std::move(options)), catalog_(std::make_shared<Catalog>()) {}
 

@@ -23,6 +23,11 @@
 
 namespace datagate::store::sqlite {
 
+struct DatabaseOptions;
+// File descriptors an open database may hold: the writer's database and WAL
+// files, the shared-memory index, and two for each reader.
+int64_t FilesPerDatabase(const DatabaseOptions& options);
+
 struct DatabaseOptions {
   std::string synchronous = "FULL";  // FULL: an acknowledged write is on disk
   int busy_timeout_ms = 5000;        // waiting for another process's lock
