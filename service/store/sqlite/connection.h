@@ -96,7 +96,7 @@ Value ReadColumn(SQLite::Statement& stmt, int index);
 std::string Quote(absl::string_view identifier);
 
 // Maps a caught exception to a status: INTERRUPT -> DEADLINE_EXCEEDED,
-// BUSY/LOCKED -> UNAVAILABLE, FULL/TOOBIG -> RESOURCE_EXHAUSTED, else
+// BUSY/LOCKED -> UNAVAILABLE, FULL/TOOBIG -> RESOURCE_EXHAUSTED,
 // CANTOPEN -> UNAVAILABLE (out of files, mostly), else
 // INTERNAL (logged with `context`, never returned). Constraint failures are
 // mapped by MapConstraint where the table is known.
