@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "api/adapters.h"
 #include "api/data_service.h"
 #include "api/health_service.h"
@@ -190,8 +192,20 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
   }
   if (state_->grpc_server) {
     state_->health_service->Shutdown();
+    // At the deadline gRPC cancels the calls still running, but a call
+    // waiting inside the store (for a writer's turn, a lock, a long
+    // statement) does not look: closing the store then ends those waits
+    // (UNAVAILABLE), so the grace period holds.
+    absl::Notification stopped;
+    std::thread closer([this, &stopped, deadline] {
+      if (stopped.WaitForNotificationWithDeadline(absl::FromChrono(deadline))) return;
+      spdlog::warn("shutdown: grace period over; stopping calls still in the store");
+      if (state_->store) state_->store->Close();
+    });
     state_->grpc_server->Shutdown(deadline);
     state_->grpc_server->Wait();
+    stopped.Notify();
+    closer.join();
   }
   if (state_->store) state_->store->Close();
   spdlog::info("datagate stopped");

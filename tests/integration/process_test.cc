@@ -183,6 +183,53 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkillWithNormalSync) { StopAndCheck("
 // SIGTERM: calls in flight finish, the files are closed, the exit is clean.
 TEST(ShutdownTest, SigtermFinishesCallsAndClosesFiles) { StopAndCheck("FULL", SIGTERM); }
 
+// Calls waiting inside the store (here for a lock another program holds)
+// do not see gRPC's cancellation at the end of the grace period: the store
+// is closed then, so SIGTERM still ends the process within its grace, not
+// after each queued write has waited out the 5 s busy timeout in turn.
+TEST(ShutdownTest, GraceEndsCallsWaitingInTheStore) {
+  TempDir dir;
+  Process p({"--data_dir=" + dir.path(), "--migrations_dir=" + ExampleMigrationsDir(), "--log_level=error",
+             "--shutdown_grace_seconds=1"},
+            {});
+  v1::CreateTenantRequest req;
+  req.set_tenant_id("grace");
+  v1::Tenant t;
+  grpc::Status created = v1::TenantService::NewStub(p.channel())->CreateTenant(Ctx().get(), req, &t);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  SQLite::Database outsider(dir.path() + "/tenants/grace.db", SQLite::OPEN_READWRITE);
+  outsider.exec("BEGIN IMMEDIATE");
+  std::atomic<int> answered{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 6; ++i) {
+    writers.emplace_back([&, i] {
+      auto data = v1::DataService::NewStub(p.channel());
+      v1::CreateRowRequest create;
+      create.set_table("customers");
+      auto& f = *create.mutable_row()->mutable_fields();
+      f["id"].set_number_value(i + 1);
+      f["name"].set_string_value("n");
+      f["email"].set_string_value("e" + std::to_string(i));
+      v1::Row row;
+      auto ctx = Ctx("grace");
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      grpc::Status s = data->CreateRow(ctx.get(), create, &row);
+      EXPECT_FALSE(s.ok());  // the lock was never free
+      ++answered;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start = std::chrono::steady_clock::now();
+  const int status = p.Kill(SIGTERM);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_LT(seconds, 4.0);
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(answered.load(), 6);
+  outsider.exec("ROLLBACK");
+  std::cout << "stopped " << seconds << " s after SIGTERM with 6 writes waiting for a lock (grace 1 s)\n";
+}
+
 TEST(ConfigTest, EnvironmentVariablesSetOptionsAndFlagsWin) {
   TempDir dir;
   Process p({"--log_level=warn"},
