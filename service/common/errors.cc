@@ -101,6 +101,11 @@ absl::Status MalformedPageToken(absl::string_view why) {
       "page_token is invalid (", why, "): pass the next_page_token of a previous response to the same query"));
 }
 
+absl::Status PageTokenExpired() {
+  return absl::InvalidArgumentError(
+      "page_token has expired or is unknown: start again from the first page, without a page_token");
+}
+
 absl::Status CorruptEncoding(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("encoded data is invalid: ", why));
 }

@@ -57,6 +57,9 @@ absl::Status FilterUnknownColumn(int index, absl::string_view table, absl::strin
 absl::Status TooLong(absl::string_view field, int64_t length, int64_t max);
 // INVALID_ARGUMENT: the page token is not one this query produced.
 absl::Status MalformedPageToken(absl::string_view why);
+// INVALID_ARGUMENT: the page token refers to a cursor the store no longer
+// keeps (expired or dropped), or never kept for this tenant.
+absl::Status PageTokenExpired();
 // INVALID_ARGUMENT: bytes the gateway encoded itself (a page token or a
 // stored result) do not decode.
 absl::Status CorruptEncoding(absl::string_view why);

@@ -1,5 +1,6 @@
 #include "core/data.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -38,8 +39,55 @@ absl::StatusOr<store::RowRead> PlanRead(const store::Catalog& catalog, const Get
   return read;
 }
 
-// The query for `spec` against `catalog`, without its size budget.
-absl::StatusOr<store::Query> PlanQuery(const store::Catalog& catalog, const ListSpec& spec) {
+// The page token's size for `cursor`: inline up to kMaxInlinePageTokenSize,
+// else a stored cursor's token.
+int64_t TokenSize(const std::vector<Value>& cursor) {
+  const int64_t inline_size = PageTokenSize(cursor);
+  return inline_size > kMaxInlinePageTokenSize ? kStoredPageTokenSize : inline_size;
+}
+
+// Reads the page token of `spec` into `token`, loading a stored cursor from
+// `db` (a read). Returns the store's errors; the token's own
+// INVALID_ARGUMENT goes into `token`, for the planner to report after the
+// names it checks.
+absl::Status ReadToken(store::Database& db, const ListSpec& spec, absl::StatusOr<PageToken>* token) {
+  *token = ParsePageToken(spec.page_token);
+  if (!token->ok() || !(*token)->stored) return absl::OkStatus();
+  const StoredCursorRef ref = *std::move((*token)->stored);
+  ASSIGN_OR_RETURN(std::optional<store::SavedCursor> saved, db.LoadCursor(ref.id, spec.deadline));
+  // A wrong secret tells the caller no more than a missing cursor does.
+  if (!saved || !SameSecret(saved->secret, ref.secret)) {
+    *token = errors::PageTokenExpired();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Value>> cursor = DecodeCursor(saved->data, (*token)->fingerprint);
+  if (!cursor.ok()) {
+    *token = cursor.status();
+    return absl::OkStatus();
+  }
+  (*token)->cursor = *std::move(cursor);
+  (*token)->stored.reset();
+  return absl::OkStatus();
+}
+
+// The next page's token for `cursor`: inline when it is small and fits
+// beside the page, else a reference to a copy saved in `db` (a write).
+absl::StatusOr<std::string> NextToken(store::Database& db, uint64_t fingerprint, const std::vector<Value>& cursor,
+                                      int64_t room, absl::Time deadline) {
+  const int64_t inline_size = PageTokenSize(cursor);
+  if (inline_size <= kMaxInlinePageTokenSize && FieldBytes(inline_size) <= room) {
+    return EncodePageToken(fingerprint, cursor);
+  }
+  StoredCursorRef ref;
+  ref.secret = NewCursorSecret();
+  ASSIGN_OR_RETURN(ref.id, db.SaveCursor(store::SavedCursor{ref.secret, EncodeCursor(fingerprint, cursor)}, deadline));
+  return EncodeStoredPageToken(fingerprint, ref);
+}
+
+// The query for `spec` against `catalog`, without its size budget. `token`
+// is the page token read beforehand (ignored when spec has none).
+absl::StatusOr<store::Query> PlanQuery(const store::Catalog& catalog, const ListSpec& spec,
+                                       const absl::StatusOr<PageToken>& token) {
   ASSIGN_OR_RETURN(const Table* t, FindTable(catalog, spec.table));
   if (spec.page_size < 0) return errors::InvalidField("page_size", "must not be negative");
   if (spec.page_size > kMaxPageSize) return errors::TooLarge("page_size", spec.page_size, kMaxPageSize);
@@ -68,8 +116,12 @@ absl::StatusOr<store::Query> PlanQuery(const store::Catalog& catalog, const List
     if (projected.insert(col->name).second) q.columns.push_back(col->name);
   }
   if (!spec.page_token.empty()) {
-    ASSIGN_OR_RETURN(q.after, DecodePageToken(spec.page_token, QueryFingerprint(q)));
-    if (q.after.size() != q.order.size()) return errors::MalformedPageToken("it does not fit this query");
+    RETURN_IF_ERROR(token.status());
+    if (token->fingerprint != QueryFingerprint(q)) {
+      return errors::MalformedPageToken("it was made for a different table, filter or order");
+    }
+    if (token->cursor.size() != q.order.size()) return errors::MalformedPageToken("it does not fit this query");
+    q.after = token->cursor;
   }
   return q;
 }
@@ -110,30 +162,38 @@ absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec, const
 }
 
 absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec, const Limits& limits) {
+  absl::StatusOr<PageToken> token = PageToken{};
+  if (!spec.page_token.empty()) RETURN_IF_ERROR(ReadToken(db, spec, &token));
   uint64_t fingerprint = 0;
   ASSIGN_OR_RETURN(store::QueryResult result, db.List(
                                                   [&](const store::Catalog& catalog) -> absl::StatusOr<store::Query> {
-                                                    ASSIGN_OR_RETURN(store::Query q, PlanQuery(catalog, spec));
+                                                    ASSIGN_OR_RETURN(store::Query q, PlanQuery(catalog, spec, token));
                                                     fingerprint = QueryFingerprint(q);
                                                     q.max_bytes = limits.max_reply_bytes - kListFixedBytes;
                                                     q.row_bytes = ListedRowBytes;
                                                     q.cursor_bytes = [](const std::vector<Value>& cursor) {
-                                                      return FieldBytes(PageTokenSize(cursor));
+                                                      return FieldBytes(TokenSize(cursor));
                                                     };
                                                     return q;
                                                   },
                                                   spec.deadline));
+  int64_t rows_bytes = kListFixedBytes;
+  for (const StoredRow& row : result.rows) rows_bytes += ListedRowBytes(row);
+  // A page of one row may be over budget (the first row always joins): a
+  // row stored before the limits. Checked with the shortest token it could
+  // have, before any cursor is saved.
+  if (result.rows.size() == 1) {
+    const int64_t token_bytes =
+        result.more ? FieldBytes(std::min(PageTokenSize(result.last_cursor), kStoredPageTokenSize)) : 0;
+    if (rows_bytes + token_bytes > limits.max_reply_bytes) {
+      return errors::RowTooLargeToRead(result.rows[0].table, rows_bytes + token_bytes, limits.max_reply_bytes);
+    }
+  }
   ListPage page;
   page.total = result.total < 0 ? 0 : result.total;
-  if (result.more) page.next_page_token = EncodePageToken(fingerprint, result.last_cursor);
-  // A page of one row may be over budget (the first row always joins): a
-  // row stored before the limits, or ordered by a huge column.
-  if (result.rows.size() == 1) {
-    const int64_t bytes = ListedRowBytes(result.rows[0]) + kListFixedBytes +
-                          (result.more ? FieldBytes(static_cast<int64_t>(page.next_page_token.size())) : 0);
-    if (bytes > limits.max_reply_bytes) {
-      return errors::RowTooLargeToRead(result.rows[0].table, bytes, limits.max_reply_bytes);
-    }
+  if (result.more) {
+    ASSIGN_OR_RETURN(page.next_page_token, NextToken(db, fingerprint, result.last_cursor,
+                                                     limits.max_reply_bytes - rows_bytes, spec.deadline));
   }
   page.rows = std::move(result.rows);
   return page;

@@ -88,9 +88,14 @@ struct WriteRequest {
 // an incomplete key; RESOURCE_EXHAUSTED if the row is too large to send.
 absl::StatusOr<StoredRow> GetRow(store::Database& db, const GetSpec& spec, const Limits& limits);
 
-// Lists one page, never larger than a reply may be. INVALID_ARGUMENT for
-// bad filters, order or token; RESOURCE_EXHAUSTED for page_size above
-// kMaxPageSize, or when one row alone is too large to send.
+// Lists one page, never larger than a reply may be. The next page's token
+// is short: a cursor whose inline token would be longer than
+// kMaxInlinePageTokenSize (a huge key or sort value) is saved in `db`
+// (Database::SaveCursor, a write with the spec's deadline) and the token
+// refers to it. INVALID_ARGUMENT for bad filters, order or token, and for a
+// token whose saved cursor has expired, was dropped or belongs to another
+// database; RESOURCE_EXHAUSTED for page_size above kMaxPageSize, or when one
+// row alone is too large to send.
 absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec, const Limits& limits);
 
 // Validates every write, then runs them in one transaction (all or nothing).

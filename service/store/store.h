@@ -109,6 +109,13 @@ struct QueryResult {
   int64_t total = -1;              // when count_total
 };
 
+// A page cursor too large to hand out in a page token, kept by the store:
+// opaque bytes, and the secret a token must show to use them.
+struct SavedCursor {
+  std::string secret;
+  std::string data;
+};
+
 enum class WriteKind { kInsert, kUpdate, kUpsert, kDelete };
 
 // One validated write. For kInsert/kUpsert `values` holds every given column
@@ -174,6 +181,18 @@ class Database {
   // DEADLINE_EXCEEDED.
   virtual absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
                                                        const WriteOptions& options) = 0;
+
+  // Keeps `cursor` durably in this database and returns its id (unique in
+  // the database while the cursor is kept). Cursors are kept for a bounded
+  // time (the store's retention, 24 hours by default) and in bounded number
+  // and bytes per database: saving drops expired cursors, then the oldest
+  // ones beyond the bounds (never the one being saved). A write: it waits
+  // for the writer's turn until `deadline` (DEADLINE_EXCEEDED, nothing
+  // saved); UNAVAILABLE, RESOURCE_EXHAUSTED (disk full) as writes.
+  virtual absl::StatusOr<int64_t> SaveCursor(const SavedCursor& cursor, absl::Time deadline) = 0;
+  // The cursor saved under `id`; nullopt if there is none, or it expired or
+  // was dropped. A read; DEADLINE_EXCEEDED as reads.
+  virtual absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t id, absl::Time deadline) = 0;
 
   // Migrations recorded as applied, in version order.
   virtual absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) = 0;

@@ -303,5 +303,32 @@ TYPED_TEST(StoreConformance, ReadersRunBesideAWriter) {
   EXPECT_EQ(this->db_->List(q)->total, 200);
 }
 
+TYPED_TEST(StoreConformance, SavedCursorsComeBackByIdAndStayHidden) {
+  const std::string big(3 << 20, 'k');
+  auto first = this->db_->SaveCursor(SavedCursor{"secret-1", big}, absl::InfiniteFuture());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = this->db_->SaveCursor(SavedCursor{"secret-2", "small"}, absl::InfiniteFuture());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(*first, *second);
+  auto loaded = this->db_->LoadCursor(*first, absl::InfiniteFuture());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->secret, "secret-1");
+  EXPECT_EQ((*loaded)->data, big);
+  EXPECT_EQ((*this->db_->LoadCursor(*second, absl::InfiniteFuture()))->data, "small");
+  auto missing = this->db_->LoadCursor(*second + 1000, absl::InfiniteFuture());
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->has_value());
+  // Where cursors are kept is no table of the schema, and a migration
+  // cannot take its name.
+  EXPECT_EQ(this->db_->GetCatalog()->tables.size(), 2u);
+  EXPECT_EQ(this->Apply(2, "CREATE TABLE _dg_cursors (x INTEGER PRIMARY KEY);").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*this->db_->LoadCursor(*second, absl::InfiniteFuture()))->data, "small");
+  // Saving is a write: past the deadline nothing is saved.
+  EXPECT_EQ(this->db_->SaveCursor(SavedCursor{"s", "late"}, absl::Now() - absl::Milliseconds(1)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
 }  // namespace
 }  // namespace datagate::store

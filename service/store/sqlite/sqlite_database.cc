@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS _dg_migrations(
 CREATE TABLE IF NOT EXISTS _dg_requests(
   request_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, result BLOB NOT NULL, create_us INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS _dg_requests_by_time ON _dg_requests(create_us);
+CREATE TABLE IF NOT EXISTS _dg_cursors(
+  id INTEGER PRIMARY KEY, create_us INTEGER NOT NULL, size INTEGER NOT NULL, secret BLOB NOT NULL,
+  data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS _dg_cursors_by_time ON _dg_cursors(create_us, size);
 )sql";
 
 }  // namespace

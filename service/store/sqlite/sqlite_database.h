@@ -5,7 +5,7 @@
 //
 // The code is split by concern: sqlite_database.cc (connections, the writer
 // and reader turns, closing), sqlite_reads.cc, sqlite_writes.cc,
-// sqlite_migrations.cc; the catalog is read in catalog.cc.
+// sqlite_migrations.cc, sqlite_cursors.cc; the catalog is read in catalog.cc.
 #ifndef DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 #define DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 
@@ -33,6 +33,11 @@ struct DatabaseOptions {
   int busy_timeout_ms = 5000;        // waiting for another process's lock
   int max_readers = 4;
   int64_t request_id_retention_us = int64_t{24} * 3600 * 1000000;
+  // Page cursors (SaveCursor): how long they are kept, and at most how many
+  // and how many bytes of them per database (the oldest go first).
+  int64_t cursor_retention_us = int64_t{24} * 3600 * 1000000;
+  int64_t max_cursors = 10000;
+  int64_t max_cursor_bytes = int64_t{64} << 20;
   std::function<int64_t()> now_us;  // clock; wall clock when empty
 };
 
@@ -51,6 +56,8 @@ class SqliteDatabase final : public Database {
   absl::StatusOr<QueryResult> List(Planner<Query> plan, absl::Time deadline) override;
   absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
                                                const WriteOptions& options) override;
+  absl::StatusOr<int64_t> SaveCursor(const SavedCursor& cursor, absl::Time deadline) override;
+  absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t id, absl::Time deadline) override;
   absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override;
   absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override;
   using Database::Get;
