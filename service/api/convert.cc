@@ -83,6 +83,45 @@ void ToProto(const StoredRow& row, v1::Row* out) {
   if (row.update_time_us) SetTimestamp(row.update_time_us, out->mutable_update_time());
 }
 
+void ToProto(const migrate::Step& step, v1::MigrationStep* out) {
+  out->set_target(step.target);
+  out->set_version(step.version);
+  out->set_name(step.name);
+  out->set_direction(step.up ? "up" : "down");
+  out->set_done(step.done);
+}
+
+void ToProto(const migrate::TargetState& state, v1::TargetStatus* out) {
+  out->set_target(state.target);
+  out->set_current_version(state.current_version);
+  out->set_latest_version(state.latest_version);
+  for (const migrate::AppliedState& a : state.applied) {
+    v1::AppliedMigration* am = out->add_applied();
+    am->set_version(a.record.version);
+    am->set_name(a.record.name);
+    am->set_checksum(a.record.checksum);
+    SetTimestamp(a.record.apply_time_us, am->mutable_apply_time());
+    am->set_checksum_mismatch(a.checksum_mismatch);
+  }
+  for (int64_t v : state.pending) out->add_pending(v);
+  out->set_error(state.error);
+}
+
+void ToProto(v1::MigrationSet set, const migrate::MigrationFile& file, v1::Migration* out) {
+  out->set_set(set);
+  out->set_version(file.version);
+  out->set_name(file.name);
+  out->set_checksum(file.checksum);
+  out->set_reversible(file.has_down);
+}
+
+void ToProto(const store::TenantRecord& record, v1::Tenant* out) {
+  out->set_tenant_id(record.id);
+  out->set_display_name(record.display_name);
+  SetTimestamp(record.create_time_us, out->mutable_create_time());
+  out->set_schema_version(record.schema_version);
+}
+
 absl::StatusOr<std::string> TenantOf(const grpc::ServerContext& context) {
   const auto range = context.client_metadata().equal_range("x-tenant-id");
   const auto count = std::distance(range.first, range.second);

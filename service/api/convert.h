@@ -11,8 +11,12 @@
 #include "absl/time/time.h"
 #include "common/value.h"
 #include "datagate/v1/data.pb.h"
+#include "datagate/v1/migration.pb.h"
+#include "datagate/v1/tenant.pb.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "migrate/migrator.h"
+#include "store/store.h"
 
 namespace datagate::api {
 
@@ -26,6 +30,13 @@ std::vector<std::string> FromMask(const google::protobuf::FieldMask& mask);
 void ToProto(const Value& v, google::protobuf::Value* out);
 void ToProto(const StoredRow& row, v1::Row* out);
 void SetTimestamp(int64_t us, google::protobuf::Timestamp* out);
+
+// Admin records as the admin services send them (common/reply_size.h bounds
+// their sizes).
+void ToProto(const migrate::Step& step, v1::MigrationStep* out);
+void ToProto(const migrate::TargetState& state, v1::TargetStatus* out);
+void ToProto(v1::MigrationSet set, const migrate::MigrationFile& file, v1::Migration* out);
+void ToProto(const store::TenantRecord& record, v1::Tenant* out);
 
 // The caller's tenant id from the `x-tenant-id` metadata. UNAUTHENTICATED
 // when missing; INVALID_ARGUMENT when given more than once.

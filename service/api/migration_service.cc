@@ -25,14 +25,7 @@ absl::StatusOr<migrate::MigrationTarget> TargetOf(const v1::MigrationTarget& t) 
 }
 
 void AddFiles(v1::MigrationSet set, const migrate::Migrator& m, v1::ListMigrationsResponse* resp) {
-  for (const migrate::MigrationFile& f : m.files()) {
-    v1::Migration* out = resp->add_migrations();
-    out->set_set(set);
-    out->set_version(f.version);
-    out->set_name(f.name);
-    out->set_checksum(f.checksum);
-    out->set_reversible(f.has_down);
-  }
+  for (const migrate::MigrationFile& f : m.files()) ToProto(set, f, resp->add_migrations());
 }
 
 grpc::Status RunPlan(migrate::Migrations* m, const v1::MigrationTarget& target, int64_t to_version, bool up,
@@ -41,14 +34,7 @@ grpc::Status RunPlan(migrate::Migrations* m, const v1::MigrationTarget& target, 
   if (!t.ok()) return ToGrpcStatus(t.status());
   absl::StatusOr<migrate::MigrationPlan> plan = m->Run(*t, to_version, up, validate_only, deadline);
   if (!plan.ok()) return ToGrpcStatus(plan.status());
-  for (const migrate::Step& s : plan->steps) {
-    v1::MigrationStep* out = resp->add_steps();
-    out->set_target(s.target);
-    out->set_version(s.version);
-    out->set_name(s.name);
-    out->set_direction(s.up ? "up" : "down");
-    out->set_done(s.done);
-  }
+  for (const migrate::Step& s : plan->steps) ToProto(s, resp->add_steps());
   for (const std::string& e : plan->errors) resp->add_errors(e);
   resp->set_omitted_steps(plan->omitted_steps);
   resp->set_omitted_errors(plan->omitted_errors);
@@ -77,22 +63,7 @@ grpc::Status MigrationServiceImpl::GetMigrationStatus(grpc::ServerContext* ctx,
       migrations_->Status(target, req->page_size(), req->page_token(), DeadlineOf(*ctx));
   if (!page.ok()) return ToGrpcStatus(page.status());
   resp->set_next_page_token(page->next_page_token);
-  for (const migrate::TargetState& s : page->targets) {
-    v1::TargetStatus* out = resp->add_targets();
-    out->set_target(s.target);
-    out->set_current_version(s.current_version);
-    out->set_latest_version(s.latest_version);
-    for (const migrate::AppliedState& a : s.applied) {
-      v1::AppliedMigration* am = out->add_applied();
-      am->set_version(a.record.version);
-      am->set_name(a.record.name);
-      am->set_checksum(a.record.checksum);
-      SetTimestamp(a.record.apply_time_us, am->mutable_apply_time());
-      am->set_checksum_mismatch(a.checksum_mismatch);
-    }
-    for (int64_t v : s.pending) out->add_pending(v);
-    out->set_error(s.error);
-  }
+  for (const migrate::TargetState& s : page->targets) ToProto(s, resp->add_targets());
   return grpc::Status::OK;
 }
 

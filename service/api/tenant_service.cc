@@ -4,16 +4,6 @@
 #include "api/status.h"
 
 namespace datagate::api {
-namespace {
-
-void ToProto(const store::TenantRecord& record, v1::Tenant* out) {
-  out->set_tenant_id(record.id);
-  out->set_display_name(record.display_name);
-  SetTimestamp(record.create_time_us, out->mutable_create_time());
-  out->set_schema_version(record.schema_version);
-}
-
-}  // namespace
 
 grpc::Status TenantServiceImpl::CreateTenant(grpc::ServerContext* ctx, const v1::CreateTenantRequest* req,
                                              v1::Tenant* resp) {

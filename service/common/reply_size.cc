@@ -4,6 +4,7 @@ namespace datagate {
 namespace {
 constexpr int64_t kVarint64 = 1 + 10;                  // tag and the longest varint
 constexpr int64_t kTimestamp = 1 + 5 + 2 * kVarint64;  // seconds and nanos
+constexpr int64_t kBool = 1 + 1;
 constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
 }  // namespace
 
@@ -25,6 +26,38 @@ int64_t RowReplyBytes(const StoredRow& row) {
     fields += FieldBytes(entry);
   }
   return FieldBytes(static_cast<int64_t>(row.table.size())) + FieldBytes(fields) + kVarint64 + 2 * kTimestamp;
+}
+
+int64_t MigrationStepReplyBytes(absl::string_view target, absl::string_view name) {
+  // target, version, name, direction ("up" or "down"), done.
+  return FieldBytes(static_cast<int64_t>(target.size())) + kVarint64 + FieldBytes(static_cast<int64_t>(name.size())) +
+         FieldBytes(4) + kBool;
+}
+
+int64_t AppliedMigrationReplyBytes(absl::string_view name, absl::string_view checksum) {
+  // version, name, checksum, apply_time, checksum_mismatch.
+  return kVarint64 + FieldBytes(static_cast<int64_t>(name.size())) + FieldBytes(static_cast<int64_t>(checksum.size())) +
+         kTimestamp + kBool;
+}
+
+int64_t TargetStatusReplyBytes(absl::string_view target, absl::string_view error, int64_t applied_bytes,
+                               int64_t pending) {
+  // target, current_version, latest_version, applied, pending (packed
+  // varints), error.
+  return FieldBytes(static_cast<int64_t>(target.size())) + 2 * kVarint64 + applied_bytes + FieldBytes(10 * pending) +
+         FieldBytes(static_cast<int64_t>(error.size()));
+}
+
+int64_t MigrationFileReplyBytes(absl::string_view name, absl::string_view checksum) {
+  // set, version, name, checksum, reversible.
+  return 2 * kVarint64 + FieldBytes(static_cast<int64_t>(name.size())) +
+         FieldBytes(static_cast<int64_t>(checksum.size())) + kBool;
+}
+
+int64_t TenantReplyBytes(absl::string_view id, absl::string_view display_name) {
+  // tenant_id, display_name, create_time, schema_version.
+  return FieldBytes(static_cast<int64_t>(id.size())) + FieldBytes(static_cast<int64_t>(display_name.size())) +
+         kTimestamp + kVarint64;
 }
 
 }  // namespace datagate

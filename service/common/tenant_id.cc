@@ -7,7 +7,8 @@ namespace datagate {
 
 absl::Status ValidateTenantId(absl::string_view id) {
   if (id.empty()) return errors::InvalidTenantId(id, "it is empty");
-  if (id.size() < 2 || id.size() > 63) return errors::InvalidTenantId(id, "it must be 2 to 63 characters long");
+  if (id.size() < 2 || id.size() > kMaxTenantIdLength)
+    return errors::InvalidTenantId(id, "it must be 2 to 63 characters long");
   if (!absl::ascii_islower(id.front())) return errors::InvalidTenantId(id, "it must start with a lowercase letter");
   if (id.back() == '-') return errors::InvalidTenantId(id, "it must not end with '-'");
   for (const char c : id) {

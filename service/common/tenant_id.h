@@ -3,10 +3,14 @@
 #ifndef DATAGATE_COMMON_TENANT_ID_H_
 #define DATAGATE_COMMON_TENANT_ID_H_
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace datagate {
+
+inline constexpr size_t kMaxTenantIdLength = 63;
 
 // OK for 2 to 63 characters of lowercase letters, digits and '-', starting
 // with a letter and not ending with '-'; else INVALID_ARGUMENT saying why.
