@@ -142,6 +142,13 @@ absl::Status RowTooLargeToRead(absl::string_view table, int64_t bytes, int64_t m
                                                    " bytes: read fewer columns with read_mask"));
 }
 
+absl::Status StatusTooLarge(absl::string_view target, int64_t bytes, int64_t max) {
+  return absl::ResourceExhaustedError(absl::StrCat("the migration status of '", E(target), "' is ", bytes,
+                                                   " bytes in a reply, above the ", max,
+                                                   " bytes a status page may carry (its records hold more than the "
+                                                   "migrations folder): raise the gateway's --max_message_bytes"));
+}
+
 absl::Status RowNotFound(absl::string_view table, absl::string_view key) {
   return absl::NotFoundError(absl::StrCat("no row in table '", E(table), "' with key ", E(key)));
 }

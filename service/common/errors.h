@@ -78,6 +78,8 @@ absl::Status RowTooLarge(absl::string_view table, int64_t bytes, int64_t max);
 absl::Status ReplyTooLarge(int64_t bytes, int64_t max);
 // A stored row is larger than a reply may carry.
 absl::Status RowTooLargeToRead(absl::string_view table, int64_t bytes, int64_t max);
+// One target's migration status is larger than a status page may carry.
+absl::Status StatusTooLarge(absl::string_view target, int64_t bytes, int64_t max);
 
 // ---- Rows and constraints ----
 

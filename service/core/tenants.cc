@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/page_token.h"
+#include "common/reply_size.h"
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
 #include "core/data.h"
@@ -70,11 +71,16 @@ absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_
   }
   ASSIGN_OR_RETURN(std::vector<store::TenantRecord> records, store_->ListTenants(after, limit + 1, deadline));
   TenantPage page;
-  if (static_cast<int>(records.size()) > limit) {
-    records.resize(limit);
-    page.next_page_token = EncodeIdPageToken(kTenantListFingerprint, records.back().id);
+  int64_t bytes = 0;
+  for (store::TenantRecord& record : records) {
+    bytes += FieldBytes(TenantReplyBytes(record.id, record.display_name));
+    const bool fits = page.tenants.empty() || bytes <= limits_.max_page_bytes;
+    if (static_cast<int>(page.tenants.size()) == limit || !fits) {
+      page.next_page_token = EncodeIdPageToken(kTenantListFingerprint, page.tenants.back().id);
+      break;
+    }
+    page.tenants.push_back(std::move(record));
   }
-  page.tenants = std::move(records);
   return page;
 }
 

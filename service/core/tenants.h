@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/reply_size.h"
 #include "store/store.h"
 
 namespace datagate::core {
@@ -32,12 +33,22 @@ struct TenantPage {
 
 inline constexpr size_t kMaxDisplayName = 200;
 
+// Reply sizes of the registry's answers, in protobuf bytes as
+// common/reply_size.h measures them.
+struct TenantLimits {
+  // The tenants of one ListTenants page (the server's message limit less
+  // kListReplyReserve). A tenant is at most a few hundred bytes (ids and
+  // display names are capped), so one always fits.
+  int64_t max_page_bytes = (4 << 20) - kListReplyReserve;
+};
+
 // Thread-safe. Calls on one tenant wait for each other (in the store);
 // calls on different tenants do not.
 class Tenants {
  public:
   // `store` must outlive this object.
-  Tenants(store::Store* store, Provisioner provision) : store_(store), provision_(std::move(provision)) {}
+  Tenants(store::Store* store, Provisioner provision, TenantLimits limits = TenantLimits())
+      : store_(store), provision_(std::move(provision)), limits_(limits) {}
 
   // Provisions and registers a tenant. ALREADY_EXISTS if registered, unless
   // this is a retry: the same request_id and display_name return the
@@ -46,8 +57,10 @@ class Tenants {
   absl::StatusOr<store::TenantRecord> Create(const CreateTenantSpec& spec);
   // NOT_FOUND if unknown; INVALID_ARGUMENT for a malformed id.
   absl::StatusOr<store::TenantRecord> Get(const std::string& id, absl::Time deadline);
-  // One page in id order. INVALID_ARGUMENT for a bad token;
-  // RESOURCE_EXHAUSTED for page_size above 1000.
+  // One page in id order, of at most page_size tenants (default 50), ended
+  // early (with a token) before a tenant that would take it past
+  // max_page_bytes. INVALID_ARGUMENT for a bad token; RESOURCE_EXHAUSTED for
+  // page_size above 1000.
   absl::StatusOr<TenantPage> List(int page_size, const std::string& page_token, absl::Time deadline);
   // Unregisters the tenant and deletes its data. NOT_FOUND if unknown.
   absl::Status Delete(const std::string& id, absl::Time deadline);
@@ -62,6 +75,7 @@ class Tenants {
 
   store::Store* const store_;
   const Provisioner provision_;
+  const TenantLimits limits_;
 };
 
 }  // namespace datagate::core

@@ -1,11 +1,14 @@
 #include "migrate/migrations.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/page_token.h"
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
+#include "common/text.h"
 
 namespace datagate::migrate {
 namespace {
@@ -15,16 +18,66 @@ constexpr int kTenantBatch = 100;
 constexpr uint64_t kStatusAllFingerprint = 0x7374'6174'7573'2d61ull;
 constexpr uint64_t kStatusTenantsFingerprint = 0x7374'6174'7573'2d74ull;
 
-// Roughly the bytes a TargetStatus takes in a reply.
-int64_t StateBytes(const TargetState& s) {
-  int64_t bytes =
-      64 + static_cast<int64_t>(s.target.size() + s.error.size()) + 11 * static_cast<int64_t>(s.pending.size());
-  for (const AppliedState& a : s.applied)
-    bytes += 64 + static_cast<int64_t>(a.record.name.size() + a.record.checksum.size());
-  return bytes;
+// Bytes a target takes as an element of a status page.
+int64_t ListedStateBytes(const TargetState& s) {
+  int64_t applied = 0;
+  for (const AppliedState& a : s.applied) {
+    applied += FieldBytes(AppliedMigrationReplyBytes(a.record.name, a.record.checksum));
+  }
+  return FieldBytes(TargetStatusReplyBytes(s.target, s.error, applied, static_cast<int64_t>(s.pending.size())));
 }
 
+// Bytes a step takes as an element of a plan.
+int64_t ListedStepBytes(const Step& step) { return FieldBytes(MigrationStepReplyBytes(step.target, step.name)); }
+
 }  // namespace
+
+// Collects a plan's steps and errors, each in order, while they fit the
+// listing limits, and counts the rest as omitted: errors take at most half
+// of the byte budget; steps take the rest (Finish drops the last listed
+// steps if errors came after them).
+class PlanListing {
+ public:
+  explicit PlanListing(const ListingLimits& limits) : limits_(limits) {}
+
+  void AddStep(Step step) {
+    const int64_t bytes = ListedStepBytes(step);
+    if (plan_.omitted_steps == 0 && plan_.steps.size() < limits_.max_listed_steps &&
+        step_bytes_ + bytes <= limits_.max_plan_bytes) {
+      step_bytes_ += bytes;
+      plan_.steps.push_back(std::move(step));
+    } else {
+      ++plan_.omitted_steps;
+    }
+  }
+
+  void AddError(absl::string_view message) {
+    std::string listed = SanitizeUtf8(message, kMaxListedErrorBytes);
+    const int64_t bytes = FieldBytes(static_cast<int64_t>(listed.size()));
+    if (plan_.omitted_errors == 0 && plan_.errors.size() < limits_.max_listed_errors &&
+        error_bytes_ + bytes <= limits_.max_plan_bytes / 2) {
+      error_bytes_ += bytes;
+      plan_.errors.push_back(std::move(listed));
+    } else {
+      ++plan_.omitted_errors;
+    }
+  }
+
+  MigrationPlan Finish() && {
+    while (!plan_.steps.empty() && step_bytes_ + error_bytes_ > limits_.max_plan_bytes) {
+      step_bytes_ -= ListedStepBytes(plan_.steps.back());
+      plan_.steps.pop_back();
+      ++plan_.omitted_steps;
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  const ListingLimits& limits_;
+  MigrationPlan plan_;
+  int64_t step_bytes_ = 0;
+  int64_t error_bytes_ = 0;
+};
 
 absl::Status Migrations::Acquire(const std::string& target, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
@@ -75,15 +128,29 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
   if (page_size < 0) return errors::InvalidField("page_size", "must not be negative");
   if (page_size > kMaxStatusPageSize) return errors::TooLarge("page_size", page_size, kMaxStatusPageSize);
   StatusPage page;
+  int64_t bytes = 0;
+  // Lists `s` if it fits the page (false if not); the first always joins
+  // unless it alone is over the budget.
+  auto add = [&](TargetState s) -> absl::StatusOr<bool> {
+    s.error = SanitizeUtf8(s.error, kMaxListedErrorBytes);
+    const int64_t size = ListedStateBytes(s);
+    if (bytes + size > limits_.max_status_bytes) {
+      if (page.targets.empty()) return errors::StatusTooLarge(s.target, size, limits_.max_status_bytes);
+      return false;
+    }
+    bytes += size;
+    page.targets.push_back(std::move(s));
+    return true;
+  };
   if (target && target->kind == MigrationTarget::Kind::kMaster) {
     ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
-    page.targets.push_back(std::move(s));
+    RETURN_IF_ERROR(add(std::move(s)).status());
     return page;
   }
   if (target && target->kind == MigrationTarget::Kind::kTenant) {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(target->tenant_id, deadline));
     ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(target->tenant_id), *db, deadline));
-    page.targets.push_back(std::move(s));
+    RETURN_IF_ERROR(add(std::move(s)).status());
     return page;
   }
   // A page over many targets: the master first (unless only tenants were
@@ -96,12 +163,11 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
     ASSIGN_OR_RETURN(after, DecodeIdPageToken(page_token, fingerprint));
   } else if (with_master) {
     ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
-    page.targets.push_back(std::move(s));
+    RETURN_IF_ERROR(add(std::move(s)).status());
   }
-  int64_t bytes = page.targets.empty() ? 0 : StateBytes(page.targets[0]);
   std::string last = after;
   RETURN_IF_ERROR(ForEachTenant(after, deadline, [&](const std::string& id) -> absl::StatusOr<bool> {
-    if (static_cast<int>(page.targets.size()) >= limit || bytes > limits_.max_status_bytes) {
+    if (static_cast<int>(page.targets.size()) >= limit) {
       page.next_page_token = EncodeIdPageToken(fingerprint, last);
       return false;
     }
@@ -109,8 +175,11 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
     if (db.status().code() == absl::StatusCode::kNotFound) return true;  // deleted meanwhile
     if (!db.ok()) return db.status();
     ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(id), **db, deadline));
-    bytes += StateBytes(s);
-    page.targets.push_back(std::move(s));
+    ASSIGN_OR_RETURN(const bool added, add(std::move(s)));
+    if (!added) {  // it starts the next page
+      page.next_page_token = EncodeIdPageToken(fingerprint, last);
+      return false;
+    }
     last = id;
     return true;
   }));
@@ -119,7 +188,7 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
 
 absl::Status Migrations::RunOne(const std::string& target, const std::string& tenant_id, store::Database& db,
                                 const Migrator& m, int64_t to_version, bool up, bool validate_only, absl::Time deadline,
-                                MigrationPlan* plan) {
+                                PlanListing* plan) {
   RETURN_IF_ERROR(Acquire(target, deadline));
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<Step> steps,
@@ -132,13 +201,7 @@ absl::Status Migrations::RunOne(const std::string& target, const std::string& te
         if (absl::Status s = RecordSchemaVersion(tenant_id, db, deadline); !s.ok() && run.ok()) run = s;
       }
     }
-    for (Step& step : steps) {
-      if (plan->steps.size() < limits_.max_listed_steps) {
-        plan->steps.push_back(std::move(step));
-      } else {
-        ++plan->omitted_steps;
-      }
-    }
+    for (Step& step : steps) plan->AddStep(std::move(step));
     return run;
   }();
   Release(target);
@@ -149,7 +212,7 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
                                               bool validate_only, absl::Time deadline) {
   const Migrator& m = target.kind == MigrationTarget::Kind::kMaster ? *master_ : *tenant_;
   RETURN_IF_ERROR(m.CheckGoal(to_version));  // once, before any target
-  MigrationPlan plan;
+  PlanListing plan(limits_);
   switch (target.kind) {
     case MigrationTarget::Kind::kMaster:
       RETURN_IF_ERROR(RunOne("master", "", *store_->Master(), m, to_version, up, validate_only, deadline, &plan));
@@ -168,16 +231,12 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
         absl::Status s = db.ok() ? RunOne(TenantTarget(id), id, **db, m, to_version, up, validate_only, deadline, &plan)
                                  : db.status();
         if (s.ok() || s.code() == absl::StatusCode::kNotFound) return true;  // NOT_FOUND: deleted meanwhile
-        if (plan.errors.size() < limits_.max_listed_errors) {
-          plan.errors.emplace_back(errors::InTarget(TenantTarget(id), s).message());
-        } else {
-          ++plan.omitted_errors;
-        }
+        plan.AddError(errors::InTarget(TenantTarget(id), s).message());
         return true;
       }));
       break;
   }
-  return plan;
+  return std::move(plan).Finish();
 }
 
 absl::Status Migrations::ApplyAllAtStart() {
@@ -194,6 +253,23 @@ absl::Status Migrations::ApplyAllAtStart() {
   spdlog::info("migrations: master at {}, {} tenant(s) at {}", master_->latest_version(), tenants,
                tenant_->latest_version());
   return absl::OkStatus();
+}
+
+int64_t LargestFolderReplyBytes(const Migrator& master, const Migrator& tenant) {
+  int64_t listing = 0;  // ListMigrations: both sets
+  int64_t largest = 0;
+  // The longest target name, with an error of the longest listed length.
+  const std::string target = TenantTarget(std::string(kMaxTenantIdLength, 'x'));
+  const std::string error(kMaxListedErrorBytes, 'x');
+  for (const Migrator* m : {&master, &tenant}) {
+    int64_t applied = 0;
+    for (const MigrationFile& f : m->files()) {
+      listing += FieldBytes(MigrationFileReplyBytes(f.name, f.checksum));
+      applied += FieldBytes(AppliedMigrationReplyBytes(f.name, f.checksum));
+    }
+    largest = std::max(largest, FieldBytes(TargetStatusReplyBytes(target, error, applied, 0)));
+  }
+  return std::max(largest, listing);
 }
 
 }  // namespace datagate::migrate

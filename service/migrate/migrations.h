@@ -1,7 +1,9 @@
 // Migration operations across targets: the master database, one tenant, or
 // every tenant (fan-out with a result per target). Fan-outs hold one tenant
 // database at a time, so they work with any number of tenants within the
-// store's open-database limit, and their answers are bounded in size.
+// store's open-database limit, and their answers are bounded in size: in
+// counts and in bytes as the reply carries them (common/reply_size.h), so
+// that a plan that ran can always be answered.
 #ifndef DATAGATE_MIGRATE_MIGRATIONS_H_
 #define DATAGATE_MIGRATE_MIGRATIONS_H_
 
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/reply_size.h"
 #include "migrate/migrator.h"
 #include "store/store.h"
 
@@ -24,8 +27,8 @@ struct MigrationTarget {
 
 struct MigrationPlan {
   std::vector<Step> steps;
-  std::vector<std::string> errors;  // "target: message"
-  int64_t omitted_steps = 0;        // beyond the listing limit
+  std::vector<std::string> errors;  // "target: message", each at most kMaxListedErrorBytes
+  int64_t omitted_steps = 0;        // beyond the listing limits
   int64_t omitted_errors = 0;
 };
 
@@ -37,12 +40,28 @@ struct StatusPage {
 inline constexpr int kDefaultStatusPageSize = 100;
 inline constexpr int kMaxStatusPageSize = 1000;
 
-// Bounds of what one answer lists.
+// Bounds of what one answer lists. Byte budgets count the listed items as
+// common/reply_size.h measures them; the server derives them from its
+// message limit, less kListReplyReserve for the other fields.
 struct ListingLimits {
   size_t max_listed_steps = 10000;
   size_t max_listed_errors = 1000;
-  int64_t max_status_bytes = 2 << 20;  // a status page ends early past this
+  // A plan's steps and errors together; errors take at most half of it, so
+  // steps are listed beside them.
+  int64_t max_plan_bytes = (4 << 20) - kListReplyReserve;
+  // The targets of a status page (it ends early, with a token, before a
+  // target that would not fit).
+  int64_t max_status_bytes = (4 << 20) - kListReplyReserve;
 };
+
+class PlanListing;
+
+// The largest answer the migrations folder alone makes: the listing of both
+// sets (ListMigrations, which is not paged) or the status of one target with
+// every migration of its set applied and an error, in bytes as
+// common/reply_size.h measures them. The server checks it against its
+// message limit at start.
+int64_t LargestFolderReplyBytes(const Migrator& master, const Migrator& tenant);
 
 // Thread-safe; pointers must outlive it. Plans and runs on one target take
 // turns: a second call on the same target waits (until its deadline).
@@ -57,15 +76,22 @@ class Migrations {
 
   // The status of one target, or a page of them: with no target, the
   // master then every tenant in id order; with kAllTenants, every tenant.
-  // INVALID_ARGUMENT for a bad page size or token.
+  // A page ends early (with a token) before a target that would take it past
+  // max_status_bytes; a target's error is cut to kMaxListedErrorBytes.
+  // INVALID_ARGUMENT for a bad page size or token; RESOURCE_EXHAUSTED when
+  // one target's status alone is over the budget (its records hold more
+  // than the migrations folder: the server checks, with
+  // LargestFolderReplyBytes, that the folder's own fit).
   absl::StatusOr<StatusPage> Status(const std::optional<MigrationTarget>& target, int page_size,
                                     const std::string& page_token, absl::Time deadline);
 
   // Plans (and unless validate_only, runs) migrations up to `to_version` or
   // down to it. Arguments are checked once, before any target. A
   // single-target failure is returned as a status; with kAllTenants each
-  // target's failure is listed in the plan's errors and the other targets
-  // still run (a tenant deleted meanwhile is skipped).
+  // target's failure is listed in the plan's errors (cut to
+  // kMaxListedErrorBytes) and the other targets still run (a tenant deleted
+  // meanwhile is skipped). The plan lists steps and errors in order while
+  // they fit the limits and counts the rest as omitted, so it always fits.
   absl::StatusOr<MigrationPlan> Run(const MigrationTarget& target, int64_t to_version, bool up, bool validate_only,
                                     absl::Time deadline);
 
@@ -79,7 +105,7 @@ class Migrations {
   // Plans and runs on one database, adding to `plan`; records a tenant's
   // schema version after running.
   absl::Status RunOne(const std::string& target, const std::string& tenant_id, store::Database& db, const Migrator& m,
-                      int64_t to_version, bool up, bool validate_only, absl::Time deadline, MigrationPlan* plan);
+                      int64_t to_version, bool up, bool validate_only, absl::Time deadline, PlanListing* plan);
   // Calls fn for each tenant id after `after`, in order, in batches read
   // from the registry by `deadline`.
   absl::Status ForEachTenant(const std::string& after, absl::Time deadline,

@@ -20,6 +20,7 @@
 #include "api/tenant_service.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "common/reply_size.h"
 #include "common/status_macros.h"
 #include "core/tenants.h"
 #include "google/protobuf/stubs/logging.h"
@@ -94,6 +95,21 @@ core::Limits LimitsOf(const Options& o) {
   return limits;
 }
 
+// Admin listings (plans, status pages, tenant pages) fill the message limit
+// less the room their other fields need.
+migrate::ListingLimits ListingLimitsOf(const Options& o) {
+  migrate::ListingLimits limits;
+  limits.max_plan_bytes = o.max_message_bytes - kListReplyReserve;
+  limits.max_status_bytes = o.max_message_bytes - kListReplyReserve;
+  return limits;
+}
+
+core::TenantLimits TenantLimitsOf(const Options& o) {
+  core::TenantLimits limits;
+  limits.max_page_bytes = o.max_message_bytes - kListReplyReserve;
+  return limits;
+}
+
 absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set) {
   ASSIGN_OR_RETURN(std::vector<migrate::MigrationFile> files,
                    migrate::LoadMigrations(absl::StrCat(o.migrations_dir, "/", set), "sqlite"));
@@ -113,6 +129,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   auto s = std::make_unique<State>();
   ASSIGN_OR_RETURN(s->master_migrations, LoadSet(options, "master"));
   ASSIGN_OR_RETURN(s->tenant_migrations, LoadSet(options, "tenant"));
+  // ListMigrations is not paged, and one target's status must fit a page:
+  // refuse a message limit too small for the folder before anything is opened.
+  if (const int64_t need =
+          migrate::LargestFolderReplyBytes(*s->master_migrations, *s->tenant_migrations) + kListReplyReserve;
+      need > options.max_message_bytes) {
+    return errors::InvalidOption(
+        "max_message_bytes",
+        absl::StrCat("at least ", need, " for the migrations in --migrations_dir (listing ",
+                     "them, or one target's status, takes up to that), not ", options.max_message_bytes));
+  }
   store::sqlite::StoreOptions store_options;
   store_options.database.synchronous = options.synchronous;
   store_options.database.max_readers = options.max_readers;
@@ -130,11 +156,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   // A new tenant gets the tenant migrations before anyone can see it.
   const migrate::Migrator* tenant_migrations = s->tenant_migrations.get();
   s->tenants = std::make_unique<core::Tenants>(
-      s->store.get(), [tenant_migrations](const std::string& id, store::Database& db, absl::Time deadline) {
+      s->store.get(),
+      [tenant_migrations](const std::string& id, store::Database& db, absl::Time deadline) {
         return tenant_migrations->ApplyAll(migrate::TenantTarget(id), db, deadline);
-      });
-  s->migrations =
-      std::make_unique<migrate::Migrations>(s->store.get(), s->master_migrations.get(), s->tenant_migrations.get());
+      },
+      TenantLimitsOf(options));
+  s->migrations = std::make_unique<migrate::Migrations>(s->store.get(), s->master_migrations.get(),
+                                                        s->tenant_migrations.get(), ListingLimitsOf(options));
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
   for (const std::string& id : options.create_tenants) {
     absl::StatusOr<store::TenantRecord> created =
