@@ -37,7 +37,10 @@ struct Options {
   // own callback threads and do not.
   int max_threads = 256;
   // Largest request or reply message, bytes (gRPC's receive and send
-  // limits; 4 MiB is also what gRPC clients accept by default).
+  // limits; 4 MiB is also what gRPC clients accept by default). At least
+  // 8192, and enough for the migrations folder's listing and one target's
+  // full status; admin listings (plans, status and tenant pages) are cut to
+  // fit it, less kListReplyReserve.
   int max_message_bytes = 4 << 20;
   // Largest row a write may leave, measured as a reply carries it; a write
   // that would exceed it is refused before it commits. 0: max_message_bytes
