@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include "SQLiteCpp/SQLiteCpp.h"
 #include "test_env.h"
 
 namespace datagate::testing {
@@ -16,8 +17,9 @@ using Clock = std::chrono::steady_clock;
 std::string SlowMigrations(const TempDir& dir) {
   const std::string root = dir.path() + "/migrations";
   std::filesystem::copy(ExampleMigrationsDir(), root, std::filesystem::copy_options::recursive);
-  const char* busy = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000) "
-                     "SELECT count(*) FROM n;";
+  const char* busy =
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000) "
+      "SELECT count(*) FROM n;";
   std::ofstream(root + "/tenant/0004_slow.up.sql") << "CREATE TABLE slow (id INTEGER PRIMARY KEY);" << busy;
   std::ofstream(root + "/tenant/0004_slow.down.sql") << busy << "DROP TABLE slow;";
   return root;
@@ -80,8 +82,7 @@ TEST_F(DeadlineTest, ApplyAndRevertStopAtTheirDeadlinesAndRollBack) {
   EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);
 
   auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "mig"}})");
-  EXPECT_THAT(server_->migrations().ApplyMigrations(Within(150).get(), apply, &plan),
-              IsCode(grpc::DEADLINE_EXCEEDED));
+  EXPECT_THAT(server_->migrations().ApplyMigrations(Within(150).get(), apply, &plan), IsCode(grpc::DEADLINE_EXCEEDED));
   Settle();
   EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);  // the up step rolled back
   // The registry agrees with the database.
@@ -94,18 +95,25 @@ TEST_F(DeadlineTest, ApplyAndRevertStopAtTheirDeadlinesAndRollBack) {
 
 TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDeadline) {
   server_->CreateTenant("queue");
+  // The first call holds the target's turn for as long as another program
+  // holds the file's write lock (not for as long as a CPU-bound step
+  // happens to take, which varies with the machine's load).
+  SQLite::Database outsider(server_->options().data_dir + "/tenants/queue.db", SQLite::OPEN_READWRITE);
+  outsider.exec("BEGIN IMMEDIATE");
   auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "to_version": 3})");
   std::thread slow([&] {
     v1::MigrationPlanResponse plan;
-    EXPECT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
+    grpc::Status s = server_->migrations().RevertMigrations(Ctx().get(), revert, &plan);
+    EXPECT_TRUE(s.ok()) << s.error_message();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto start = Clock::now();
   v1::MigrationPlanResponse plan;
   auto dry_run = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "validate_only": true})");
   EXPECT_THAT(server_->migrations().ApplyMigrations(Within(200).get(), dry_run, &plan),
               IsCode(grpc::DEADLINE_EXCEEDED));
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count(), 600);
+  outsider.exec("ROLLBACK");  // well within the 5 s the first call waits for it
   slow.join();
   // After its turn, the plan reflects what the first call left.
   ASSERT_TRUE(server_->migrations().ApplyMigrations(Ctx().get(), dry_run, &plan).ok());
