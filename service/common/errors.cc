@@ -242,6 +242,14 @@ absl::Status BadMigrationFile(absl::string_view file, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("migration file '", E(file), "': ", why));
 }
 
+absl::Status AfterAppliedSteps(const absl::Status& status, int64_t steps_done, int64_t last_version, bool up) {
+  if (steps_done == 0) return status;
+  const absl::string_view done = up ? "applied" : "reverted";
+  return absl::Status(status.code(), absl::StrCat(status.message(), " (this call ", done, " ", steps_done,
+                                                  " migration(s) before it, the last being version ", last_version,
+                                                  "; they stay ", done, ")"));
+}
+
 absl::Status InTarget(absl::string_view target, const absl::Status& status) {
   if (absl::StartsWith(status.message(), absl::StrCat(target, ":"))) return status;
   return Prefixed(absl::StrCat(target, ": "), status);

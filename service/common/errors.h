@@ -134,6 +134,9 @@ absl::Status MigrationDropsVersions(absl::string_view target, int64_t version, a
 absl::Status BadMigrationFile(absl::string_view file, absl::string_view why);
 // `status` with "<target>: " in front of its message (same code).
 absl::Status InTarget(absl::string_view target, const absl::Status& status);
+// `status` (a failed migration step) with what the same call had already
+// applied before it: those steps committed and stay (same code).
+absl::Status AfterAppliedSteps(const absl::Status& status, int64_t steps_done, int64_t last_version, bool up);
 
 // ---- Store state ----
 

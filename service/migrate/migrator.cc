@@ -108,6 +108,7 @@ absl::StatusOr<std::vector<Step>> Migrator::PlanDown(const std::string& target, 
 
 absl::Status Migrator::Execute(store::Database& db, std::vector<Step>& steps, absl::Time deadline) const {
   constexpr int kMaxAttempts = 3;
+  int64_t done = 0;
   for (Step& step : steps) {
     const MigrationFile* f = Find(step.version);
     if (f == nullptr) return errors::MigrationUnavailable(step.target, step.version, "is not in the folder");
@@ -124,10 +125,14 @@ absl::Status Migrator::Execute(store::Database& db, std::vector<Step>& steps, ab
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(nap));
     }
     if (!status.ok()) {
+      // Earlier steps committed, each in its own transaction: say so, so
+      // the caller does not take the error for "nothing changed".
+      if (done > 0) status = errors::AfterAppliedSteps(status, done, steps[done - 1].version, step.up);
       spdlog::error("{}", errors::InTarget(step.target, status).message());
       return errors::InTarget(step.target, status);
     }
     step.done = true;
+    ++done;
     spdlog::info("{}: migration {} '{}' {} applied", step.target, f->version, f->name, step.up ? "up" : "down");
   }
   return absl::OkStatus();

@@ -110,6 +110,44 @@ server::Options WithEditableMigrations(const TempDir& dir, const std::string& te
   return o;
 }
 
+// Each migration commits on its own: when a later step of one call fails,
+// the error says which earlier steps of the call were applied and stay, so
+// no caller takes it for "nothing changed".
+TEST(MigrationServiceTest, AFailedStepSaysWhatTheCallAppliedBeforeIt) {
+  TempDir dir;
+  server::Options o = WithEditableMigrations(dir, "part");
+  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
+      << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
+  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.down.sql") << "DROP TABLE reviews;";
+  auto server = TestServer::Start(o);
+  auto& stub = server->migrations();
+  v1::MigrationPlanResponse plan;
+  ASSERT_TRUE(stub.RevertMigrations(
+                      Ctx().get(),
+                      FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "part"}, "to_version": 2})"),
+                      &plan)
+                  .ok());
+  ASSERT_EQ(plan.steps_size(), 2);
+  // Migration 4 cannot be applied again: a clashing table appeared.
+  {
+    SQLite::Database db(o.data_dir + "/tenants/part.db", SQLite::OPEN_READWRITE);
+    db.exec("CREATE TABLE reviews (x TEXT)");
+  }
+  grpc::Status s = stub.ApplyMigrations(
+      Ctx().get(), FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "part"}})"), &plan);
+  EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant/part: migration 4 'reviews' (0004_reviews.up.sql) failed"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("(this call applied 1 migration(s) before it, the last being version 3; they stay applied)"));
+  v1::GetMigrationStatusResponse status;
+  ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(),
+                                      FromJson<v1::GetMigrationStatusRequest>(R"({"target": {"tenant_id": "part"}})"),
+                                      &status)
+                  .ok());
+  ASSERT_EQ(status.targets_size(), 1);
+  EXPECT_EQ(status.targets(0).current_version(), 3);
+}
+
 TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
   TempDir dir;
   server::Options o = WithEditableMigrations(dir, "acme");
