@@ -185,7 +185,16 @@ TEST(SqliteStoreTest, AnEmptyTableMayBeDroppedAndMadeAgainWithoutTheColumns) {
   auto db = store->OpenTenant("r1", kForever);
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->Write({WriteOp{WriteKind::kDelete, "t", {{"id", Value{int64_t{1}}}}, {}, 0}}).ok());
-  ASSERT_TRUE((*db)->Migrate(Script(2, kRebuildDroppingVersions), kForever).ok());
+  // Made again with seed rows: the old table had none, so nothing is lost.
+  ASSERT_TRUE((*db)
+                  ->Migrate(Script(2, R"sql(
+DROP TABLE t;
+CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL DEFAULT '');
+INSERT INTO t (id, v) VALUES (7, 'seed');
+)sql"),
+                            kForever)
+                  .ok());
+  ASSERT_TRUE((*db)->Write({WriteOp{WriteKind::kDelete, "t", {{"id", Value{int64_t{7}}}}, {}, 0}}).ok());
   // The gateway's columns were added to the new table: writes and reads work.
   auto created =
       (*db)->Write({WriteOp{WriteKind::kInsert, "t", {}, {{"id", Value{int64_t{1}}}, {"v", Value{"n"}}}, 0}});
@@ -193,6 +202,59 @@ TEST(SqliteStoreTest, AnEmptyTableMayBeDroppedAndMadeAgainWithoutTheColumns) {
   auto row = GetOne(**db);
   ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
   EXPECT_EQ((*row)->version, 1);
+}
+
+// Variants of losing the gateway's columns: each is refused while the rows
+// are there, and leaves the table as it was.
+TEST(SqliteStoreTest, EveryWayOfLosingRowVersionsIsRefused) {
+  const char* kVariants[] = {
+      // Only _dg_version declared and copied.
+      R"sql(CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT, _dg_version INTEGER NOT NULL DEFAULT 1);
+            INSERT INTO t_new SELECT id, v, _dg_version FROM t; DROP TABLE t; ALTER TABLE t_new RENAME TO t;)sql",
+      // One of the columns dropped.
+      "ALTER TABLE t DROP COLUMN _dg_create_us;",
+      // The first half of a rebuild split over two migrations.
+      R"sql(CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO t_new SELECT id, v FROM t; DROP TABLE t;)sql",
+      // The old table renamed away, a new one filled from it.
+      R"sql(ALTER TABLE t RENAME TO t_old; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO t SELECT id, v FROM t_old;)sql",
+  };
+  for (const char* sql : kVariants) {
+    testing::TempDir dir;
+    auto store = OpenStore(dir.path(), 8);
+    Provision(*store, "r1");
+    auto db = store->OpenTenant("r1", kForever);
+    ASSERT_TRUE(db.ok());
+    auto before = GetOne(**db);
+    ASSERT_TRUE(before.ok() && before->has_value());
+    const absl::Status s = (*db)->Migrate(Script(2, sql), kForever);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << sql << "\n" << s;
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("without the gateway's columns")) << sql;
+    auto after = GetOne(**db);
+    ASSERT_TRUE(after.ok() && after->has_value()) << after.status();
+    EXPECT_EQ(**after, **before);
+  }
+}
+
+// Virtual tables (FTS5) and their shadow tables get no gateway columns and
+// are not served; the migration succeeds and plain tables keep working.
+TEST(SqliteStoreTest, AVirtualTableMigratesAndIsNotServed) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path(), 8);
+  Provision(*store, "r1");
+  auto db = store->OpenTenant("r1", kForever);
+  ASSERT_TRUE(db.ok());
+  const absl::Status s = (*db)->Migrate(
+      Script(2, "CREATE VIRTUAL TABLE docs USING fts5(body); INSERT INTO docs (body) VALUES ('hello');"), kForever);
+  ASSERT_TRUE(s.ok()) << s;
+  auto catalog = (*db)->GetCatalog();
+  EXPECT_NE(catalog->Find("t"), nullptr);
+  for (const auto& [name, table] : catalog->tables) EXPECT_EQ(name, "t");
+  auto row = GetOne(**db);
+  ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
+  // Dropping it again works too.
+  EXPECT_TRUE((*db)->Migrate(Script(3, "DROP TABLE docs;"), kForever).ok());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "store/sqlite/catalog.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -9,6 +10,12 @@
 
 namespace datagate::store::sqlite {
 namespace {
+
+// The user's plain tables: not virtual or shadow tables, not SQLite's or
+// the gateway's own.
+constexpr char kPlainTables[] =
+    "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+    "ESCAPE '\\' AND name NOT LIKE '\\_dg\\_%' ESCAPE '\\'";
 
 // SQLite's column affinity rules (its "Datatypes In SQLite" page), plus BOOLEAN.
 ColumnType TypeFromDeclared(absl::string_view declared) {
@@ -100,9 +107,10 @@ int64_t SchemaCookie(Connection& conn) {
 std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view where, bool warn) {
   auto catalog = std::make_shared<Catalog>();
   catalog->schema_cookie = SchemaCookie(conn);
-  SQLite::Statement tables(conn.db(),
-                           "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-                           "ESCAPE '\\' AND name NOT LIKE '\\_dg\\_%' ESCAPE '\\' ORDER BY name");
+  // Plain tables only: virtual tables (FTS5, rtree) and their shadow tables
+  // hold no gateway columns and are not served.
+  SQLite::Statement tables(conn.db(), absl::StrCat("SELECT m.name, m.sql FROM sqlite_master m JOIN (", kPlainTables,
+                                                   ") p ON p.name = m.name WHERE m.type = 'table' ORDER BY m.name"));
   SQLite::Statement info(conn.db(),
                          "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?) "
                          "ORDER BY cid");
@@ -139,9 +147,7 @@ std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view w
 
 std::vector<std::string> UserTables(Connection& conn) {
   std::vector<std::string> tables;
-  SQLite::Statement q(conn.db(),
-                      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                      "AND name NOT LIKE '\\_dg\\_%' ESCAPE '\\' ORDER BY name");
+  SQLite::Statement q(conn.db(), absl::StrCat(kPlainTables, " ORDER BY name"));
   while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
   return tables;
 }
@@ -149,9 +155,9 @@ std::vector<std::string> UserTables(Connection& conn) {
 std::vector<std::string> TablesWithoutMetaColumns(Connection& conn) {
   std::vector<std::string> tables;
   SQLite::Statement q(conn.db(),
-                      "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' "
-                      "ESCAPE '\\' AND m.name NOT LIKE '\\_dg\\_%' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM "
-                      "pragma_table_info(m.name) p WHERE p.name = '_dg_version') ORDER BY m.name");
+                      absl::StrCat("SELECT t.name FROM (", kPlainTables,
+                                   ") t WHERE (SELECT count(*) FROM pragma_table_info(t.name) c WHERE c.name "
+                                   "IN ('_dg_version', '_dg_create_us', '_dg_update_us')) < 3 ORDER BY t.name"));
   while (q.executeStep()) tables.push_back(q.getColumn(0).getString());
   return tables;
 }
@@ -162,11 +168,21 @@ bool TableHasRows(Connection& conn, const std::string& table) {
 }
 
 void EnsureMetaColumns(Connection& conn) {
+  static constexpr std::pair<const char*, const char*> kColumns[] = {
+      {"_dg_version", "INTEGER NOT NULL DEFAULT 1"},
+      {"_dg_create_us", "INTEGER NOT NULL DEFAULT 0"},
+      {"_dg_update_us", "INTEGER NOT NULL DEFAULT 0"},
+  };
   for (const std::string& t : TablesWithoutMetaColumns(conn)) {
-    const std::string alter = absl::StrCat("ALTER TABLE ", Quote(t), " ADD COLUMN ");
-    conn.db().exec(absl::StrCat(alter, "_dg_version INTEGER NOT NULL DEFAULT 1"));
-    conn.db().exec(absl::StrCat(alter, "_dg_create_us INTEGER NOT NULL DEFAULT 0"));
-    conn.db().exec(absl::StrCat(alter, "_dg_update_us INTEGER NOT NULL DEFAULT 0"));
+    std::set<std::string> has;
+    {
+      SQLite::Statement q(conn.db(), "SELECT name FROM pragma_table_info(?)");
+      q.bind(1, t);
+      while (q.executeStep()) has.insert(q.getColumn(0).getString());
+    }
+    for (const auto& [name, type] : kColumns) {
+      if (has.count(name) == 0) conn.db().exec(absl::StrCat("ALTER TABLE ", Quote(t), " ADD COLUMN ", name, " ", type));
+    }
   }
 }
 

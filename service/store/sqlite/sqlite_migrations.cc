@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <set>
 
 #include "SQLiteCpp/Exception.h"
 #include "common/errors.h"
@@ -19,11 +20,11 @@ absl::Status SqliteDatabase::Migrate(const MigrationScript& script, absl::Time d
   const absl::Status status = RunTransaction(
       "migration", deadline,
       [&](Connection& conn, const Catalog&) -> absl::Status {
-        std::vector<std::string> before = TablesWithoutMetaColumns(conn);
-        std::sort(before.begin(), before.end());
-        std::vector<std::string> had_versions;  // tables the script may rebuild
+        // Tables whose rows carry versions now (all three gateway columns).
+        std::vector<std::string> lacking = TablesWithoutMetaColumns(conn);
+        std::set<std::string> versioned_rows;
         for (const std::string& t : UserTables(conn)) {
-          if (!std::binary_search(before.begin(), before.end(), t)) had_versions.push_back(t);
+          if (!std::binary_search(lacking.begin(), lacking.end(), t) && TableHasRows(conn, t)) versioned_rows.insert(t);
         }
         try {
           conn.db().exec(script.sql);
@@ -34,15 +35,33 @@ absl::Status SqliteDatabase::Migrate(const MigrationScript& script, absl::Time d
           return errors::MigrationFailed(script.target, script.record.version, script.record.name, script.file,
                                          e.what());
         }
-        // A table rebuilt (created anew, rows copied, renamed) without the
-        // version columns would restart every row at version 1.
-        for (const std::string& t : TablesWithoutMetaColumns(conn)) {
-          if (std::binary_search(had_versions.begin(), had_versions.end(), t) && TableHasRows(conn, t)) {
-            return errors::MigrationDropsVersions(script.target, script.record.version, script.record.name, script.file,
-                                                  t);
+        try {
+          // A table rebuilt without the gateway's columns (made anew, rows
+          // copied, the old one dropped, in one migration or over several)
+          // would restart every row at version 1, and stale expected_versions
+          // could match again. Refused when a table whose rows had versions
+          // is gone or lost a column while a table without them holds rows.
+          lacking = TablesWithoutMetaColumns(conn);
+          const std::vector<std::string> now = UserTables(conn);
+          bool lost = false;
+          for (const std::string& t : versioned_rows) {
+            if (!std::binary_search(now.begin(), now.end(), t) ||
+                std::binary_search(lacking.begin(), lacking.end(), t)) {
+              lost = true;
+            }
           }
+          for (const std::string& t : lacking) {
+            if (lost && TableHasRows(conn, t)) {
+              return errors::MigrationDropsVersions(script.target, script.record.version, script.record.name,
+                                                    script.file, t);
+            }
+          }
+          EnsureMetaColumns(conn);
+        } catch (const SQLite::Exception& e) {
+          if (e.getErrorCode() == SQLITE_INTERRUPT || e.getErrorCode() == SQLITE_BUSY) throw;
+          return errors::MigrationFailed(script.target, script.record.version, script.record.name, script.file,
+                                         e.what());
         }
-        EnsureMetaColumns(conn);
         if (script.up) {
           SQLite::Statement& ins =
               conn.Prepare("INSERT INTO _dg_migrations(version, name, checksum, apply_us) VALUES (?, ?, ?, ?)");
