@@ -242,6 +242,12 @@ absl::Status BadMigrationFile(absl::string_view file, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("migration file '", E(file), "': ", why));
 }
 
+absl::Status DeadlineInFanOut(absl::string_view next) {
+  return absl::DeadlineExceededError(
+      absl::StrCat("the call's deadline passed before tenant '", E(next),
+                   "': the tenants before it were migrated and stay so; call again to finish the rest"));
+}
+
 absl::Status AfterAppliedSteps(const absl::Status& status, int64_t steps_done, int64_t last_version, bool up) {
   if (steps_done == 0) return status;
   const absl::string_view done = up ? "applied" : "reverted";

@@ -136,6 +136,9 @@ absl::Status BadMigrationFile(absl::string_view file, absl::string_view why);
 absl::Status InTarget(absl::string_view target, const absl::Status& status);
 // `status` (a failed migration step) with what the same call had already
 // applied before it: those steps committed and stay (same code).
+// DEADLINE_EXCEEDED: a migration over every tenant stopped at the call's
+// deadline before tenant `next`; tenants before it stay migrated.
+absl::Status DeadlineInFanOut(absl::string_view next);
 absl::Status AfterAppliedSteps(const absl::Status& status, int64_t steps_done, int64_t last_version, bool up);
 
 // ---- Store state ----

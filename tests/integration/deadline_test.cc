@@ -121,5 +121,31 @@ TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDea
   EXPECT_EQ(plan.steps(0).version(), 4);
 }
 
+// The registry's copy of a tenant's schema version is bookkeeping: when the
+// master database is locked by another program, a revert that ran still
+// answers OK (not "retry later" for rows already dropped), at once.
+TEST_F(DeadlineTest, ARevertThatRanIsAnsweredOkWhenTheRegistryCannotRecordIt) {
+  server_->CreateTenant("rec");
+  SQLite::Database outsider(server_->options().data_dir + "/master.db", SQLite::OPEN_READWRITE);
+  outsider.exec("BEGIN IMMEDIATE");
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "rec"}, "to_version": 3})");
+  v1::MigrationPlanResponse plan;
+  const auto start = Clock::now();
+  grpc::Status s = server_->migrations().RevertMigrations(Within(8000).get(), revert, &plan);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count(), 3000);
+  ASSERT_EQ(plan.steps_size(), 1);
+  EXPECT_TRUE(plan.steps(0).done());
+  outsider.exec("ROLLBACK");
+  EXPECT_EQ(CurrentVersion(*server_, "rec"), 3);
+  // The next call records it.
+  ASSERT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
+  v1::Tenant t;
+  v1::GetTenantRequest get;
+  get.set_tenant_id("rec");
+  ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &t).ok());
+  EXPECT_EQ(t.schema_version(), 3);
+}
+
 }  // namespace
 }  // namespace datagate::testing
