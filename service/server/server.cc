@@ -228,7 +228,7 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
     std::thread closer([this, &stopped, deadline] {
       if (stopped.WaitForNotificationWithDeadline(absl::FromChrono(deadline))) return;
       spdlog::warn("shutdown: grace period over; stopping calls still in the store");
-      if (state_->store) state_->store->Close();
+      if (state_->store) state_->store->StopServing();  // the folder's lock stays until all calls are done
     });
     state_->grpc_server->Shutdown(deadline);
     state_->grpc_server->Wait();

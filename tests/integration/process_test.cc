@@ -230,6 +230,79 @@ TEST(ShutdownTest, GraceEndsCallsWaitingInTheStore) {
   std::cout << "stopped " << seconds << " s after SIGTERM with 6 writes waiting for a lock (grace 1 s)\n";
 }
 
+// A CreateTenant whose migrations run long, and calls waiting to open a
+// tenant another program holds exclusively, are not in the store's map of
+// open databases: the end of the grace period stops them too.
+TEST(ShutdownTest, GraceEndsASlowCreateAndOpensOfALockedTenant) {
+  TempDir dir;
+  const std::string migrations = dir.path() + "/migrations";
+  std::filesystem::copy(ExampleMigrationsDir(), migrations, std::filesystem::copy_options::recursive);
+  std::ofstream(migrations + "/tenant/0004_slow.up.sql")
+      << "CREATE TABLE slow (id INTEGER PRIMARY KEY); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+         "WHERE i < 100000000) SELECT count(*) FROM n;";
+  std::ofstream(migrations + "/tenant/0004_slow.down.sql") << "DROP TABLE slow;";
+  const std::string data = dir.path() + "/data";
+  {
+    // "held" exists.
+    Process p({"--data_dir=" + data, "--migrations_dir=" + ExampleMigrationsDir(), "--log_level=error"}, {});
+    for (const char* id : {"held", "other"}) {
+      v1::CreateTenantRequest req;
+      req.set_tenant_id(id);
+      v1::Tenant t;
+      ASSERT_TRUE(v1::TenantService::NewStub(p.channel())->CreateTenant(Ctx().get(), req, &t).ok());
+    }
+  }
+  // With one tenant kept open, "other" (migrated after it at start) closes "held".
+  Process p({"--data_dir=" + data, "--migrations_dir=" + ExampleMigrationsDir(), "--log_level=error",
+             "--shutdown_grace_seconds=1", "--max_open_tenants=1"},
+            {});
+  SQLite::Database outsider(data + "/tenants/held.db", SQLite::OPEN_READWRITE);
+  outsider.exec("PRAGMA locking_mode=EXCLUSIVE");
+  outsider.exec("BEGIN EXCLUSIVE");
+  outsider.exec("CREATE TABLE outside (a)");
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      v1::ListTablesResponse tables;
+      auto ctx = Ctx("held");
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      EXPECT_FALSE(v1::DataService::NewStub(p.channel())->ListTables(ctx.get(), {}, &tables).ok());
+      ++answered;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start = std::chrono::steady_clock::now();
+  const int status = p.Kill(SIGTERM);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_LT(seconds, 3.5);
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(answered.load(), 6);
+  outsider.exec("ROLLBACK");
+  std::cout << "stopped " << seconds << " s after SIGTERM with 6 opens of a locked tenant waiting (grace 1 s)\n";
+
+  // A create whose migration would run for many seconds.
+  Process q({"--data_dir=" + dir.path() + "/data2", "--migrations_dir=" + migrations, "--log_level=error",
+             "--shutdown_grace_seconds=1"},
+            {});
+  std::thread creator([&] {
+    v1::CreateTenantRequest req;
+    req.set_tenant_id("slowly");
+    v1::Tenant t;
+    EXPECT_FALSE(v1::TenantService::NewStub(q.channel())->CreateTenant(Ctx().get(), req, &t).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start2 = std::chrono::steady_clock::now();
+  const int status2 = q.Kill(SIGTERM);
+  const double seconds2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - start2).count();
+  creator.join();
+  EXPECT_TRUE(WIFEXITED(status2) && WEXITSTATUS(status2) == 0) << "status " << status2;
+  EXPECT_LT(seconds2, 3.5);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data2/tenants/slowly.db"));
+  std::cout << "stopped " << seconds2 << " s after SIGTERM during a long CreateTenant (grace 1 s)\n";
+}
+
 TEST(ConfigTest, EnvironmentVariablesSetOptionsAndFlagsWin) {
   TempDir dir;
   Process p({"--log_level=warn"},

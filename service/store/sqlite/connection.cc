@@ -36,10 +36,16 @@ Connection::Connection(const std::string& path, const ConnectionOptions& options
   }
 }
 
+namespace {
+
+bool Set(const std::atomic<bool>* flag) { return flag != nullptr && flag->load(std::memory_order_relaxed); }
+
+}  // namespace
+
 int Connection::OnProgress(void* self) {
   auto* c = static_cast<Connection*>(self);
   if (!c->interruptible_) return 0;
-  if (c->options_.stop != nullptr && c->options_.stop->load(std::memory_order_relaxed)) return 1;
+  if (Set(c->options_.stop) || Set(c->options_.stop_all)) return 1;
   if (c->deadline_ != absl::InfiniteFuture() && absl::Now() > c->deadline_) return 1;
   return 0;
 }
@@ -48,7 +54,7 @@ int Connection::OnBusy(void* self, int count) {
   auto* c = static_cast<Connection*>(self);
   const absl::Time now = absl::Now();
   if (count == 0) c->busy_since_ = now;
-  if (c->interruptible_ && c->options_.stop != nullptr && c->options_.stop->load(std::memory_order_relaxed)) return 0;
+  if (c->interruptible_ && (Set(c->options_.stop) || Set(c->options_.stop_all))) return 0;
   const absl::Time give_up = std::min(c->interruptible_ ? c->deadline_ : absl::InfiniteFuture(),
                                       c->busy_since_ + absl::Milliseconds(c->options_.busy_timeout_ms));
   if (now >= give_up) return 0;

@@ -27,6 +27,8 @@ struct ConnectionOptions {
   // When set and true, running statements stop (SQLITE_INTERRUPT) and lock
   // waits end: the database is closing.
   const std::atomic<bool>* stop = nullptr;
+  // The same for the whole store (shutdown).
+  const std::atomic<bool>* stop_all = nullptr;
 };
 
 // Not thread-safe: used by one thread at a time (the store hands it out).

@@ -41,6 +41,7 @@ ConnectionOptions SqliteDatabase::ConnOptions(bool read_only, bool create) const
   o.synchronous = options_.synchronous;
   o.busy_timeout_ms = options_.busy_timeout_ms;
   o.stop = &closing_;
+  o.stop_all = options_.stop_all;
   return o;
 }
 
@@ -227,7 +228,9 @@ absl::Status SqliteDatabase::Read(absl::string_view context, absl::Time deadline
 absl::Status SqliteDatabase::Explain(absl::Status status, absl::Time deadline) const {
   const absl::StatusCode code = status.code();
   const bool stopped = code == absl::StatusCode::kDeadlineExceeded || code == absl::StatusCode::kUnavailable;
-  if (stopped && closing_.load()) return ClosedStatus();
+  if (stopped && (closing_.load() || (options_.stop_all != nullptr && options_.stop_all->load()))) {
+    return ClosedStatus();
+  }
   if (stopped && absl::Now() > deadline) return errors::DeadlineWhileWorking();
   return status;
 }

@@ -39,6 +39,9 @@ struct DatabaseOptions {
   int64_t max_cursors = 10000;
   int64_t max_cursor_bytes = int64_t{64} << 20;
   std::function<int64_t()> now_us;  // clock; wall clock when empty
+  // Set by the store: once true (shutdown), statements and lock waits on
+  // every database stop, even one still being opened or created.
+  const std::atomic<bool>* stop_all = nullptr;
 };
 
 class SqliteDatabase final : public Database {

@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     return errors::UnusablePath("data_dir", lock_path, absl::StrCat("cannot be opened: ", std::strerror(errno)));
   }
   if (flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) return errors::DataFolderInUse(data_dir);
-  ASSIGN_OR_RETURN(store->master_, SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), options.database));
+  ASSIGN_OR_RETURN(store->master_,
+                   SqliteDatabase::Open(absl::StrCat(data_dir, "/master.db"), store->options_.database));
   store->registry_ = std::make_unique<Registry>(store->master_.get());
   RETURN_IF_ERROR(store->registry_->Init());
   RETURN_IF_ERROR(store->RemoveUnregisteredFiles());
@@ -53,7 +54,8 @@ absl::Status SqliteStore::RemoveUnregisteredFiles() {
 
 SqliteStore::~SqliteStore() { Close(); }
 
-void SqliteStore::Close() {
+void SqliteStore::StopServing() {
+  stopping_.store(true);
   std::vector<std::shared_ptr<SqliteDatabase>> open;
   {
     absl::MutexLock lock(&mu_);
@@ -65,6 +67,10 @@ void SqliteStore::Close() {
   }
   for (auto& db : open) db->Close();
   if (master_) master_->Close();
+}
+
+void SqliteStore::Close() {
+  StopServing();
   if (lock_fd_ >= 0) {
     close(lock_fd_);  // releases the flock
     lock_fd_ = -1;
@@ -88,6 +94,7 @@ bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool 
     const std::string* id;
     bool opening_only;
     bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
+      if (store->closed_) return true;
       auto it = store->entries_.find(*id);
       if (it == store->entries_.end()) return true;
       switch (it->second.state) {
@@ -128,6 +135,7 @@ absl::StatusOr<std::shared_ptr<Database>> SqliteStore::OpenTenant(const std::str
     if (!AwaitSettled(id, deadline, /*opening_only=*/true)) {
       return errors::DeadlineWhileWaiting("the tenant's database to open");
     }
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
     auto it = entries_.find(id);
     if (it != entries_.end()) {
       if (it->second.state != State::kOpen) return errors::UnknownTenant(id);  // being created or deleted
@@ -140,10 +148,18 @@ absl::StatusOr<std::shared_ptr<Database>> SqliteStore::OpenTenant(const std::str
   std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> idle;
   {
     absl::MutexLock lock(&mu_);
-    if (!db.ok()) {
+    if (!db.ok() || closed_) {
       entries_.erase(id);
-      return db.status();
+      if (db.ok()) idle.emplace_back(id, *std::move(db));  // opened as the store closed
     }
+  }
+  if (!idle.empty()) {
+    idle.front().second->Close();
+    return errors::StoreUnavailable("the gateway is shutting down");
+  }
+  if (!db.ok()) return db.status();
+  {
+    absl::MutexLock lock(&mu_);
     Entry& e = entries_[id];
     e.state = State::kOpen;
     e.db = *db;
@@ -193,6 +209,7 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
     if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
       return errors::DeadlineWhileWaiting("another call on the same tenant");
     }
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
     if (entries_.count(id) != 0) return errors::TenantExists(id);  // open, so registered
     entries_[id].state = State::kCreating;
   }
@@ -218,9 +235,13 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
     RemoveFiles(path);
   }
   std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> idle;
+  std::shared_ptr<SqliteDatabase> unserved;  // created as the store closed
   {
     absl::MutexLock lock(&mu_);
-    if (status.ok()) {
+    if (status.ok() && closed_) {
+      entries_.erase(id);
+      unserved = std::move(db);
+    } else if (status.ok()) {
       Entry& e = entries_[id];
       e.state = State::kOpen;
       e.db = std::move(db);
@@ -230,6 +251,7 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
       entries_.erase(id);
     }
   }
+  if (unserved) unserved->Close();  // registered, so created: served after the restart
   CloseIdle(std::move(idle));
   if (!status.ok()) return status;
   return registered;
@@ -244,6 +266,7 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
     if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
       return errors::DeadlineWhileWaiting("another call on the same tenant");
     }
+    if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
     // From here no call can open the tenant: the entry says "deleting".
     Entry& e = entries_[id];
     e.state = State::kDeleting;
@@ -252,7 +275,7 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
   absl::StatusOr<bool> found = registry_->Unregister(id, deadline);
   if (!found.ok() || !*found) {
     absl::MutexLock lock(&mu_);
-    if (db) {
+    if (db && !closed_) {
       Entry& e = entries_[id];
       e.state = State::kOpen;
       e.db = std::move(db);

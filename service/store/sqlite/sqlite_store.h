@@ -10,6 +10,7 @@
 #ifndef DATAGATE_STORE_SQLITE_SQLITE_STORE_H_
 #define DATAGATE_STORE_SQLITE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,7 +55,12 @@ class SqliteStore final : public Store {
   // Tenant databases open now (for tests and metrics).
   size_t open_tenants();
 
-  // Closes every database; later calls fail with UNAVAILABLE.
+  // Stops every statement and wait in every database (also ones being
+  // opened or created) and closes them; later calls fail with UNAVAILABLE.
+  // Keeps the data folder's lock: calls may still be returning.
+  void StopServing();
+  // StopServing, then lets go of the data folder's lock. Call once no call
+  // uses the store any more.
   void Close();
 
  private:
@@ -65,7 +71,12 @@ class SqliteStore final : public Store {
     uint64_t last_use = 0;
   };
 
-  SqliteStore(std::string data_dir, StoreOptions options) : data_dir_(std::move(data_dir)), options_(options) {}
+  SqliteStore(std::string data_dir, StoreOptions options)
+      : data_dir_(std::move(data_dir)), options_(WithStop(std::move(options), &stopping_)) {}
+  static StoreOptions WithStop(StoreOptions options, const std::atomic<bool>* stop) {
+    options.database.stop_all = stop;
+    return options;
+  }
   std::string TenantPath(const std::string& id) const;
   static void RemoveFiles(const std::string& path);
   absl::Status RemoveUnregisteredFiles();
@@ -81,6 +92,7 @@ class SqliteStore final : public Store {
   void CloseIdle(std::vector<std::pair<std::string, std::shared_ptr<SqliteDatabase>>> victims);
 
   const std::string data_dir_;
+  std::atomic<bool> stopping_{false};  // every database's stop_all
   const StoreOptions options_;
   int lock_fd_ = -1;  // flock on <data_dir>/datagate.lock: one process per folder
   std::shared_ptr<SqliteDatabase> master_;
