@@ -150,7 +150,8 @@ absl::Status StatusTooLarge(absl::string_view target, int64_t bytes, int64_t max
 }
 
 absl::Status RowNotFound(absl::string_view table, absl::string_view key) {
-  return absl::NotFoundError(absl::StrCat("no row in table '", E(table), "' with key ", E(key)));
+  // `key` comes from DescribeFields, which escapes what it quotes.
+  return absl::NotFoundError(absl::StrCat("no row in table '", E(table), "' with key ", key));
 }
 
 absl::Status DuplicateRow(absl::string_view table, absl::string_view columns) {
@@ -332,9 +333,10 @@ absl::Status InvalidOption(absl::string_view name, absl::string_view what) {
 }
 
 absl::Status TooFewFiles(int64_t limit, int64_t needed) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("the process may open ", limit, " files, and serving one tenant needs ", needed,
-                   ": raise the limit (ulimit -n, or the container's nofile limit) or lower --max_readers"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the process may open ", limit, " files, and serving one tenant needs ", needed,
+      ": raise the limit (ulimit -n, or the container's nofile limit), or lower --max_readers if it is above "
+      "1"));
 }
 
 absl::Status UnusablePath(absl::string_view option, absl::string_view path, absl::string_view why) {

@@ -171,7 +171,7 @@ std::string DebugString(const Value& v) {
         else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>)
           return absl::StrCat(x);
         else if constexpr (std::is_same_v<T, std::string>)
-          return absl::StrCat("'", Utf8Prefix(x, 40), x.size() > 40 ? "...'" : "'");
+          return absl::StrCat("'", EscapeText(x, 40), "'");  // safe to echo: escaped, cut
         else if constexpr (std::is_same_v<T, Blob>)
           return absl::StrCat("<blob of ", x.bytes.size(), " bytes>");
         else
@@ -184,7 +184,7 @@ std::string DescribeFields(const std::vector<Field>& fields) {
   return absl::StrCat("(",
                       absl::StrJoin(fields, ", ",
                                     [](std::string* out, const Field& f) {
-                                      absl::StrAppend(out, f.column, "=", DebugString(f.value));
+                                      absl::StrAppend(out, EscapeText(f.column), "=", DebugString(f.value));
                                     }),
                       ")");
 }

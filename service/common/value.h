@@ -49,7 +49,9 @@ absl::StatusOr<Value> DecodeValue(absl::string_view* in);
 std::string EncodeRows(const std::vector<StoredRow>& rows);
 absl::StatusOr<std::vector<StoredRow>> DecodeRows(absl::string_view in);
 
-// A readable rendering of a value for error messages ("NULL", "42", "'abc'").
+// A readable rendering of a value for error messages ("NULL", "42", "'abc'"):
+// text is escaped (common/text.h EscapeText) and cut at 40 characters, so the
+// result is safe to echo as it is.
 std::string DebugString(const Value& v);
 // "(id=42, name='x')", for error messages naming a key.
 std::string DescribeFields(const std::vector<Field>& fields);

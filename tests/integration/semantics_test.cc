@@ -181,6 +181,19 @@ TEST_F(SemanticsTest, AMapKeyEchoedInAFieldPathIsEscaped) {
   EXPECT_EQ(s.error_message(), "row.\\x1b[2J\\nforged\\u{202e}: lists and objects are not column values");
 }
 
+TEST_F(SemanticsTest, AMissingRowsKeyIsQuotedOnceAndEscapedInside) {
+  v1::Row row;
+  grpc::Status s = server_->data().GetRow(
+      Ctx(tenant_).get(), FromJson<v1::GetRowRequest>(R"({"table": "products", "key": {"sku": "PEN-9"}})"), &row);
+  EXPECT_THAT(s, IsCode(grpc::NOT_FOUND));
+  EXPECT_EQ(s.error_message(), "no row in table 'products' with key (sku='PEN-9')");
+  s = server_->data().GetRow(Ctx(tenant_).get(),
+                             FromJson<v1::GetRowRequest>(R"({"table": "products", "key": {"sku": "it's\n\u001b[2J"}})"),
+                             &row);
+  EXPECT_THAT(s, IsCode(grpc::NOT_FOUND));
+  EXPECT_EQ(s.error_message(), "no row in table 'products' with key (sku='it\\'s\\n\\x1b[2J')");
+}
+
 TEST_F(SemanticsTest, IntegersAreExactOnlyBelowTwoToThe53AsNumbers) {
   int n = 0;
   auto create = [&](const std::string& id_json) {
