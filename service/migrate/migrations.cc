@@ -173,9 +173,18 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
     }
     absl::StatusOr<std::shared_ptr<store::Database>> db = store_->OpenTenant(id, deadline);
     if (db.status().code() == absl::StatusCode::kNotFound) return true;  // deleted meanwhile
-    if (!db.ok()) return db.status();
-    ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(id), **db, deadline));
-    ASSIGN_OR_RETURN(const bool added, add(std::move(s)));
+    absl::StatusOr<TargetState> s = db.ok() ? tenant_->State(TenantTarget(id), **db, deadline) : db.status();
+    if (!s.ok()) {
+      if (s.status().code() == absl::StatusCode::kDeadlineExceeded) return s.status();
+      // One tenant that cannot be read now (locked, out of files, missing
+      // file) is listed with its error; the others are still reported.
+      TargetState failed;
+      failed.target = TenantTarget(id);
+      failed.latest_version = tenant_->latest_version();
+      failed.error = std::string(s.status().message());
+      s = std::move(failed);
+    }
+    ASSIGN_OR_RETURN(const bool added, add(*std::move(s)));
     if (!added) {  // it starts the next page
       page.next_page_token = EncodeIdPageToken(fingerprint, last);
       return false;

@@ -224,5 +224,31 @@ TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
                   .ok());
 }
 
+// In a status listing of every target, a tenant that cannot be read now is
+// listed with its error; the call and the other targets are not lost.
+TEST(MigrationFanOutTest, AStatusListingShowsATenantThatCannotBeReadWithItsError) {
+  TempDir dir;
+  server::Options o;
+  o.data_dir = dir.path() + "/data";
+  o.max_open_tenants = 1;
+  auto server = TestServer::Start(o);
+  server->CreateTenant("gone");
+  server->CreateTenant("here");  // closes "gone": one tenant kept open
+  std::filesystem::remove(o.data_dir + "/tenants/gone.db");
+  v1::GetMigrationStatusResponse status;
+  grpc::Status s = server->migrations().GetMigrationStatus(Ctx().get(), {}, &status);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  std::map<std::string, std::string> errors;
+  std::map<std::string, int64_t> versions;
+  for (const auto& t : status.targets()) {
+    errors[t.target()] = t.error();
+    versions[t.target()] = t.current_version();
+  }
+  ASSERT_EQ(errors.size(), 3u);  // master, gone, here
+  EXPECT_THAT(errors["tenant/gone"], HasSubstr("'gone'"));
+  EXPECT_EQ(errors["tenant/here"], "");
+  EXPECT_EQ(versions["tenant/here"], 3);
+}
+
 }  // namespace
 }  // namespace datagate::testing
