@@ -234,9 +234,10 @@ absl::Status MigrationFailed(absl::string_view target, int64_t version, absl::st
 absl::Status MigrationDropsVersions(absl::string_view target, int64_t version, absl::string_view name,
                                     absl::string_view file, absl::string_view table) {
   return absl::FailedPreconditionError(absl::StrCat(
-      target, ": migration ", version, " '", E(name), "' (", E(file), ") rebuilds table '", E(table),
-      "' without the gateway's columns _dg_version, _dg_create_us and _dg_update_us, so its rows would lose their "
-      "versions; declare them in the new table and copy them with the rows (README: rebuilding a table)"));
+      target, ": migration ", version, " '", E(name), "' (", E(file), ") leaves table '", E(table),
+      "' holding rows without the gateway's columns _dg_version, _dg_create_us and _dg_update_us (a rebuilt "
+      "table, or a dropped column), so rows would lose their versions; declare them in the new table and copy "
+      "them with the rows (README: rebuilding a table)"));
 }
 
 absl::Status BadMigrationFile(absl::string_view file, absl::string_view why) {

@@ -156,7 +156,8 @@ TEST(SqliteStoreTest, ARebuildThatWouldResetRowVersionsIsRefusedAndChangesNothin
   for (bool up : {true, false}) {
     const absl::Status s = (*db)->Migrate(Script(2, kRebuildDroppingVersions, up), kForever);
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
-    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rebuilds table 't' without the gateway's columns"));
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::HasSubstr("leaves table 't' holding rows without the gateway's columns"));
     EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rebuild.sql"));
     auto after = GetOne(**db);
     ASSERT_TRUE(after.ok() && after->has_value()) << after.status();

@@ -29,6 +29,12 @@ Connection::Connection(const std::string& path, const ConnectionOptions& options
   sqlite3_busy_handler(db_.getHandle(), &Connection::OnBusy, this);
   sqlite3_progress_handler(db_.getHandle(), kProgressSteps, &Connection::OnProgress, this);
   if (!options.read_only) {
+    // SQLite falls back to read-only when it cannot open the file for
+    // writing (e.g. out of descriptors at that moment): a writer that could
+    // not write is a file that cannot be opened now.
+    if (sqlite3_db_readonly(db_.getHandle(), "main") == 1) {
+      throw SQLite::Exception("the database file could only be opened read-only", SQLITE_CANTOPEN);
+    }
     DeadlineScope scope(*this, deadline);
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec(absl::StrCat("PRAGMA synchronous=", options.synchronous));
@@ -140,6 +146,7 @@ absl::Status MapError(const std::exception& e, absl::string_view context) {
       return errors::DiskFull();
     case SQLITE_TOOBIG:
       return errors::ValueTooBig();
+    case SQLITE_READONLY:  // a writer opened read-only (see Connection)
     case SQLITE_CANTOPEN:
       // Out of file descriptors, most often (a missing tenant file is told
       // apart before this): passing, so retryable.
