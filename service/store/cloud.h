@@ -1,0 +1,103 @@
+// The cloud store interface: one shared PostgreSQL schema that holds every
+// tenant's rows, keyed by tenant. Plain C++ types only, like store.h; the
+// Postgres store (store/postgres) implements it, and the sync engine and the
+// data layer use it without knowing the engine.
+//
+// Every cloud table carries `tenant_id` first in its primary key; the
+// `Database` a tenant gets from `Tenant()` hides that column (its catalog
+// and rows look like the tenant's local ones) and keys every statement by
+// the tenant. Rows carry the gateway's version and timestamps as locally,
+// and a deleted marker: a delete leaves a tombstone (the key and its last
+// version) that reads never return, so an older operation replayed later
+// cannot bring the row back.
+#ifndef DATAGATE_STORE_CLOUD_H_
+#define DATAGATE_STORE_CLOUD_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/value.h"
+#include "store/store.h"
+
+namespace datagate::store {
+
+// One operation the sync worker pushes: the state of one row after a local
+// write, at that write's version. An upsert carries every column of the
+// row; a delete carries the key only and becomes a tombstone.
+struct SyncOp {
+  int64_t seq = 0;  // the outbox entry it came from (for the caller)
+  std::string table;
+  std::vector<Field> key;     // every primary-key column, typed as locally
+  std::vector<Field> values;  // upsert: every column, key included
+  bool deleted = false;
+  int64_t version = 0;
+  int64_t create_time_us = 0;
+  int64_t update_time_us = 0;
+};
+
+// What the cloud did with one SyncOp.
+struct SyncOutcome {
+  enum Kind {
+    kApplied,   // the cloud row (or tombstone) now has the op's version
+    kStale,     // the cloud row already had this version or a newer one
+    kRejected,  // the cloud refused this op alone (`error` says why)
+  };
+  Kind kind = kApplied;
+  int64_t cloud_version = 0;  // kStale: the version the cloud kept
+  absl::Status error;         // kRejected: a constraint, a type, a missing table
+};
+
+// The cloud store. Thread-safe; every call waits at most until its deadline
+// (for a pooled connection too) and fails with DEADLINE_EXCEEDED after.
+// Errors are mapped by SQLSTATE class: connection and resource classes
+// UNAVAILABLE, serialization failure and deadlock ABORTED, unique violation
+// ALREADY_EXISTS, other integrity violations FAILED_PRECONDITION, a commit
+// whose outcome is unknown UNKNOWN. No SQL, connection string or server
+// text that could carry them reaches a message.
+class CloudStore {
+ public:
+  virtual ~CloudStore() = default;
+
+  // The tenant's rows as a Database: Get, List and Write as locally (the
+  // same filters, ordering with NULLs first ascending, keyset pages,
+  // projection, totals, request_id replay, expected_version), every
+  // statement in a transaction that first sets `app.tenant_id` and is keyed
+  // by `tenant_id`. Creating a row over a tombstone revives it at the
+  // tombstone's version + 1. ListApplied and Migrate act on the shared
+  // schema (as Schema() does). INVALID_ARGUMENT for a malformed id.
+  virtual absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id) = 0;
+
+  // The shared schema as a migration target: GetCatalog (tables with the
+  // tenant column hidden), ListApplied, Migrate (each script in its own
+  // transaction under a Postgres advisory lock, so replicas do not race;
+  // the gateway's columns are added to tables that lack them). Get, List
+  // and Write are FAILED_PRECONDITION here.
+  virtual std::shared_ptr<Database> Schema() = 0;
+
+  // The shared schema's migration version (highest applied), as last read
+  // or migrated by this process; -1 before it is known.
+  virtual int64_t SchemaVersion() const = 0;
+
+  // Applies `ops` (one tenant's, in outbox order, at most one per row) set
+  // by set, each only if its version is newer than the cloud row's or
+  // tombstone's; returns one outcome per op, in order. An op the cloud
+  // refuses on its own (integrity, type) is kRejected without stopping the
+  // others. The call fails whole only for the store's errors above
+  // (UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED, UNKNOWN): then nothing of it
+  // may be assumed applied, and a retry is harmless.
+  virtual absl::StatusOr<std::vector<SyncOutcome>> ApplySync(const std::string& tenant_id,
+                                                             const std::vector<SyncOp>& ops, absl::Time deadline) = 0;
+
+  // A cheap round trip (`SELECT 1` on a pooled connection): OK when the
+  // cloud answers, UNAVAILABLE when it does not.
+  virtual absl::Status Ping(absl::Time deadline) = 0;
+};
+
+}  // namespace datagate::store
+
+#endif  // DATAGATE_STORE_CLOUD_H_
