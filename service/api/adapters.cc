@@ -38,4 +38,17 @@ std::unique_ptr<UnaryAdapter> AdaptMigrationService(v1::MigrationService::Servic
   return a;
 }
 
+std::unique_ptr<UnaryAdapter> AdaptSyncService(v1::SyncService::Service* impl) {
+  using S = v1::SyncService::Service;
+  auto a = std::make_unique<UnaryAdapter>(v1::SyncService::service_full_name());
+  a->Add("GetSyncStats", impl, &S::GetSyncStats)
+      .Add("ListSyncOperations", impl, &S::ListSyncOperations)
+      .Add("RetrySyncOperations", impl, &S::RetrySyncOperations)
+      .Add("PurgeSyncOperations", impl, &S::PurgeSyncOperations)
+      .Add("FlushSync", impl, &S::FlushSync)
+      .Add("PauseSync", impl, &S::PauseSync)
+      .Add("ResumeSync", impl, &S::ResumeSync);
+  return a;
+}
+
 }  // namespace datagate::api

@@ -9,6 +9,7 @@
 #include "api/unary_adapter.h"
 #include "datagate/v1/data.grpc.pb.h"
 #include "datagate/v1/migration.grpc.pb.h"
+#include "datagate/v1/sync.grpc.pb.h"
 #include "datagate/v1/tenant.grpc.pb.h"
 
 namespace datagate::api {
@@ -17,6 +18,7 @@ namespace datagate::api {
 std::unique_ptr<UnaryAdapter> AdaptDataService(v1::DataService::Service* impl);
 std::unique_ptr<UnaryAdapter> AdaptTenantService(v1::TenantService::Service* impl);
 std::unique_ptr<UnaryAdapter> AdaptMigrationService(v1::MigrationService::Service* impl);
+std::unique_ptr<UnaryAdapter> AdaptSyncService(v1::SyncService::Service* impl);
 
 }  // namespace datagate::api
 

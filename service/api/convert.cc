@@ -43,6 +43,54 @@ std::vector<std::string> FromMask(const google::protobuf::FieldMask& mask) {
   return {mask.paths().begin(), mask.paths().end()};
 }
 
+absl::StatusOr<core::WriteMode> FromProto(v1::WriteMode mode, absl::string_view field) {
+  switch (mode) {
+    case v1::WRITE_MODE_UNSPECIFIED:
+      return core::WriteMode::kUnspecified;
+    case v1::LOCAL_ONLY:
+      return core::WriteMode::kLocalOnly;
+    case v1::LOCAL_FIRST:
+      return core::WriteMode::kLocalFirst;
+    case v1::WRITE_THROUGH:
+      return core::WriteMode::kWriteThrough;
+    case v1::CLOUD_ONLY:
+      return core::WriteMode::kCloudOnly;
+    default:
+      return errors::UnknownEnumValue(field, static_cast<int>(mode));
+  }
+}
+
+absl::StatusOr<core::ReadSource> FromProto(v1::ReadSource source, absl::string_view field) {
+  switch (source) {
+    case v1::READ_SOURCE_UNSPECIFIED:
+      return core::ReadSource::kUnspecified;
+    case v1::LOCAL:
+      return core::ReadSource::kLocal;
+    case v1::CLOUD:
+      return core::ReadSource::kCloud;
+    case v1::CLOUD_IF_AVAILABLE:
+      return core::ReadSource::kCloudIfAvailable;
+    default:
+      return errors::UnknownEnumValue(field, static_cast<int>(source));
+  }
+}
+
+v1::CloudSync ToProto(core::CloudSync sync) {
+  switch (sync) {
+    case core::CloudSync::kNone:
+      return v1::CLOUD_SYNC_NONE;
+    case core::CloudSync::kQueued:
+      return v1::CLOUD_SYNC_QUEUED;
+    case core::CloudSync::kApplied:
+      return v1::CLOUD_SYNC_APPLIED;
+    case core::CloudSync::kConflict:
+      return v1::CLOUD_SYNC_CONFLICT;
+    case core::CloudSync::kDead:
+      return v1::CLOUD_SYNC_DEAD_LETTERED;
+  }
+  return v1::CLOUD_SYNC_UNSPECIFIED;
+}
+
 void ToProto(const Value& v, google::protobuf::Value* out) {
   std::visit(
       [out](const auto& x) {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/value.h"
+#include "core/hybrid.h"
 #include "datagate/v1/data.pb.h"
 #include "datagate/v1/migration.pb.h"
 #include "datagate/v1/tenant.pb.h"
@@ -26,6 +27,12 @@ namespace datagate::api {
 absl::StatusOr<Value> FromProto(const google::protobuf::Value& v, absl::string_view path);
 absl::StatusOr<std::vector<Field>> FromStruct(const google::protobuf::Struct& s, absl::string_view path);
 std::vector<std::string> FromMask(const google::protobuf::FieldMask& mask);
+
+// Write modes and read sources; INVALID_ARGUMENT naming `field` for a
+// number the proto does not define.
+absl::StatusOr<core::WriteMode> FromProto(v1::WriteMode mode, absl::string_view field);
+absl::StatusOr<core::ReadSource> FromProto(v1::ReadSource source, absl::string_view field);
+v1::CloudSync ToProto(core::CloudSync sync);
 
 void ToProto(const Value& v, google::protobuf::Value* out);
 void ToProto(const StoredRow& row, v1::Row* out);

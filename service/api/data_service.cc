@@ -59,6 +59,22 @@ absl::StatusOr<core::WriteSpec> SpecOf(const v1::WriteOperation& op) {
   return errors::InvalidField("request_id", "must be empty inside a batch: set BatchWriteRequest.request_id");
 }
 
+// Inner operations take the batch's mode.
+bool InnerModeSet(const v1::WriteOperation& op) {
+  switch (op.operation_case()) {
+    case v1::WriteOperation::kCreate:
+      return op.create().write_mode() != v1::WRITE_MODE_UNSPECIFIED;
+    case v1::WriteOperation::kUpdate:
+      return op.update().write_mode() != v1::WRITE_MODE_UNSPECIFIED;
+    case v1::WriteOperation::kUpsert:
+      return op.upsert().write_mode() != v1::WRITE_MODE_UNSPECIFIED;
+    case v1::WriteOperation::kDelete:
+      return op.delete_().write_mode() != v1::WRITE_MODE_UNSPECIFIED;
+    default:
+      return false;
+  }
+}
+
 absl::StatusOr<std::optional<store::FilterOp>> OpOf(v1::Filter::Operator op, int index) {
   switch (op) {
     case v1::Filter::OPERATOR_UNSPECIFIED:
@@ -116,47 +132,50 @@ absl::StatusOr<core::ListSpec> SpecOf(const v1::ListRowsRequest& r) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<store::Database>> DataServiceImpl::Database(const grpc::ServerContext& ctx) {
-  ASSIGN_OR_RETURN(const std::string tenant, TenantOf(ctx));
-  return tenants_->Open(tenant, DeadlineOf(ctx));
-}
-
 grpc::Status DataServiceImpl::WriteOne(grpc::ServerContext* ctx, const google::protobuf::Message& req,
                                        const absl::StatusOr<core::WriteSpec>& spec, const std::string& request_id,
-                                       v1::Row* resp) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
-  if (!db.ok()) return ToGrpcStatus(db.status());
+                                       v1::WriteMode mode, v1::Row* resp) {
+  absl::StatusOr<std::string> tenant = TenantOf(*ctx);
+  if (!tenant.ok()) return ToGrpcStatus(tenant.status());
+  absl::StatusOr<core::WriteMode> write_mode = FromProto(mode, "write_mode");
+  if (!write_mode.ok()) return ToGrpcStatus(write_mode.status());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   const core::WriteRequest write{{*spec}, request_id, request_id.empty() ? "" : Fingerprint(req), DeadlineOf(*ctx)};
-  absl::StatusOr<std::vector<StoredRow>> rows = core::Write(**db, write, limits_);
-  if (!rows.ok()) return ToGrpcStatus(rows.status());
-  ToProto(rows->front(), resp);
+  absl::StatusOr<core::WriteOutcome> out = hybrid_->Write(*tenant, *write_mode, write);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  ToProto(out->rows.front(), resp);
+  if (hybrid_->has_cloud()) resp->set_cloud_sync(ToProto(out->sync.front()));
   return grpc::Status::OK;
 }
 
 grpc::Status DataServiceImpl::CreateRow(grpc::ServerContext* ctx, const v1::CreateRowRequest* req, v1::Row* resp) {
-  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), resp);
+  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), req->write_mode(), resp);
 }
 
 grpc::Status DataServiceImpl::UpdateRow(grpc::ServerContext* ctx, const v1::UpdateRowRequest* req, v1::Row* resp) {
-  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), resp);
+  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), req->write_mode(), resp);
 }
 
 grpc::Status DataServiceImpl::UpsertRow(grpc::ServerContext* ctx, const v1::UpsertRowRequest* req, v1::Row* resp) {
-  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), resp);
+  return WriteOne(ctx, *req, SpecOf(*req), req->request_id(), req->write_mode(), resp);
 }
 
 grpc::Status DataServiceImpl::DeleteRow(grpc::ServerContext* ctx, const v1::DeleteRowRequest* req,
                                         v1::DeleteRowResponse* resp) {
   v1::Row row;
-  grpc::Status status = WriteOne(ctx, *req, SpecOf(*req), req->request_id(), &row);
-  if (status.ok()) resp->set_version(row.version());
+  grpc::Status status = WriteOne(ctx, *req, SpecOf(*req), req->request_id(), req->write_mode(), &row);
+  if (status.ok()) {
+    resp->set_version(row.version());
+    resp->set_cloud_sync(row.cloud_sync());
+  }
   return status;
 }
 
 grpc::Status DataServiceImpl::GetRow(grpc::ServerContext* ctx, const v1::GetRowRequest* req, v1::Row* resp) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
-  if (!db.ok()) return ToGrpcStatus(db.status());
+  absl::StatusOr<std::string> tenant = TenantOf(*ctx);
+  if (!tenant.ok()) return ToGrpcStatus(tenant.status());
+  absl::StatusOr<core::ReadSource> source = FromProto(req->read_source(), "read_source");
+  if (!source.ok()) return ToGrpcStatus(source.status());
   core::GetSpec spec;
   spec.deadline = DeadlineOf(*ctx);
   spec.table = req->table();
@@ -164,7 +183,7 @@ grpc::Status DataServiceImpl::GetRow(grpc::ServerContext* ctx, const v1::GetRowR
   absl::StatusOr<std::vector<Field>> key = FromStruct(req->key(), "key");
   if (!key.ok()) return ToGrpcStatus(key.status());
   spec.key = *std::move(key);
-  absl::StatusOr<StoredRow> row = core::GetRow(**db, spec, limits_);
+  absl::StatusOr<StoredRow> row = hybrid_->Get(*tenant, *source, spec);
   if (!row.ok()) return ToGrpcStatus(row.status());
   ToProto(*row, resp);
   return grpc::Status::OK;
@@ -172,12 +191,14 @@ grpc::Status DataServiceImpl::GetRow(grpc::ServerContext* ctx, const v1::GetRowR
 
 grpc::Status DataServiceImpl::ListRows(grpc::ServerContext* ctx, const v1::ListRowsRequest* req,
                                        v1::ListRowsResponse* resp) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
-  if (!db.ok()) return ToGrpcStatus(db.status());
+  absl::StatusOr<std::string> tenant = TenantOf(*ctx);
+  if (!tenant.ok()) return ToGrpcStatus(tenant.status());
+  absl::StatusOr<core::ReadSource> source = FromProto(req->read_source(), "read_source");
+  if (!source.ok()) return ToGrpcStatus(source.status());
   absl::StatusOr<core::ListSpec> spec = SpecOf(*req);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   spec->deadline = DeadlineOf(*ctx);
-  absl::StatusOr<core::ListPage> page = core::ListRows(**db, *spec, limits_);
+  absl::StatusOr<core::ListPage> page = hybrid_->List(*tenant, *source, *std::move(spec));
   if (!page.ok()) return ToGrpcStatus(page.status());
   resp->mutable_rows()->Reserve(static_cast<int>(page->rows.size()));
   for (const StoredRow& row : page->rows) ToProto(row, resp->add_rows());
@@ -188,26 +209,39 @@ grpc::Status DataServiceImpl::ListRows(grpc::ServerContext* ctx, const v1::ListR
 
 grpc::Status DataServiceImpl::BatchWrite(grpc::ServerContext* ctx, const v1::BatchWriteRequest* req,
                                          v1::BatchWriteResponse* resp) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
-  if (!db.ok()) return ToGrpcStatus(db.status());
+  absl::StatusOr<std::string> tenant = TenantOf(*ctx);
+  if (!tenant.ok()) return ToGrpcStatus(tenant.status());
+  absl::StatusOr<core::WriteMode> mode = FromProto(req->write_mode(), "write_mode");
+  if (!mode.ok()) return ToGrpcStatus(mode.status());
   std::vector<core::WriteSpec> specs;
   specs.reserve(req->operations_size());
   for (int i = 0; i < req->operations_size(); ++i) {
+    if (InnerModeSet(req->operations(i))) {
+      return ToGrpcStatus(errors::InOperation(
+          i,
+          errors::InvalidField("write_mode", "must be unspecified inside a batch: set BatchWriteRequest.write_mode")));
+    }
     absl::StatusOr<core::WriteSpec> spec = SpecOf(req->operations(i));
     if (!spec.ok()) return ToGrpcStatus(errors::InOperation(i, spec.status()));
     specs.push_back(*std::move(spec));
   }
   const core::WriteRequest write{std::move(specs), req->request_id(),
                                  req->request_id().empty() ? "" : Fingerprint(*req), DeadlineOf(*ctx)};
-  absl::StatusOr<std::vector<StoredRow>> rows = core::Write(**db, write, limits_);
-  if (!rows.ok()) return ToGrpcStatus(rows.status());
-  for (const StoredRow& row : *rows) ToProto(row, resp->add_results()->mutable_row());
+  absl::StatusOr<core::WriteOutcome> out = hybrid_->Write(*tenant, *mode, write);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  for (size_t i = 0; i < out->rows.size(); ++i) {
+    v1::Row* row = resp->add_results()->mutable_row();
+    ToProto(out->rows[i], row);
+    if (hybrid_->has_cloud()) row->set_cloud_sync(ToProto(out->sync[i]));
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status DataServiceImpl::ListTables(grpc::ServerContext* ctx, const v1::ListTablesRequest*,
                                          v1::ListTablesResponse* resp) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = Database(*ctx);
+  absl::StatusOr<std::string> tenant = TenantOf(*ctx);
+  if (!tenant.ok()) return ToGrpcStatus(tenant.status());
+  absl::StatusOr<std::shared_ptr<store::Database>> db = hybrid_->Local(*tenant, DeadlineOf(*ctx));
   if (!db.ok()) return ToGrpcStatus(db.status());
   const std::shared_ptr<const store::Catalog> catalog = (*db)->GetCatalog();
   for (const auto& [name, table] : catalog->tables) {

@@ -3,7 +3,7 @@
 #define DATAGATE_API_DATA_SERVICE_H_
 
 #include "core/data.h"
-#include "core/tenants.h"
+#include "core/hybrid.h"
 #include "datagate/v1/data.grpc.pb.h"
 
 namespace datagate::api {
@@ -11,8 +11,9 @@ namespace datagate::api {
 // Stateless apart from the non-owning pointer; thread-safe.
 class DataServiceImpl final : public v1::DataService::Service {
  public:
-  // Replies stay within `limits` (core/data.h).
-  DataServiceImpl(core::Tenants* tenants, core::Limits limits) : tenants_(tenants), limits_(limits) {}
+  // Replies stay within `limits` (core/data.h); `hybrid` picks the store
+  // per write mode and read source.
+  DataServiceImpl(core::Hybrid* hybrid, core::Limits limits) : hybrid_(hybrid), limits_(limits) {}
 
   grpc::Status CreateRow(grpc::ServerContext* ctx, const v1::CreateRowRequest* req, v1::Row* resp) override;
   grpc::Status GetRow(grpc::ServerContext* ctx, const v1::GetRowRequest* req, v1::Row* resp) override;
@@ -27,13 +28,12 @@ class DataServiceImpl final : public v1::DataService::Service {
                           v1::ListTablesResponse* resp) override;
 
  private:
-  // Opens the caller's tenant database.
-  absl::StatusOr<std::shared_ptr<store::Database>> Database(const grpc::ServerContext& ctx);
   // Runs a one-operation write and fills the row.
   grpc::Status WriteOne(grpc::ServerContext* ctx, const google::protobuf::Message& req,
-                        const absl::StatusOr<core::WriteSpec>& spec, const std::string& request_id, v1::Row* resp);
+                        const absl::StatusOr<core::WriteSpec>& spec, const std::string& request_id, v1::WriteMode mode,
+                        v1::Row* resp);
 
-  core::Tenants* const tenants_;
+  core::Hybrid* const hybrid_;
   const core::Limits limits_;
 };
 

@@ -285,6 +285,35 @@ absl::Status StoreInternal() {
   return absl::InternalError("internal storage error; the details are in the gateway's log");
 }
 
+absl::Status CloudNotConfigured(absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(what,
+                   " needs the cloud store, and this gateway runs without one: start it with --cloud_url "
+                   "(or DATAGATE_CLOUD_URL), or use LOCAL_ONLY writes and LOCAL reads"));
+}
+
+absl::Status CorruptOutbox(int64_t seq) {
+  return absl::InternalError(
+      absl::StrCat("sync queue entry ", seq, " cannot be read; the details are in the gateway's log"));
+}
+
+absl::Status AdminOnly(absl::string_view method) {
+  return absl::PermissionDeniedError(
+      absl::StrCat(method, " is for administrators: send the metadata 'x-datagate-admin: true'"));
+}
+
+absl::Status FlushIncomplete(int64_t settled, int64_t total) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the deadline passed before the sync queue was flushed: ", settled, " of ", total,
+      " operations committed before the call were applied or dead-lettered; call again (with a longer deadline) "
+      "to wait for the rest"));
+}
+
+absl::Status CloudDown(absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat("the cloud store is unreachable (its circuit breaker is open), so ", what,
+                                             " cannot run now; retry later, or use a local write mode or read source"));
+}
+
 absl::Status UnknownHealthService(absl::string_view service) {
   return absl::NotFoundError(absl::StrCat("unknown service '", E(service),
                                           "': ask for \"\" (the whole server) or a service this server exposes"));

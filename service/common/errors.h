@@ -157,6 +157,20 @@ absl::Status ValueTooBig();
 // INTERNAL: the store failed in a way the caller cannot fix (details logged).
 absl::Status StoreInternal();
 
+// ---- Cloud store and sync queue ----
+
+// A write mode or read source that needs the cloud store, on a gateway
+// started without one (FAILED_PRECONDITION). `what`: e.g. "write_mode CLOUD_ONLY".
+absl::Status CloudNotConfigured(absl::string_view what);
+// An outbox entry the gateway cannot decode (INTERNAL; logged with the seq).
+absl::Status CorruptOutbox(int64_t seq);
+// An admin-only call without the admin flag (PERMISSION_DENIED).
+absl::Status AdminOnly(absl::string_view method);
+// FlushSync's deadline passed first (DEADLINE_EXCEEDED), with its progress.
+absl::Status FlushIncomplete(int64_t settled, int64_t total);
+// The cloud is down and the breaker open (UNAVAILABLE): `what` is refused.
+absl::Status CloudDown(absl::string_view what);
+
 // ---- Health ----
 
 // NOT_FOUND: a health check names a service the server does not expose.

@@ -18,8 +18,8 @@ using store::Column;
 using store::Table;
 
 // Identifies the query's table, filters and order, for page tokens.
-uint64_t QueryFingerprint(const store::Query& q) {
-  std::string s = q.table;
+uint64_t QueryFingerprint(const store::Query& q, const std::string& scope) {
+  std::string s = scope.empty() ? q.table : absl::StrCat(scope, "/", q.table);
   for (const store::Condition& c : q.conditions) {
     absl::StrAppend(&s, "|", c.column, ":", static_cast<int>(c.op), ":");
     for (const Value& v : c.values) EncodeValue(v, &s);
@@ -117,8 +117,8 @@ absl::StatusOr<store::Query> PlanQuery(const store::Catalog& catalog, const List
   }
   if (!spec.page_token.empty()) {
     RETURN_IF_ERROR(token.status());
-    if (token->fingerprint != QueryFingerprint(q)) {
-      return errors::MalformedPageToken("it was made for a different table, filter or order");
+    if (token->fingerprint != QueryFingerprint(q, spec.token_scope)) {
+      return errors::MalformedPageToken("it was made for a different table, filter, order or read source");
     }
     if (token->cursor.size() != q.order.size()) return errors::MalformedPageToken("it does not fit this query");
     q.after = token->cursor;
@@ -168,7 +168,7 @@ absl::StatusOr<ListPage> ListRows(store::Database& db, const ListSpec& spec, con
   ASSIGN_OR_RETURN(store::QueryResult result, db.List(
                                                   [&](const store::Catalog& catalog) -> absl::StatusOr<store::Query> {
                                                     ASSIGN_OR_RETURN(store::Query q, PlanQuery(catalog, spec, token));
-                                                    fingerprint = QueryFingerprint(q);
+                                                    fingerprint = QueryFingerprint(q, spec.token_scope);
                                                     q.max_bytes = limits.max_reply_bytes - kListFixedBytes;
                                                     q.row_bytes = ListedRowBytes;
                                                     q.cursor_bytes = [](const std::vector<Value>& cursor) {
@@ -208,6 +208,8 @@ absl::StatusOr<std::vector<StoredRow>> Write(store::Database& db, const WriteReq
   options.request_id = request.request_id;
   options.fingerprint = request.fingerprint;
   options.deadline = request.deadline;
+  options.enqueue = request.enqueue;
+  options.enqueued = request.enqueued;
   // Checked before the commit, so a write the answer could not carry is
   // refused instead of committed and then answered with an error.
   int64_t reply_bytes = 0;

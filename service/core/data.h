@@ -61,6 +61,9 @@ struct ListSpec {
   std::string page_token;
   std::vector<std::string> columns;
   bool include_total = false;
+  // Mixed into page tokens, so a token from one source (the local or the
+  // cloud store) is refused by the other.
+  std::string token_scope;
 };
 
 struct ListPage {
@@ -82,6 +85,10 @@ struct WriteRequest {
   std::string request_id;   // empty: not idempotent
   std::string fingerprint;  // the request's method and content, for request_id
   absl::Time deadline = absl::InfiniteFuture();
+  // Queue the rows for the cloud in the same transaction (LOCAL_FIRST,
+  // WRITE_THROUGH); `enqueued` receives the outbox seqs.
+  bool enqueue = false;
+  std::vector<int64_t>* enqueued = nullptr;
 };
 
 // Reads one row. NOT_FOUND if absent; INVALID_ARGUMENT for unknown names or

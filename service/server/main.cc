@@ -42,6 +42,18 @@ ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "on SIGTERM/SIGINT, how long calls in flight may finish (env DATAGATE_SHUTDOWN_GRACE_SECONDS)");
 ABSL_FLAG(std::vector<std::string>, create_tenants, {},
           "comma-separated tenant ids to create at start if missing (env DATAGATE_CREATE_TENANTS)");
+ABSL_FLAG(std::string, cloud_url, "",
+          "the cloud store: a libpq connection string for PostgreSQL; empty: none (env DATAGATE_CLOUD_URL)");
+ABSL_FLAG(std::string, cloud_schema, kDefaults.cloud_schema,
+          "the Postgres schema of the tenants' cloud tables (env DATAGATE_CLOUD_SCHEMA)");
+ABSL_FLAG(int, cloud_pool_size, kDefaults.cloud_pool_size, "pooled cloud connections (env DATAGATE_CLOUD_POOL_SIZE)");
+ABSL_FLAG(std::string, default_write_mode, "",
+          "write mode of requests that name none: LOCAL_ONLY, LOCAL_FIRST, WRITE_THROUGH, CLOUD_ONLY; default "
+          "LOCAL_FIRST with a cloud store, else LOCAL_ONLY (env DATAGATE_DEFAULT_WRITE_MODE)");
+ABSL_FLAG(int, sync_max_attempts, kDefaults.sync_max_attempts,
+          "attempts before a sync operation is dead-lettered (env DATAGATE_SYNC_MAX_ATTEMPTS)");
+ABSL_FLAG(int, sync_batch_size, kDefaults.sync_batch_size, "operations per cloud call (env DATAGATE_SYNC_BATCH_SIZE)");
+ABSL_FLAG(int, sync_workers, kDefaults.sync_workers, "tenants synced at once (env DATAGATE_SYNC_WORKERS)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error (env DATAGATE_LOG_LEVEL)");
 
 namespace {
@@ -82,6 +94,13 @@ int main(int argc, char** argv) {
   FromEnv(FLAGS_shutdown_grace_seconds, "DATAGATE_SHUTDOWN_GRACE_SECONDS");
   FromEnv(FLAGS_create_tenants, "DATAGATE_CREATE_TENANTS");
   FromEnv(FLAGS_log_level, "DATAGATE_LOG_LEVEL");
+  FromEnv(FLAGS_cloud_url, "DATAGATE_CLOUD_URL");
+  FromEnv(FLAGS_cloud_schema, "DATAGATE_CLOUD_SCHEMA");
+  FromEnv(FLAGS_cloud_pool_size, "DATAGATE_CLOUD_POOL_SIZE");
+  FromEnv(FLAGS_default_write_mode, "DATAGATE_DEFAULT_WRITE_MODE");
+  FromEnv(FLAGS_sync_max_attempts, "DATAGATE_SYNC_MAX_ATTEMPTS");
+  FromEnv(FLAGS_sync_batch_size, "DATAGATE_SYNC_BATCH_SIZE");
+  FromEnv(FLAGS_sync_workers, "DATAGATE_SYNC_WORKERS");
   absl::ParseCommandLine(argc, argv);
 
   // spdlog reads an unknown level as "off": refuse it instead of going silent.
@@ -122,6 +141,13 @@ int main(int argc, char** argv) {
   options.max_threads = absl::GetFlag(FLAGS_max_threads);
   options.max_open_tenants = absl::GetFlag(FLAGS_max_open_tenants);
   options.create_tenants = absl::GetFlag(FLAGS_create_tenants);
+  options.cloud_url = absl::GetFlag(FLAGS_cloud_url);
+  options.cloud_schema = absl::GetFlag(FLAGS_cloud_schema);
+  options.cloud_pool_size = absl::GetFlag(FLAGS_cloud_pool_size);
+  options.default_write_mode = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_default_write_mode));
+  options.sync_max_attempts = absl::GetFlag(FLAGS_sync_max_attempts);
+  options.sync_batch_size = absl::GetFlag(FLAGS_sync_batch_size);
+  options.sync_workers = absl::GetFlag(FLAGS_sync_workers);
 
   auto server = datagate::server::Server::Create(options);
   if (!server.ok()) {

@@ -17,16 +17,20 @@
 #include "api/data_service.h"
 #include "api/health_service.h"
 #include "api/migration_service.h"
+#include "api/sync_service.h"
 #include "api/tenant_service.h"
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/reply_size.h"
 #include "common/status_macros.h"
+#include "core/hybrid.h"
 #include "core/tenants.h"
 #include "google/protobuf/stubs/logging.h"
 #include "migrate/migrations.h"
+#include "server/cloud.h"
 #include "server/file_budget.h"
 #include "store/sqlite/sqlite_store.h"
+#include "sync/sync_engine.h"
 
 namespace datagate::server {
 
@@ -35,19 +39,74 @@ struct Server::State {
   std::unique_ptr<migrate::Migrator> master_migrations;
   std::unique_ptr<migrate::Migrator> tenant_migrations;
   std::unique_ptr<core::Tenants> tenants;
+  std::unique_ptr<store::CloudStore> cloud;  // null without --cloud_url
+  std::unique_ptr<sync::SyncEngine> sync;    // null without a cloud
+  std::unique_ptr<core::SyncHook> sync_hook;
+  std::unique_ptr<core::Hybrid> hybrid;
   std::unique_ptr<migrate::Migrations> migrations;
   std::unique_ptr<api::DataServiceImpl> data_service;
   std::unique_ptr<api::TenantServiceImpl> tenant_service;
   std::unique_ptr<api::MigrationServiceImpl> migration_service;
+  std::unique_ptr<api::SyncServiceImpl> sync_service;
   // What gRPC serves: the services above, with datagate's request parsing.
   std::vector<std::unique_ptr<api::UnaryAdapter>> adapters;
   std::unique_ptr<api::HealthServiceImpl> health_service;
+  std::atomic<api::HealthServiceImpl*> health_for_sync{nullptr};  // set once serving
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
 
 namespace {
+
+// The sync engine as the data path sees it.
+class EngineHook final : public core::SyncHook {
+ public:
+  explicit EngineHook(sync::SyncEngine* engine) : engine_(engine) {}
+  void Committed(const std::string& tenant, int64_t last_seq, int64_t count) override {
+    engine_->Committed(tenant, last_seq, count);
+  }
+  std::vector<core::CloudSync> PushNow(const std::string& tenant, const std::vector<int64_t>& seqs,
+                                       absl::Time deadline) override {
+    std::vector<core::CloudSync> out;
+    for (sync::PushState s : engine_->PushNow(tenant, seqs, deadline)) {
+      switch (s) {
+        case sync::PushState::kQueued:
+          out.push_back(core::CloudSync::kQueued);
+          break;
+        case sync::PushState::kApplied:
+          out.push_back(core::CloudSync::kApplied);
+          break;
+        case sync::PushState::kConflict:
+          out.push_back(core::CloudSync::kConflict);
+          break;
+        case sync::PushState::kDead:
+          out.push_back(core::CloudSync::kDead);
+          break;
+      }
+    }
+    return out;
+  }
+  bool CloudUp() const override { return engine_->breaker() != sync::BreakerState::kOpen; }
+
+ private:
+  sync::SyncEngine* const engine_;
+};
+
+absl::StatusOr<core::WriteMode> WriteModeOf(const Options& o) {
+  const bool cloud = !o.cloud_url.empty();
+  if (o.default_write_mode.empty()) return cloud ? core::WriteMode::kLocalFirst : core::WriteMode::kLocalOnly;
+  for (core::WriteMode m : {core::WriteMode::kLocalOnly, core::WriteMode::kLocalFirst, core::WriteMode::kWriteThrough,
+                            core::WriteMode::kCloudOnly}) {
+    if (o.default_write_mode != core::WriteModeName(m)) continue;
+    if (m != core::WriteMode::kLocalOnly && !cloud) {
+      return errors::InvalidOption("default_write_mode",
+                                   absl::StrCat(o.default_write_mode, " needs --cloud_url; use LOCAL_ONLY without it"));
+    }
+    return m;
+  }
+  return errors::InvalidOption("default_write_mode", "LOCAL_ONLY, LOCAL_FIRST, WRITE_THROUGH or CLOUD_ONLY");
+}
 
 absl::Status Validate(const Options& o) {
   if (o.listen.empty()) return errors::InvalidOption("listen", "give host:port, e.g. 127.0.0.1:50051");
@@ -67,6 +126,8 @@ absl::Status Validate(const Options& o) {
     return errors::InvalidOption("max_row_bytes",
                                  "0 (automatic), or 1024 to max_message_bytes - 1024 so that a row fits in a reply");
   }
+  RETURN_IF_ERROR(WriteModeOf(o).status());
+  if (o.cloud_pool_size < 1 || o.cloud_pool_size > 1000) return errors::InvalidOption("cloud_pool_size", "1 to 1000");
   std::error_code ec;
   if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
     return errors::UnusablePath("migrations_dir", o.migrations_dir, "is not a folder (it needs master/ and tenant/)");
@@ -172,19 +233,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
     }
   }
 
-  s->data_service = std::make_unique<api::DataServiceImpl>(s->tenants.get(), LimitsOf(options));
+  if (!options.cloud_url.empty()) {
+    ASSIGN_OR_RETURN(s->cloud, OpenCloud(options));
+    sync::Options sync_options;
+    sync_options.max_attempts = options.sync_max_attempts;
+    sync_options.batch_size = options.sync_batch_size;
+    sync_options.workers = options.sync_workers;
+    std::atomic<api::HealthServiceImpl*>* health = &s->health_for_sync;
+    sync_options.on_cloud_health = [health](bool serving) {
+      if (api::HealthServiceImpl* h = health->load(); h != nullptr) h->SetStatus(kCloudHealthName, serving);
+    };
+    ASSIGN_OR_RETURN(s->sync, sync::SyncEngine::Create(sync_options, s->store.get(), s->cloud.get()));
+    s->sync_hook = std::make_unique<EngineHook>(s->sync.get());
+  }
+  ASSIGN_OR_RETURN(const core::WriteMode default_mode, WriteModeOf(options));
+  s->hybrid = std::make_unique<core::Hybrid>(s->tenants.get(), s->cloud.get(), s->sync_hook.get(), default_mode,
+                                             LimitsOf(options));
+  s->data_service = std::make_unique<api::DataServiceImpl>(s->hybrid.get(), LimitsOf(options));
+  s->sync_service = std::make_unique<api::SyncServiceImpl>(s->hybrid.get(), s->sync.get(), options.max_message_bytes);
   s->tenant_service = std::make_unique<api::TenantServiceImpl>(s->tenants.get());
   s->migration_service = std::make_unique<api::MigrationServiceImpl>(s->migrations.get());
   s->adapters.push_back(api::AdaptDataService(s->data_service.get()));
   s->adapters.push_back(api::AdaptTenantService(s->tenant_service.get()));
   s->adapters.push_back(api::AdaptMigrationService(s->migration_service.get()));
+  s->adapters.push_back(api::AdaptSyncService(s->sync_service.get()));
   for (const auto& adapter : s->adapters) RETURN_IF_ERROR(adapter->Check());
 
   // Our own health service (reflection can describe it, unlike gRPC's
   // built-in one): NOT_SERVING until the server has started.
-  const std::vector<std::string> health_names = {v1::DataService::service_full_name(),
-                                                 v1::TenantService::service_full_name(),
-                                                 v1::MigrationService::service_full_name()};
+  const std::vector<std::string> health_names = {
+      v1::DataService::service_full_name(), v1::TenantService::service_full_name(),
+      v1::MigrationService::service_full_name(), v1::SyncService::service_full_name()};
   s->health_service = std::make_unique<api::HealthServiceImpl>(health_names, api::HealthServiceImpl::Options());
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -205,6 +284,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   if (s->grpc_server == nullptr || port == 0) return errors::CannotListen(options.listen);
   s->health_service->SetStatus("", true);
   for (const std::string& name : health_names) s->health_service->SetStatus(name, true);
+  if (s->sync) {
+    // The cloud has its own entry; the gateway serves without it.
+    s->health_service->SetStatus(kCloudHealthName, s->sync->breaker() != sync::BreakerState::kOpen);
+    s->health_for_sync = s->health_service.get();
+    s->sync->Start();
+  }
   std::unique_ptr<Server> server(new Server(std::move(s)));
   server->port_ = port;
   spdlog::info("datagate serving on {} (port {}), data in {}, synchronous={}", options.listen, port, options.data_dir,
@@ -218,6 +303,7 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
     if (state_->shut_down) return;
     state_->shut_down = true;
   }
+  if (state_->sync) state_->sync->Stop();
   if (state_->grpc_server) {
     state_->health_service->Shutdown();
     // At the deadline gRPC cancels the calls still running, but a call

@@ -49,6 +49,23 @@ struct Options {
   // Tenants to create at start when they do not exist yet (quick start,
   // fixed deployments).
   std::vector<std::string> create_tenants;
+
+  // The cloud store: a libpq connection string (URL or key=value). Empty:
+  // no cloud store; writes and reads stay local.
+  std::string cloud_url;
+  // The Postgres schema that holds every tenant's cloud tables.
+  std::string cloud_schema = "public";
+  // Pooled cloud connections.
+  int cloud_pool_size = 8;
+  // The write mode of requests that name none: LOCAL_ONLY, LOCAL_FIRST,
+  // WRITE_THROUGH or CLOUD_ONLY. Empty: LOCAL_FIRST with a cloud store,
+  // LOCAL_ONLY without.
+  std::string default_write_mode;
+  // The sync worker: attempts before an op is dead-lettered, ops per cloud
+  // call, tenants drained at once.
+  int sync_max_attempts = 10;
+  int sync_batch_size = 1000;
+  int sync_workers = 2;
 };
 
 class Server {

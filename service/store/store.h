@@ -26,6 +26,8 @@
 
 namespace datagate::store {
 
+class Outbox;
+
 // A column's type as the gateway validates it (derived from the declared
 // SQL type with SQLite's affinity rules, plus BOOLEAN).
 enum class ColumnType { kInteger, kReal, kText, kBlob, kBoolean, kNumeric, kAny };
@@ -52,6 +54,8 @@ struct Table {
 struct Catalog {
   std::map<std::string, Table, std::less<>> tables;
   int64_t schema_cookie = 0;  // the database's schema version this describes
+  // The highest migration version applied when this was read (0: none).
+  int64_t migration_version = 0;
   const Table* Find(absl::string_view table) const;
 };
 
@@ -136,6 +140,12 @@ struct WriteOptions {
   // Runs on each row an op produced (in op order) before the commit; an
   // error rolls the whole write back. The gateway checks sizes here.
   std::function<absl::Status(size_t index, const StoredRow& row)> check_row;
+  // Queue every changed row for the cloud in the same transaction (the
+  // outbox; stores without one refuse with FAILED_PRECONDITION).
+  bool enqueue = false;
+  // When set, receives the outbox seq of each op's entry, in op order (on a
+  // replay: the seqs of the first run's entries are not known; empty).
+  std::vector<int64_t>* enqueued = nullptr;
 };
 
 struct AppliedMigration {
@@ -178,7 +188,9 @@ class Database {
   // (INVALID_ARGUMENT if the fingerprint differs). Errors: the planner's,
   // NOT_FOUND, ALREADY_EXISTS, ABORTED (version mismatch),
   // FAILED_PRECONDITION (constraints), check_row's, UNAVAILABLE,
-  // DEADLINE_EXCEEDED.
+  // DEADLINE_EXCEEDED. Versions never repeat for a key: a delete leaves
+  // a tombstone at the row's version + 1, and a row created again over it
+  // starts at the tombstone's version + 1.
   virtual absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
                                                        const WriteOptions& options) = 0;
 
@@ -201,6 +213,9 @@ class Database {
   // transaction, then serves the new schema. FAILED_PRECONDITION naming the
   // target, version and file when the SQL fails.
   virtual absl::Status Migrate(const MigrationScript& script, absl::Time deadline) = 0;
+
+  // The database's outbox; null for stores that keep none.
+  virtual Outbox* outbox() { return nullptr; }
 
   // Shorthands for requests validated beforehand (tests, fixed queries).
   absl::StatusOr<std::optional<StoredRow>> Get(const RowRead& read, absl::Time deadline = absl::InfiniteFuture());

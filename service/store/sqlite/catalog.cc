@@ -107,6 +107,9 @@ int64_t SchemaCookie(Connection& conn) {
 std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view where, bool warn) {
   auto catalog = std::make_shared<Catalog>();
   catalog->schema_cookie = SchemaCookie(conn);
+  SQLite::Statement& version = conn.Prepare("SELECT coalesce(max(version), 0) FROM _dg_migrations");
+  if (version.executeStep()) catalog->migration_version = version.getColumn(0).getInt64();
+  version.reset();
   // Plain tables only: virtual tables (FTS5, rtree) and their shadow tables
   // hold no gateway columns and are not served.
   SQLite::Statement tables(conn.db(), absl::StrCat("SELECT m.name, m.sql FROM sqlite_master m JOIN (", kPlainTables,

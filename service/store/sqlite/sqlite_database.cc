@@ -23,6 +23,15 @@ CREATE TABLE IF NOT EXISTS _dg_cursors(
   id INTEGER PRIMARY KEY, create_us INTEGER NOT NULL, size INTEGER NOT NULL, secret BLOB NOT NULL,
   data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS _dg_cursors_by_time ON _dg_cursors(create_us, size);
+CREATE TABLE IF NOT EXISTS _dg_tombstones(
+  tbl TEXT NOT NULL, key BLOB NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _dg_outbox(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, key BLOB NOT NULL, deleted INTEGER NOT NULL,
+  row BLOB, version INTEGER NOT NULL, schema_version INTEGER NOT NULL, create_us INTEGER NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, next_us INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT, cloud_version INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS _dg_outbox_by_row ON _dg_outbox(tbl, key, seq);
+CREATE INDEX IF NOT EXISTS _dg_outbox_by_state ON _dg_outbox(state, seq);
 )sql";
 
 }  // namespace

@@ -5,7 +5,7 @@
 //
 // The code is split by concern: sqlite_database.cc (connections, the writer
 // and reader turns, closing), sqlite_reads.cc, sqlite_writes.cc,
-// sqlite_migrations.cc, sqlite_cursors.cc; the catalog is read in catalog.cc.
+// sqlite_migrations.cc, sqlite_cursors.cc, sqlite_outbox.cc; the catalog is read in catalog.cc.
 #ifndef DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 #define DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 
@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
+#include "store/outbox.h"
 #include "store/sqlite/connection.h"
 #include "store/store.h"
 
@@ -44,7 +45,7 @@ struct DatabaseOptions {
   const std::atomic<bool>* stop_all = nullptr;
 };
 
-class SqliteDatabase final : public Database {
+class SqliteDatabase final : public Database, public Outbox {
  public:
   // Opens the file (creating it only when `create`; a missing file is then
   // INTERNAL, which callers that expect it map) and the gateway's own
@@ -63,6 +64,18 @@ class SqliteDatabase final : public Database {
   absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t id, absl::Time deadline) override;
   absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override;
   absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override;
+  Outbox* outbox() override { return this; }
+
+  // store::Outbox.
+  absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t now_us, int64_t max_schema_version,
+                                                    absl::Time deadline) override;
+  absl::Status Settle(const std::vector<OutboxSettlement>& settlements, absl::Time deadline) override;
+  absl::StatusOr<OutboxCounts> Counts(absl::Time deadline) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ListEntries(std::optional<OutboxState> state, int64_t after_seq, int limit,
+                                                       absl::Time deadline) override;
+  absl::StatusOr<int64_t> RetryDead(const std::vector<int64_t>& seqs, absl::Time deadline) override;
+  absl::StatusOr<int64_t> Purge(OutboxState state, const std::vector<int64_t>& seqs, absl::Time deadline) override;
+
   using Database::Get;
   using Database::List;
   using Database::Write;
@@ -106,6 +119,12 @@ class SqliteDatabase final : public Database {
   void SetCatalog(std::shared_ptr<const Catalog> catalog);
 
   absl::StatusOr<StoredRow> ApplyOp(Connection& conn, const Catalog& catalog, const WriteOp& op, int64_t now);
+  // Keeps versions from repeating for a key: a delete leaves a tombstone,
+  // a row made over one continues from its version (and `row` says so).
+  void TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key, StoredRow* row);
+  // Appends the row's state to the outbox; returns the entry's seq.
+  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op, const std::string& key,
+                  const StoredRow& row, int64_t now);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(Connection& conn, const WriteOptions& options);
   void RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows, int64_t now);
 

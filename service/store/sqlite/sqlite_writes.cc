@@ -92,6 +92,90 @@ absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalo
   return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
 }
 
+namespace {
+
+// The row's key, in key order, from `fields` (a row or a key).
+std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& fields) {
+  std::vector<Field> key;
+  for (size_t index : t.primary_key) {
+    const std::string& name = t.columns[index].name;
+    for (const Field& f : fields) {
+      if (f.column == name) key.push_back(f);
+    }
+  }
+  return key;
+}
+
+// The key as the outbox and tombstones keep it: one encoded row of the key
+// columns (deterministic, so equal keys give equal bytes).
+std::string EncodeKey(const std::vector<Field>& key) {
+  StoredRow row;
+  row.fields = key;
+  return EncodeRows({row});
+}
+
+}  // namespace
+
+void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key,
+                                  StoredRow* row) {
+  const Value table = t.name;
+  const Value key_value = Blob{key};
+  if (op.kind == WriteKind::kDelete) {
+    // The tombstone's version is the one the delete gives the row.
+    const Value version = row->version + 1;
+    SQLite::Statement& tomb = conn.Prepare(
+        "INSERT INTO _dg_tombstones(tbl, key, version) VALUES (?, ?, ?) "
+        "ON CONFLICT (tbl, key) DO UPDATE SET version = excluded.version");
+    Bind(tomb, 1, table);
+    Bind(tomb, 2, key_value);
+    Bind(tomb, 3, version);
+    tomb.exec();
+    return;
+  }
+  if (op.kind == WriteKind::kUpdate) return;
+  // A row made over a tombstone continues from its version.
+  SQLite::Statement& revive = conn.Prepare("DELETE FROM _dg_tombstones WHERE tbl = ? AND key = ? RETURNING version");
+  Bind(revive, 1, table);
+  Bind(revive, 2, key_value);
+  if (!revive.executeStep()) return;
+  const int64_t tomb = revive.getColumn(0).getInt64();
+  while (revive.executeStep()) {
+  }
+  if (row->version > tomb) return;
+  const Value version = tomb + 1;
+  Sql bump;
+  bump.text = absl::StrCat("UPDATE ", Quote(t.name), " SET _dg_version = ");
+  bump.Param(version);
+  const std::vector<Field> key_fields = KeyOf(t, row->fields);
+  AppendKeyMatch(key_fields, &bump);
+  bump.Prepare(conn).exec();
+  row->version = tomb + 1;
+}
+
+int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op,
+                                const std::string& key, const StoredRow& row, int64_t now) {
+  const bool deleted = op.kind == WriteKind::kDelete;
+  const Value table = t.name;
+  const Value key_value = Blob{key};
+  const Value deleted_value = int64_t{deleted ? 1 : 0};
+  const Value row_value = deleted ? Value{} : Value{Blob{EncodeRows({row})}};
+  const Value version = deleted ? row.version + 1 : row.version;
+  const Value schema_version = catalog.migration_version;
+  const Value now_value = now;
+  SQLite::Statement& ins = conn.Prepare(
+      "INSERT INTO _dg_outbox(tbl, key, deleted, row, version, schema_version, create_us) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  Bind(ins, 1, table);
+  Bind(ins, 2, key_value);
+  Bind(ins, 3, deleted_value);
+  Bind(ins, 4, row_value);
+  Bind(ins, 5, version);
+  Bind(ins, 6, schema_version);
+  Bind(ins, 7, now_value);
+  ins.exec();
+  return conn.db().getLastInsertRowid();
+}
+
 absl::StatusOr<std::optional<std::vector<StoredRow>>> SqliteDatabase::Replay(Connection& conn,
                                                                              const WriteOptions& options) {
   const Value request_id = options.request_id;
@@ -138,38 +222,60 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
     planned_for = GetCatalog();
     ASSIGN_OR_RETURN(ops, plan(*planned_for));
   }
+  if (options.enqueued != nullptr) options.enqueued->clear();
   std::vector<StoredRow> rows;
-  RETURN_IF_ERROR(Transact("write", options.deadline, [&](Connection& conn, const Catalog& catalog) -> absl::Status {
-    if (!options.request_id.empty()) {
-      ASSIGN_OR_RETURN(std::optional<std::vector<StoredRow>> first, Replay(conn, options));
-      if (first) {
-        rows = *std::move(first);
+  const absl::Status status =
+      Transact("write", options.deadline, [&](Connection& conn, const Catalog& catalog) -> absl::Status {
+        if (!options.request_id.empty()) {
+          ASSIGN_OR_RETURN(std::optional<std::vector<StoredRow>> first, Replay(conn, options));
+          if (first) {
+            rows = *std::move(first);
+            return absl::OkStatus();
+          }
+        }
+        // The writer's catalog is the schema the statements run against.
+        if (planned_for.get() != &catalog) {
+          ASSIGN_OR_RETURN(ops, plan(catalog));
+        }
+        const int64_t now = NowUs();
+        rows.reserve(ops.size());
+        for (size_t i = 0; i < ops.size(); ++i) {
+          absl::StatusOr<StoredRow> row;
+          try {
+            row = ApplyOp(conn, catalog, ops[i], now);
+          } catch (const std::exception& e) {
+            const Table* t = catalog.Find(ops[i].table);
+            row =
+                t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
+          }
+          if (row.ok()) {
+            try {
+              const Table& t = *catalog.Find(ops[i].table);
+              const std::string key = EncodeKey(KeyOf(t, ops[i].kind == WriteKind::kDelete ? ops[i].key : row->fields));
+              TrackVersion(conn, t, ops[i], key, &*row);
+              if (options.enqueue) {
+                const int64_t seq = Enqueue(conn, catalog, t, ops[i], key, *row, now);
+                if (options.enqueued != nullptr) options.enqueued->push_back(seq);
+              }
+            } catch (const std::exception& e) {
+              row = MapError(e, absl::StrCat(path_, ": write"));
+            }
+          }
+          if (row.ok() && options.check_row) {
+            if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
+          }
+          if (!row.ok())
+            return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
+          rows.push_back(*std::move(row));
+        }
+        if (!options.request_id.empty()) RecordResult(conn, options, rows, now);
         return absl::OkStatus();
-      }
-    }
-    // The writer's catalog is the schema the statements run against.
-    if (planned_for.get() != &catalog) {
-      ASSIGN_OR_RETURN(ops, plan(catalog));
-    }
-    const int64_t now = NowUs();
-    rows.reserve(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) {
-      absl::StatusOr<StoredRow> row;
-      try {
-        row = ApplyOp(conn, catalog, ops[i], now);
-      } catch (const std::exception& e) {
-        const Table* t = catalog.Find(ops[i].table);
-        row = t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
-      }
-      if (row.ok() && options.check_row) {
-        if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
-      }
-      if (!row.ok()) return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
-      rows.push_back(*std::move(row));
-    }
-    if (!options.request_id.empty()) RecordResult(conn, options, rows, now);
-    return absl::OkStatus();
-  }));
+      });
+  if (!status.ok()) {
+    // Rolled back: the entries are gone with the rows.
+    if (options.enqueued != nullptr) options.enqueued->clear();
+    return status;
+  }
   return rows;
 }
 

@@ -1,0 +1,114 @@
+#include "core/hybrid.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+
+namespace datagate::core {
+
+absl::string_view WriteModeName(WriteMode m) {
+  switch (m) {
+    case WriteMode::kUnspecified:
+      return "WRITE_MODE_UNSPECIFIED";
+    case WriteMode::kLocalOnly:
+      return "LOCAL_ONLY";
+    case WriteMode::kLocalFirst:
+      return "LOCAL_FIRST";
+    case WriteMode::kWriteThrough:
+      return "WRITE_THROUGH";
+    case WriteMode::kCloudOnly:
+      return "CLOUD_ONLY";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::shared_ptr<store::Database>> Hybrid::Cloud(const std::string& tenant, absl::Time deadline) {
+  // The tenant must be registered here: the cloud has no registry of its own.
+  RETURN_IF_ERROR(tenants_->Open(tenant, deadline).status());
+  return cloud_->Tenant(tenant);
+}
+
+absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode mode, const WriteRequest& request) {
+  mode = Resolve(mode);
+  const bool needs_cloud = mode != WriteMode::kLocalOnly;
+  if (needs_cloud && cloud_ == nullptr) {
+    return errors::CloudNotConfigured(absl::StrCat("write_mode ", WriteModeName(mode)));
+  }
+  WriteOutcome out;
+  if (mode == WriteMode::kCloudOnly) {
+    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, Cloud(tenant, request.deadline));
+    ASSIGN_OR_RETURN(out.rows, core::Write(*db, request, limits_));
+    out.sync.assign(out.rows.size(), CloudSync::kApplied);
+    return out;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, request.deadline));
+  WriteRequest local = request;
+  std::vector<int64_t> seqs;
+  local.enqueue = mode != WriteMode::kLocalOnly;
+  local.enqueued = &seqs;
+  ASSIGN_OR_RETURN(out.rows, core::Write(*db, local, limits_));
+  // Committed: from here on only the answer remains, never an error.
+  if (!local.enqueue) {
+    out.sync.assign(out.rows.size(), CloudSync::kNone);
+    return out;
+  }
+  out.sync.assign(out.rows.size(), CloudSync::kQueued);
+  if (seqs.empty()) return out;  // a replay: its entries were queued the first time
+  sync_->Committed(tenant, *std::max_element(seqs.begin(), seqs.end()), static_cast<int64_t>(seqs.size()));
+  if (mode == WriteMode::kWriteThrough && sync_->CloudUp()) {
+    // Keep a fifth of the time left (at most 100 ms) for the answer.
+    const absl::Time now = absl::Now();
+    const absl::Duration left = request.deadline - now;
+    const absl::Time push_deadline = request.deadline == absl::InfiniteFuture()
+                                         ? now + absl::Seconds(10)
+                                         : request.deadline - std::min(absl::Milliseconds(100), left / 5);
+    if (push_deadline > now) out.sync = sync_->PushNow(tenant, seqs, push_deadline);
+  }
+  return out;
+}
+
+absl::StatusOr<bool> Hybrid::UseCloud(ReadSource source) const {
+  switch (source) {
+    case ReadSource::kUnspecified:
+    case ReadSource::kLocal:
+      return false;
+    case ReadSource::kCloud:
+      if (cloud_ == nullptr) return errors::CloudNotConfigured("read_source CLOUD");
+      return true;
+    case ReadSource::kCloudIfAvailable:
+      return cloud_ != nullptr && sync_->CloudUp();
+  }
+  return false;
+}
+
+absl::StatusOr<StoredRow> Hybrid::Get(const std::string& tenant, ReadSource source, const GetSpec& spec) {
+  ASSIGN_OR_RETURN(const bool cloud, UseCloud(source));
+  if (cloud) {
+    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, spec.deadline);
+    absl::StatusOr<StoredRow> row = db.ok() ? GetRow(**db, spec, limits_) : db.status();
+    const bool fall_back =
+        source == ReadSource::kCloudIfAvailable && !row.ok() && row.status().code() == absl::StatusCode::kUnavailable;
+    if (!fall_back) return row;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
+  return GetRow(*db, spec, limits_);
+}
+
+absl::StatusOr<ListPage> Hybrid::List(const std::string& tenant, ReadSource source, ListSpec spec) {
+  ASSIGN_OR_RETURN(const bool cloud, UseCloud(source));
+  if (cloud) {
+    spec.token_scope = "cloud";
+    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, spec.deadline);
+    absl::StatusOr<ListPage> page = db.ok() ? ListRows(**db, spec, limits_) : db.status();
+    const bool fall_back =
+        source == ReadSource::kCloudIfAvailable && !page.ok() && page.status().code() == absl::StatusCode::kUnavailable;
+    if (!fall_back) return page;
+    spec.token_scope.clear();
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
+  return ListRows(*db, spec, limits_);
+}
+
+}  // namespace datagate::core

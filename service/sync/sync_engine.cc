@@ -1,0 +1,269 @@
+#include "sync/sync_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/logging.h"
+
+namespace datagate::sync {
+namespace {
+
+// Errors of one op that a later try can fix: the cloud was busy, or a
+// constraint may hold once other rows (pushed in parallel) arrive.
+bool Retryable(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;  // INVALID_ARGUMENT (types, names), INTERNAL, ...
+  }
+}
+
+// Errors of a whole call that say the cloud is not there.
+bool CloudOutage(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kUnknown || code == absl::StatusCode::kCancelled;
+}
+
+std::string Describe(const absl::Status& s) {
+  return std::string(absl::StatusCodeToString(s.code())) + ": " + std::string(s.message());
+}
+
+}  // namespace
+
+absl::string_view BreakerStateName(BreakerState s) {
+  switch (s) {
+    case BreakerState::kClosed:
+      return "closed";
+    case BreakerState::kOpen:
+      return "open";
+    case BreakerState::kHalfOpen:
+      return "half-open";
+  }
+  return "unknown";
+}
+
+SyncEngine::SyncEngine(const Options& options, store::Store* local, store::CloudStore* cloud)
+    : options_(options), local_(local), cloud_(cloud), cooldown_(options.breaker_cooldown) {}
+
+absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(const Options& options, store::Store* local,
+                                                               store::CloudStore* cloud) {
+  if (options.workers < 1 || options.workers > 64) return errors::InvalidOption("sync_workers", "1 to 64");
+  if (options.batch_size < 1 || options.batch_size > 10000) {
+    return errors::InvalidOption("sync_batch_size", "1 to 10000");
+  }
+  if (options.max_attempts < 1) return errors::InvalidOption("sync_max_attempts", "at least 1");
+  return std::unique_ptr<SyncEngine>(new SyncEngine(options, local, cloud));
+}
+
+SyncEngine::~SyncEngine() { Stop(); }
+
+int64_t SyncEngine::Now() const { return options_.now_us ? options_.now_us() : NowMicros(); }
+
+void SyncEngine::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_) return;
+  started_ = true;
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  threads_.emplace_back([this] { SweepLoop(); });
+}
+
+void SyncEngine::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    work_cv_.SignalAll();
+    progress_cv_.SignalAll();
+  }
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void SyncEngine::Wake(const std::string& tenant) {
+  if (queued_.insert(tenant).second) {
+    queue_.push_back(tenant);
+    work_cv_.Signal();
+  }
+}
+
+void SyncEngine::Committed(const std::string& tenant, int64_t last_seq, int64_t count) {
+  if (count <= 0) return;
+  absl::MutexLock lock(&mu_);
+  Tenant& t = tenants_[tenant];
+  if (t.pending == 0) {
+    t.oldest_pending_us = Now();
+    t.oldest_pending_seq = last_seq - count + 1;
+  }
+  t.pending += count;
+  t.last_seq = std::max(t.last_seq, last_seq);
+  Wake(tenant);
+}
+
+int64_t SyncEngine::Backoff(int64_t attempts) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double base = absl::ToDoubleMicroseconds(options_.initial_backoff) *
+                      std::pow(2.0, static_cast<double>(std::min<int64_t>(attempts, 30)));
+  const double capped = std::min(base, absl::ToDoubleMicroseconds(options_.max_backoff));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return Now() + static_cast<int64_t>(capped * jitter(rng));
+}
+
+absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenant, absl::Time deadline) {
+  Pass pass;
+  absl::StatusOr<std::shared_ptr<store::Database>> db = local_->OpenTenant(tenant, deadline);
+  if (!db.ok()) {
+    if (db.status().code() == absl::StatusCode::kNotFound) Forget(tenant);
+    return db.status();
+  }
+  store::Outbox* outbox = (*db)->outbox();
+  if (outbox == nullptr) return pass;
+  const int64_t now = Now();
+  absl::StatusOr<std::vector<store::OutboxItem>> items =
+      outbox->NextBatch(options_.batch_size, now, cloud_->SchemaVersion(), deadline);
+  if (!items.ok()) return items.status();
+  if (items->empty()) return pass;
+
+  std::vector<store::SyncOp> ops;
+  ops.reserve(items->size());
+  for (const store::OutboxItem& item : *items) {
+    const store::OutboxEntry& e = item.entry;
+    store::SyncOp op;
+    op.seq = e.seq;
+    op.table = e.table;
+    op.key = e.key;
+    op.deleted = e.deleted;
+    op.version = e.version;
+    if (e.deleted) {
+      op.create_time_us = e.create_us;
+      op.update_time_us = e.create_us;
+    } else {
+      op.values = e.row.fields;
+      op.create_time_us = e.row.create_time_us;
+      op.update_time_us = e.row.update_time_us;
+    }
+    ops.push_back(std::move(op));
+  }
+  const int64_t n = static_cast<int64_t>(ops.size());
+  {
+    absl::MutexLock lock(&mu_);
+    tenants_[tenant].in_flight += n;
+  }
+  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = cloud_->ApplySync(tenant, ops, deadline);
+  {
+    absl::MutexLock lock(&mu_);
+    tenants_[tenant].in_flight -= n;
+  }
+
+  std::vector<store::OutboxSettlement> settlements;
+  settlements.reserve(items->size());
+  if (!outcomes.ok() && CloudOutage(outcomes.status().code())) {
+    // The cloud's fault, not the ops': nothing counted against them.
+    CloudFailed();
+    spdlog::warn("sync: tenant {}: cloud call failed: {}", tenant, Describe(outcomes.status()));
+    return outcomes.status();
+  }
+  CloudSucceeded();
+  for (size_t i = 0; i < items->size(); ++i) {
+    const store::OutboxItem& item = (*items)[i];
+    store::OutboxSettlement s;
+    s.seq = item.entry.seq;
+    s.superseded = item.superseded;
+    absl::Status error;
+    if (!outcomes.ok()) {
+      error = outcomes.status();
+    } else if (outcomes->size() != items->size()) {
+      error = errors::StoreInternal();
+    } else {
+      const store::SyncOutcome& o = (*outcomes)[i];
+      switch (o.kind) {
+        case store::SyncOutcome::kApplied:
+          s.kind = store::OutboxSettlement::kDone;
+          break;
+        case store::SyncOutcome::kStale:
+          if (o.cloud_version <= item.entry.version) {
+            s.kind = store::OutboxSettlement::kDone;  // a replay: the cloud has it
+          } else {
+            s.kind = store::OutboxSettlement::kConflict;
+            s.cloud_version = o.cloud_version;
+            s.error = "the cloud row is newer (version " + std::to_string(o.cloud_version) + ")";
+          }
+          break;
+        case store::SyncOutcome::kRejected:
+          error = o.error;
+          break;
+      }
+    }
+    if (!error.ok()) {
+      s.error = Describe(error);
+      const bool retry = Retryable(error.code()) && item.entry.attempts + 1 < options_.max_attempts;
+      s.kind = retry ? store::OutboxSettlement::kRetry : store::OutboxSettlement::kDead;
+      if (retry) s.next_attempt_us = Backoff(item.entry.attempts);
+    }
+    settlements.push_back(std::move(s));
+  }
+  if (absl::Status s = outbox->Settle(settlements, deadline); !s.ok()) {
+    // The cloud has them; they stay pending here and come back as replays.
+    spdlog::warn("sync: tenant {}: recording {} pushed ops failed: {}", tenant, settlements.size(), Describe(s));
+    return s;
+  }
+  absl::StatusOr<std::vector<store::OutboxEntry>> head =
+      outbox->ListEntries(store::OutboxState::kPending, 0, 1, deadline);
+
+  absl::MutexLock lock(&mu_);
+  Tenant& t = tenants_[tenant];
+  for (size_t i = 0; i < settlements.size(); ++i) {
+    const store::OutboxSettlement& s = settlements[i];
+    const bool was_retrying = (*items)[i].entry.attempts > 0;
+    const int64_t covered = 1 + static_cast<int64_t>(s.superseded.size());
+    PushState state = PushState::kQueued;
+    switch (s.kind) {
+      case store::OutboxSettlement::kDone:
+        t.pending -= covered;
+        t.applied += covered;
+        applied_total_ += covered;
+        state = PushState::kApplied;
+        break;
+      case store::OutboxSettlement::kConflict:
+        t.pending -= covered;
+        t.conflicts += 1;
+        state = PushState::kConflict;
+        break;
+      case store::OutboxSettlement::kDead:
+        t.pending -= covered;
+        t.dead += 1;
+        state = PushState::kDead;
+        spdlog::error("sync: tenant {}: op {} on table '{}' dead-lettered after {} attempts: {}", tenant, s.seq,
+                      (*items)[i].entry.table, (*items)[i].entry.attempts + 1, s.error);
+        break;
+      case store::OutboxSettlement::kRetry:
+        if (!was_retrying) ++t.retrying;
+        t.due_us = t.due_us == 0 ? s.next_attempt_us : std::min(t.due_us, s.next_attempt_us);
+        break;
+    }
+    if (s.kind != store::OutboxSettlement::kRetry && was_retrying) --t.retrying;
+    pass.states[s.seq] = state;
+    for (int64_t seq : s.superseded) pass.states[seq] = state;
+  }
+  t.pending = std::max<int64_t>(t.pending, 0);
+  t.retrying = std::max<int64_t>(t.retrying, 0);
+  if (head.ok()) {
+    t.oldest_pending_seq = head->empty() ? 0 : head->front().seq;
+    t.oldest_pending_us = head->empty() ? 0 : head->front().create_us;
+    if (head->empty()) t.pending = 0;
+  }
+  pass.more = static_cast<int>(items->size()) == options_.batch_size;
+  progress_cv_.SignalAll();
+  return pass;
+}
+
+}  // namespace datagate::sync

@@ -1,0 +1,220 @@
+// The sync engine: drains every tenant's outbox (store/outbox.h) into the
+// cloud store (store/cloud.h).
+//
+// - A commit wakes a worker (Committed); no polling delay in between. A
+//   sweep every `sweep_interval` re-queues tenants with entries left (retry
+//   times, schema waits, a breaker that closed).
+// - Per row, operations reach the cloud in commit order (the outbox hands
+//   out at most one item per row, never past an earlier entry that waits);
+//   across rows and tenants, `workers` threads drain freely, one thread per
+//   tenant at a time.
+// - Exactly-once effect: the cloud applies an op only when it is newer;
+//   an op the cloud already has (a replay) is done, one the cloud has a
+//   newer version of is a conflict (kept, counted, listable).
+// - Failures by status code: UNAVAILABLE, DEADLINE_EXCEEDED and UNKNOWN of
+//   a whole call are the cloud's, not the op's: nothing is counted against
+//   the op, the breaker counts them. ABORTED (and other retryable codes of
+//   one op) back off exponentially with jitter; after `max_attempts`, or at
+//   once for errors a retry cannot fix, the op is dead-lettered, holding
+//   back only later ops of its own row.
+// - A circuit breaker stops calling a cloud that keeps failing and probes
+//   it (Ping) after a cool-down to close again.
+// - Schema first: an op waits, without failing, until the cloud schema has
+//   reached the version it was written under.
+// Counters are kept in memory (loaded from each outbox once at start), so
+// Stats never scans a queue. Thread-safe.
+#ifndef DATAGATE_SYNC_SYNC_ENGINE_H_
+#define DATAGATE_SYNC_SYNC_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "store/cloud.h"
+#include "store/outbox.h"
+#include "store/store.h"
+
+namespace datagate::sync {
+
+struct Options {
+  int workers = 2;        // tenants drained at once
+  int batch_size = 1000;  // ops per cloud call
+  int max_attempts = 10;  // then dead-lettered
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Minutes(5);
+  absl::Duration call_timeout = absl::Seconds(10);  // one cloud call
+  int breaker_failures = 3;                         // in a row, to open it
+  absl::Duration breaker_cooldown = absl::Seconds(1);
+  absl::Duration max_breaker_cooldown = absl::Seconds(30);
+  absl::Duration sweep_interval = absl::Seconds(2);
+  std::function<int64_t()> now_us;  // clock; wall clock when empty
+  // Called (outside the engine's locks) when the cloud's reachability
+  // changes: the health service's CloudStore entry.
+  std::function<void(bool serving)> on_cloud_health;
+};
+
+enum class BreakerState { kClosed, kOpen, kHalfOpen };
+absl::string_view BreakerStateName(BreakerState s);
+
+struct TenantStats {
+  std::string tenant;
+  int64_t pending = 0;  // depth: not yet applied, not dead
+  int64_t in_flight = 0;
+  int64_t retrying = 0;
+  int64_t dead = 0;
+  int64_t conflicts = 0;
+  int64_t applied = 0;            // since start
+  int64_t oldest_pending_us = 0;  // create time of the oldest pending; 0 if none
+};
+
+struct Stats {
+  TenantStats total;  // `tenant` empty
+  std::vector<TenantStats> tenants;
+  double applied_per_second = 0;  // over the last few seconds
+  BreakerState breaker = BreakerState::kClosed;
+  bool paused = false;
+  bool counters_loaded = false;  // every outbox read once since start
+  int64_t cloud_schema_version = -1;
+};
+
+// Where one write stands with the cloud after a push.
+enum class PushState { kQueued, kApplied, kConflict, kDead };
+
+class SyncEngine {
+ public:
+  // `local` and `cloud` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<SyncEngine>> Create(const Options& options, store::Store* local,
+                                                            store::CloudStore* cloud);
+  ~SyncEngine();
+
+  // Starts the workers, the sweep and the loading of counters. Once.
+  void Start();
+  // Stops the workers (a cloud call in flight ends at its own timeout) and
+  // joins them. Idempotent.
+  void Stop();
+
+  // A write committed `count` entries, the last with `last_seq`, to the
+  // tenant's outbox: counted, and a worker wakes for the tenant.
+  void Committed(const std::string& tenant, int64_t last_seq, int64_t count);
+
+  // WRITE_THROUGH: drains the tenant's ready ops now (the given seqs among
+  // them) until `deadline`, and says where each seq stands. Queued when the
+  // breaker is open, sync is paused, an earlier op of its row holds it
+  // back, or the deadline comes first; never an error for that.
+  std::vector<PushState> PushNow(const std::string& tenant, const std::vector<int64_t>& seqs, absl::Time deadline);
+
+  // The counters; of one tenant only when `tenant` is set (NOT_FOUND-free:
+  // an unknown tenant has zero counts).
+  Stats GetStats(const std::optional<std::string>& tenant) const;
+
+  // Waits until every op committed before the call (of `tenant`, or of all
+  // tenants) is applied, a conflict or dead-lettered. OK then;
+  // DEADLINE_EXCEEDED with the progress made (FlushIncomplete). `settled`
+  // and `total` (optional) receive the counts.
+  absl::Status Flush(const std::optional<std::string>& tenant, absl::Time deadline, int64_t* settled = nullptr,
+                     int64_t* total = nullptr);
+
+  // Writes keep queueing while paused; nothing is pushed until Resume.
+  void Pause();
+  void Resume();
+
+  // After Retry/Purge through the outbox: re-reads that tenant's counters
+  // and wakes a worker for it.
+  void Reload(const std::string& tenant, absl::Time deadline);
+  // The tenant was deleted: its counters go.
+  void Forget(const std::string& tenant);
+  // The cloud schema changed: ops waiting for it may go.
+  void SchemaChanged();
+
+  BreakerState breaker() const;
+
+ private:
+  struct Tenant {
+    int64_t pending = 0;
+    int64_t in_flight = 0;
+    int64_t retrying = 0;
+    int64_t dead = 0;
+    int64_t conflicts = 0;
+    int64_t applied = 0;
+    int64_t oldest_pending_us = 0;
+    int64_t oldest_pending_seq = 0;  // 0: none pending
+    int64_t last_seq = 0;            // highest seq known committed
+    bool loaded = false;             // counters read from the outbox
+    bool draining = false;           // a thread is draining it
+    bool rewake = false;             // woken while draining
+    int64_t due_us = 0;              // earliest retry time seen (0: none)
+  };
+  // The outcome of one drain pass over a tenant.
+  struct Pass {
+    absl::flat_hash_map<int64_t, PushState> states;  // by seq, incl. superseded
+    bool more = false;                               // ready ops remain
+  };
+
+  SyncEngine(const Options& options, store::Store* local, store::CloudStore* cloud);
+  int64_t Now() const;
+  void WorkerLoop();
+  void SweepLoop();
+  void LoadCounters();
+  // Reads one tenant's counters from its outbox.
+  void LoadTenant(const std::string& tenant, absl::Time deadline);
+  // Marks the tenant drained by this thread, waiting until `deadline` for
+  // another drainer; false if it could not.
+  bool BeginDrain(const std::string& tenant, absl::Time deadline);
+  void EndDrain(const std::string& tenant, bool more);
+  // Queues the tenant for a worker (if not queued already).
+  void Wake(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One batch of the tenant (the caller marked it draining).
+  absl::StatusOr<Pass> DrainBatch(const std::string& tenant, absl::Time deadline);
+  // Breaker bookkeeping after a cloud call.
+  void CloudSucceeded();
+  void CloudFailed();
+  // Whether the breaker lets a call through now (probing when due).
+  bool CloudAllowed();
+  int64_t Backoff(int64_t attempts);
+  void SetHealth(bool serving);
+
+  const Options options_;
+  store::Store* const local_;
+  store::CloudStore* const cloud_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;      // a tenant was queued, or stopping
+  absl::CondVar progress_cv_;  // counters changed
+  std::map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t applied_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::pair<int64_t, int64_t>> rate_samples_ ABSL_GUARDED_BY(mu_);  // (us, applied_total)
+
+  // The breaker.
+  mutable absl::Mutex breaker_mu_;
+  BreakerState breaker_ ABSL_GUARDED_BY(breaker_mu_) = BreakerState::kClosed;
+  int failures_ ABSL_GUARDED_BY(breaker_mu_) = 0;
+  int64_t open_until_us_ ABSL_GUARDED_BY(breaker_mu_) = 0;
+  absl::Duration cooldown_ ABSL_GUARDED_BY(breaker_mu_);
+  std::optional<bool> health_reported_ ABSL_GUARDED_BY(breaker_mu_);
+
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace datagate::sync
+
+#endif  // DATAGATE_SYNC_SYNC_ENGINE_H_
