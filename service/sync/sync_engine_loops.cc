@@ -149,6 +149,7 @@ void SyncEngine::LoadCounters() {
   }
   absl::MutexLock lock(&mu_);
   loaded_ = true;
+  progress_cv_.SignalAll();
 }
 
 void SyncEngine::Reload(const std::string& tenant, absl::Time deadline) {
@@ -274,7 +275,24 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
 
 absl::Status SyncEngine::Flush(const std::optional<std::string>& tenant, absl::Time deadline, int64_t* settled,
                                int64_t* total) {
+  if (tenant) {
+    bool loaded = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = tenants_.find(*tenant);
+      loaded = loaded_ || (it != tenants_.end() && it->second.loaded);
+    }
+    if (!loaded) LoadTenant(*tenant, deadline);
+  }
   absl::MutexLock lock(&mu_);
+  if (!tenant) {
+    // Ops queued before a restart count too: wait for every outbox's counts.
+    struct Loaded {
+      SyncEngine* e;
+      bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->loaded_ || e->stopping_; }
+    } loaded{this};
+    if (!mu_.AwaitWithDeadline(absl::Condition(&loaded), deadline)) return errors::FlushIncomplete(0, 0);
+  }
   // Every entry pending now was committed before the call: done for a
   // tenant once none pending is at or below its last seq of now.
   std::map<std::string, int64_t> targets;

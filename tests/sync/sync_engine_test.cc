@@ -1,0 +1,201 @@
+// The sync engine's logic against a cloud that fails on cue: every write
+// arrives once, in order per row; a poison op blocks only its row; an
+// outage opens the breaker and loses nothing; schema waits and pauses hold
+// ops without failing them.
+#include "sync/sync_engine.h"
+
+#include <thread>
+
+#include "store/sqlite/sqlite_store.h"
+#include "sync/fake_cloud.h"
+#include "test_env.h"
+
+namespace datagate::sync {
+namespace {
+
+using store::WriteKind;
+using store::WriteOp;
+const absl::Time kForever = absl::InfiniteFuture();
+
+class SyncEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = store::sqlite::SqliteStore::Open(dir_.path(), {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    for (const char* id : {"t1", "t2"}) {
+      auto created = store_->CreateTenant(
+          store::TenantRecord{id, id, "", 1, 1},
+          [](store::Database& db, store::TenantRecord*) {
+            return db.Migrate(
+                store::MigrationScript{store::AppliedMigration{1, "t", "c", 0},
+                                       "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);", true, "t", "t.sql"},
+                kForever);
+          },
+          kForever);
+      ASSERT_TRUE(created.ok()) << created.status();
+    }
+  }
+  void Start(Options options = {}) {
+    options.initial_backoff = absl::Milliseconds(5);
+    options.max_backoff = absl::Milliseconds(20);
+    options.breaker_cooldown = absl::Milliseconds(20);
+    options.sweep_interval = absl::Milliseconds(20);
+    auto engine = SyncEngine::Create(options, store_.get(), &cloud_);
+    ASSERT_TRUE(engine.ok());
+    engine_ = *std::move(engine);
+    engine_->Start();
+  }
+  // A LOCAL_FIRST write, told to the engine as the data path does.
+  void Put(const std::string& tenant, int64_t id, const std::string& v, bool del = false) {
+    auto db = store_->OpenTenant(tenant, kForever);
+    ASSERT_TRUE(db.ok());
+    std::vector<int64_t> seqs;
+    store::WriteOptions o;
+    o.enqueue = true;
+    o.enqueued = &seqs;
+    WriteOp op = del ? WriteOp{WriteKind::kDelete, "t", {{"id", Value{id}}}, {}, 0}
+                     : WriteOp{WriteKind::kUpsert, "t", {}, {{"id", Value{id}}, {"v", Value{v}}}, 0};
+    ASSERT_TRUE((*db)->Write({op}, o).ok());
+    engine_->Committed(tenant, seqs.back(), static_cast<int64_t>(seqs.size()));
+  }
+  absl::Status Flush(absl::Duration d = absl::Seconds(10)) { return engine_->Flush(std::nullopt, absl::Now() + d); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  testing::FakeCloud cloud_;
+  std::unique_ptr<SyncEngine> engine_;
+};
+
+TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
+  Start();
+  for (int i = 0; i < 200; ++i) Put(i % 2 ? "t1" : "t2", i % 20, "v" + std::to_string(i));
+  Put("t1", 1, "", /*del=*/true);
+  ASSERT_TRUE(Flush().ok());
+  Stats s = engine_->GetStats(std::nullopt);
+  EXPECT_EQ(s.total.pending, 0);
+  EXPECT_EQ(s.total.dead, 0);
+  EXPECT_EQ(cloud_.LiveRows(), 19u);  // 10 rows each, one deleted
+  absl::MutexLock lock(&cloud_.mu);
+  // Row t1/1 was written 10 times, then deleted (version 11).
+  EXPECT_EQ(cloud_.rows["t1:t/1"].version, 11);
+  EXPECT_TRUE(cloud_.rows["t1:t/1"].deleted);
+  // Per row, versions reached the cloud in increasing order.
+  std::map<std::string, int64_t> last;
+  for (const std::string& e : cloud_.order) {
+    const size_t at = e.rfind('@');
+    const int64_t v = std::stoll(e.substr(at + 1));
+    EXPECT_GT(v, last[e.substr(0, at)]) << e;
+    last[e.substr(0, at)] = v;
+  }
+}
+
+TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.poison.insert("t/7");
+  }
+  Options o;
+  o.max_attempts = 3;
+  Start(o);
+  Put("t1", 7, "bad");
+  for (int i = 0; i < 50; ++i) Put("t1", 100 + i, "ok");
+  ASSERT_TRUE(Flush().ok());  // the poison op is dead: flushed counts it settled
+  Stats s = engine_->GetStats(std::string("t1"));
+  EXPECT_EQ(s.total.dead, 1);
+  EXPECT_EQ(cloud_.LiveRows(), 50u);
+  auto db = store_->OpenTenant("t1", kForever);
+  auto dead = (*db)->outbox()->ListEntries(store::OutboxState::kDead, 0, 10, kForever);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().attempts, 3);
+  EXPECT_THAT(dead->front().last_error, ::testing::HasSubstr("FAILED_PRECONDITION"));
+  // A later write to the same row waits behind the dead letter.
+  Put("t1", 7, "still bad");
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(cloud_.LiveRows(), 50u);
+  // Fixed in the cloud, retried: the newest state arrives.
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.poison.clear();
+  }
+  ASSERT_EQ(*(*db)->outbox()->RetryDead({}, kForever), 1);
+  engine_->Reload("t1", kForever);
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 51u);
+  absl::MutexLock lock(&cloud_.mu);
+  EXPECT_EQ(cloud_.rows["t1:t/7"].values[1].value, Value{std::string("still bad")});
+}
+
+TEST_F(SyncEngineTest, AnOutageOpensTheBreakerAndLosesNothing) {
+  std::vector<bool> health;
+  absl::Mutex health_mu;
+  Options o;
+  o.on_cloud_health = [&](bool serving) {
+    absl::MutexLock lock(&health_mu);
+    health.push_back(serving);
+  };
+  cloud_.down = true;
+  Start(o);
+  for (int i = 0; i < 300; ++i) Put("t2", i, "x");
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(engine_->breaker(), BreakerState::kOpen);
+  EXPECT_EQ(Flush(absl::Milliseconds(100)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.pending, 300);
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.dead, 0);  // an outage is not the ops' fault
+  cloud_.down = false;
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 300u);
+  EXPECT_EQ(engine_->breaker(), BreakerState::kClosed);
+  absl::MutexLock lock(&health_mu);
+  ASSERT_GE(health.size(), 2u);
+  EXPECT_FALSE(health.front());
+  EXPECT_TRUE(health.back());
+}
+
+TEST_F(SyncEngineTest, ANewerCloudRowWinsAndTheOpIsAConflict) {
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.rows["t1:t/5"] = testing::FakeCloud::Row{10, false, {}};
+  }
+  Start();
+  Put("t1", 5, "local");
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.conflicts, 1);
+  absl::MutexLock lock(&cloud_.mu);
+  EXPECT_EQ(cloud_.rows["t1:t/5"].version, 10);
+}
+
+TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
+  cloud_.schema_version = 0;
+  Start();
+  Put("t1", 1, "a");
+  EXPECT_EQ(Flush(absl::Milliseconds(150)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.retrying, 0);  // waiting is not failing
+  cloud_.schema_version = 1;
+  engine_->SchemaChanged();
+  ASSERT_TRUE(Flush().ok());
+  engine_->Pause();
+  Put("t1", 2, "b");
+  EXPECT_EQ(Flush(absl::Milliseconds(150)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(cloud_.LiveRows(), 1u);
+  engine_->Resume();
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 2u);
+}
+
+TEST_F(SyncEngineTest, CountersComeBackFromDiskAfterARestart) {
+  cloud_.down = true;
+  Start();
+  for (int i = 0; i < 40; ++i) Put("t1", i, "x");
+  engine_->Stop();
+  engine_.reset();
+  cloud_.down = false;
+  Start();  // a new engine over the same files
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 40u);
+  EXPECT_TRUE(engine_->GetStats(std::nullopt).counters_loaded);
+}
+
+}  // namespace
+}  // namespace datagate::sync
