@@ -18,10 +18,13 @@ absl::StatusOr<migrate::MigrationTarget> TargetOf(const v1::MigrationTarget& t) 
       break;
     case v1::MigrationTarget::kTenantId:
       return migrate::MigrationTarget{Kind::kTenant, t.tenant_id()};
+    case v1::MigrationTarget::kCloud:
+      if (t.cloud()) return migrate::MigrationTarget{Kind::kCloud, ""};
+      break;
     default:
       break;
   }
-  return errors::InvalidField("target", "set one of master: true, tenant_id, or all_tenants: true");
+  return errors::InvalidField("target", "set one of master: true, tenant_id, all_tenants: true or cloud: true");
 }
 
 void AddFiles(v1::MigrationSet set, const migrate::Migrator& m, v1::ListMigrationsResponse* resp) {

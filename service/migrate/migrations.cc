@@ -147,6 +147,12 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
     RETURN_IF_ERROR(add(std::move(s)).status());
     return page;
   }
+  if (target && target->kind == MigrationTarget::Kind::kCloud) {
+    if (cloud_db_ == nullptr) return errors::CloudNotConfigured("the migration target 'cloud'");
+    ASSIGN_OR_RETURN(TargetState s, cloud_->State("cloud", *cloud_db_, deadline));
+    RETURN_IF_ERROR(add(std::move(s)).status());
+    return page;
+  }
   if (target && target->kind == MigrationTarget::Kind::kTenant) {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(target->tenant_id, deadline));
     ASSIGN_OR_RETURN(TargetState s, tenant_->State(TenantTarget(target->tenant_id), *db, deadline));
@@ -161,9 +167,24 @@ absl::StatusOr<StatusPage> Migrations::Status(const std::optional<MigrationTarge
   std::string after;
   if (!page_token.empty()) {
     ASSIGN_OR_RETURN(after, DecodeIdPageToken(page_token, fingerprint));
-  } else if (with_master) {
-    ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
-    RETURN_IF_ERROR(add(std::move(s)).status());
+  } else {
+    if (with_master) {
+      ASSIGN_OR_RETURN(TargetState s, master_->State("master", *store_->Master(), deadline));
+      RETURN_IF_ERROR(add(std::move(s)).status());
+    }
+    if (cloud_db_ != nullptr) {
+      // A cloud that cannot be read now is listed with its error.
+      absl::StatusOr<TargetState> s = cloud_->State("cloud", *cloud_db_, deadline);
+      if (!s.ok()) {
+        if (s.status().code() == absl::StatusCode::kDeadlineExceeded) return s.status();
+        TargetState failed;
+        failed.target = "cloud";
+        failed.latest_version = cloud_->latest_version();
+        failed.error = std::string(s.status().message());
+        s = std::move(failed);
+      }
+      RETURN_IF_ERROR(add(*std::move(s)).status());
+    }
   }
   std::string last = after;
   RETURN_IF_ERROR(ForEachTenant(after, deadline, [&](const std::string& id) -> absl::StatusOr<bool> {
@@ -228,10 +249,29 @@ absl::Status Migrations::RunOne(const std::string& target, const std::string& te
 
 absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int64_t to_version, bool up,
                                               bool validate_only, absl::Time deadline) {
-  const Migrator& m = target.kind == MigrationTarget::Kind::kMaster ? *master_ : *tenant_;
+  if (target.kind == MigrationTarget::Kind::kCloud && cloud_db_ == nullptr) {
+    return errors::CloudNotConfigured("the migration target 'cloud'");
+  }
+  const Migrator& m = target.kind == MigrationTarget::Kind::kMaster  ? *master_
+                      : target.kind == MigrationTarget::Kind::kCloud ? *cloud_
+                                                                     : *tenant_;
   RETURN_IF_ERROR(m.CheckGoal(to_version));  // once, before any target
   PlanListing plan(limits_);
+  // The cloud's schema goes first: queued writes wait for it (schema first).
+  const bool with_cloud = target.kind == MigrationTarget::Kind::kCloud ||
+                          (target.kind == MigrationTarget::Kind::kAllTenants && cloud_db_ != nullptr);
+  if (with_cloud) {
+    absl::Status s = RunOne("cloud", "", *cloud_db_, *cloud_, to_version, up, validate_only, deadline, &plan);
+    if (!validate_only && cloud_changed_) cloud_changed_();
+    if (target.kind == MigrationTarget::Kind::kCloud) {
+      RETURN_IF_ERROR(s);
+    } else if (!s.ok()) {
+      plan.AddError(s.message());
+    }
+  }
   switch (target.kind) {
+    case MigrationTarget::Kind::kCloud:
+      break;
     case MigrationTarget::Kind::kMaster:
       RETURN_IF_ERROR(RunOne("master", "", *store_->Master(), m, to_version, up, validate_only, deadline, &plan));
       break;
@@ -260,6 +300,15 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
 absl::Status Migrations::ApplyAllAtStart() {
   const absl::Time forever = absl::InfiniteFuture();
   RETURN_IF_ERROR(master_->ApplyAll("master", *store_->Master(), forever));
+  if (cloud_db_ != nullptr) {
+    absl::Status cloud = cloud_->ApplyAll("cloud", *cloud_db_, absl::Now() + absl::Minutes(5));
+    if (cloud.code() == absl::StatusCode::kUnavailable || cloud.code() == absl::StatusCode::kDeadlineExceeded) {
+      spdlog::warn("migrations: the cloud store cannot be reached ({}); its schema is left for later", cloud.message());
+    } else {
+      RETURN_IF_ERROR(cloud);
+    }
+    if (cloud_changed_) cloud_changed_();
+  }
   int64_t tenants = 0;
   RETURN_IF_ERROR(ForEachTenant("", forever, [&](const std::string& id) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(id, forever));

@@ -7,6 +7,7 @@
 #ifndef DATAGATE_MIGRATE_MIGRATIONS_H_
 #define DATAGATE_MIGRATE_MIGRATIONS_H_
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,7 +21,9 @@
 namespace datagate::migrate {
 
 struct MigrationTarget {
-  enum class Kind { kMaster, kTenant, kAllTenants };
+  // kAllTenants: the cloud's shared schema (when there is one), then every
+  // tenant's database.
+  enum class Kind { kMaster, kTenant, kAllTenants, kCloud };
   Kind kind = Kind::kMaster;
   std::string tenant_id;  // for kTenant
 };
@@ -71,11 +74,21 @@ class Migrations {
              ListingLimits limits = ListingLimits())
       : store_(store), master_(master), tenant_(tenant), limits_(limits) {}
 
+  // Adds the cloud's shared schema as a target ("cloud"): `schema` runs the
+  // tenant migrations in the cloud's dialect (`cloud`); `changed` is called
+  // after steps ran there. Call before serving.
+  void SetCloud(store::Database* schema, const Migrator* cloud, std::function<void()> changed) {
+    cloud_db_ = schema;
+    cloud_ = cloud;
+    cloud_changed_ = std::move(changed);
+  }
+
   const Migrator& master() const { return *master_; }
   const Migrator& tenant() const { return *tenant_; }
 
   // The status of one target, or a page of them: with no target, the
-  // master then every tenant in id order; with kAllTenants, every tenant.
+  // master, the cloud, then every tenant in id order; with kAllTenants, the
+  // cloud and every tenant. kCloud without a cloud is FAILED_PRECONDITION.
   // A page ends early (with a token) before a target that would take it past
   // max_status_bytes; a target's error is cut to kMaxListedErrorBytes.
   // INVALID_ARGUMENT for a bad page size or token; RESOURCE_EXHAUSTED when
@@ -95,7 +108,10 @@ class Migrations {
   absl::StatusOr<MigrationPlan> Run(const MigrationTarget& target, int64_t to_version, bool up, bool validate_only,
                                     absl::Time deadline);
 
-  // Brings the master and every tenant to the latest version (at start-up).
+  // Brings the master, the cloud and every tenant to the latest version (at
+  // start-up). A cloud that cannot be reached (UNAVAILABLE) is left for
+  // later with a warning: the gateway serves locally meanwhile and queued
+  // writes wait for the cloud schema.
   absl::Status ApplyAllAtStart();
 
  private:
@@ -116,6 +132,9 @@ class Migrations {
   const Migrator* const master_;
   const Migrator* const tenant_;
   const ListingLimits limits_;
+  store::Database* cloud_db_ = nullptr;
+  const Migrator* cloud_ = nullptr;
+  std::function<void()> cloud_changed_;
 
   absl::Mutex mu_;  // held only to take or give back a turn
   std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
