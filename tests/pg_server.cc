@@ -175,10 +175,9 @@ absl::Status PgServer::Init() {
 
 absl::Status PgServer::Start() {
   if (running_) return absl::OkStatus();
-  const std::string options =
-      absl::StrCat("-p ", port_, " -k ", dir_,
-                   " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                   " -c shared_buffers=32MB -c max_connections=200 -c lc_messages=C");
+  const std::string options = absl::StrCat("-p ", port_, " -k ", dir_,
+                                           " -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+                                           " -c shared_buffers=32MB -c max_connections=200 -c lc_messages=C");
   absl::Status s = RunAsPostgres({absl::StrCat(kBin, "pg_ctl"), "start", "-w", "-t", "60", "-D", dir_ + "/data", "-l",
                                   dir_ + "/server.log", "-o", options},
                                  dir_ + "/pg_ctl.log");
