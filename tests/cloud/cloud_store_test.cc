@@ -140,7 +140,8 @@ TEST_F(CloudStoreTest, ConstraintsAreNamedAndMapped) {
 }
 
 TEST_F(CloudStoreTest, ApplySyncTwiceLeavesTheCloudUnchanged) {
-  const std::vector<SyncOp> batch = {Up(1, "one", 1), Up(2, "two", 3), Gone(3, 2)};
+  const std::string odd = "quote\" back\\slash {brace}, comma NULL \xc3\xa9";
+  const std::vector<SyncOp> batch = {Up(1, odd, 1), Up(2, "two", 3), Gone(3, 2)};
   auto first = Sync(batch);
   ASSERT_EQ(first.size(), 3u);
   for (const SyncOutcome& o : first) EXPECT_EQ(o.kind, SyncOutcome::kApplied);
@@ -155,6 +156,8 @@ TEST_F(CloudStoreTest, ApplySyncTwiceLeavesTheCloudUnchanged) {
   EXPECT_EQ(second[2].cloud_version, 2);
   EXPECT_EQ(Get(*a_, 2), before);
   EXPECT_EQ(before->version, 3);
+  EXPECT_EQ(Get(*a_, 1)->fields[1].value, Value{odd});
+  EXPECT_EQ(Get(*a_, 1)->fields[2].value, Value{});
 }
 
 TEST_F(CloudStoreTest, OlderVersionNeverOverwritesNewer) {

@@ -28,8 +28,6 @@
 namespace datagate::store::postgres {
 namespace {
 
-constexpr int kMaxParams = 60000;  // of Postgres's 65535 per statement
-
 // Ops of one table and kind with the same columns: one statement per chunk.
 struct Group {
   const Table* table = nullptr;
@@ -53,6 +51,25 @@ std::string KeyJoin(const Table& t, absl::string_view a, absl::string_view b) {
     parts.push_back(absl::StrCat(a, ".", c, " = ", b, ".", c));
   }
   return absl::StrJoin(parts, " AND ");
+}
+
+// A Postgres array literal of text elements (NULL for nullopt).
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i) out += ',';
+    if (!elements[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *elements[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
 }
 
 class SyncApplier {
@@ -102,32 +119,18 @@ class SyncApplier {
     const std::string tombs = core_.Table("_dg_tombstones");
     Params p;
     const std::string tenant = p.AddText(tenant_);
-    const std::string tbl = p.AddText(t.name);
-    std::vector<std::string> key_cols;
-    for (const size_t i : t.primary_key) key_cols.push_back(Quote(t.columns[i].name));
-    std::vector<std::string> key_names;
-    for (const size_t i : t.primary_key) key_names.push_back(t.columns[i].name);
-    const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
-
-    std::string values;
-    for (size_t i = begin; i < end; ++i) {
-      const SyncOp& op = ops_[g.ops[i]];
-      absl::StrAppend(&values, i > begin ? ", (" : "(", p.Add(Value{int64_t(i)}), "::bigint");
-      for (const std::string& c : cols) {
-        const Value* v = Find(op.key, c);
-        if (v == nullptr) v = Find(op.values, c);
-        absl::StrAppend(&values, ", ", p.Add(v ? *v : Value{}), "::", t.Find(c)->declared_type);
-      }
-      absl::StrAppend(&values, ", ", p.Add(Value{op.version}), "::bigint, ", p.Add(Value{op.create_time_us}),
-                      "::bigint, ", p.Add(Value{op.update_time_us}), "::bigint, ", p.AddText(KeyText(op.key)),
-                      "::text)");
+    // Only upserts that check tombstones and deletes name the table.
+    const bool tombstones = g.deleted || HasTombstones(tx, t);
+    const std::string tbl = tombstones ? p.AddText(t.name) : "";
+    std::vector<std::string> key_names, key_cols;
+    for (const size_t i : t.primary_key) {
+      key_names.push_back(t.columns[i].name);
+      key_cols.push_back(Quote(t.columns[i].name));
     }
-    std::string names = "_dg_i";
-    for (const std::string& c : cols) absl::StrAppend(&names, ", ", Quote(c));
-    std::string sql = absl::StrCat("WITH v (", names, ", _dg_v, _dg_c, _dg_u, _dg_k) AS (VALUES ", values, "), ");
-    const std::string tomb_of_v =
-        absl::StrCat(tombs, " tb WHERE tb.tenant_id = ", tenant, " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
-    std::string applied;
+    const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
+    std::string sql = absl::StrCat("WITH v AS (SELECT * FROM ");
+    AppendUnnest(t, g, cols, begin, end, &p, &sql);
+    sql += "), ";
     if (!g.deleted) {
       std::string quoted, sets;
       for (const std::string& c : cols) {
@@ -135,20 +138,16 @@ class SyncApplier {
         if (t.Find(c)->pk_position == 0) absl::StrAppend(&sets, Quote(c), " = excluded.", Quote(c), ", ");
       }
       absl::StrAppend(&sql, "w AS (INSERT INTO ", table, " AS t (tenant_id, ", quoted, kMetaColumns,
-                      ", _dg_deleted) SELECT ", tenant, ", ", quoted,
-                      "_dg_v, _dg_c, _dg_u, false FROM v WHERE NOT EXISTS (SELECT 1 FROM ", tomb_of_v,
-                      " AND tb.version >= v._dg_v) ON CONFLICT (tenant_id, ", absl::StrJoin(key_cols, ", "),
-                      ") DO UPDATE SET ", sets,
+                      ", _dg_deleted) SELECT ", tenant, ", ", quoted, "_dg_v, _dg_c, _dg_u, false FROM v");
+      if (tombstones) {
+        absl::StrAppend(&sql, " WHERE NOT EXISTS (SELECT 1 FROM ", tombs, " tb WHERE tb.tenant_id = ", tenant,
+                        " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v)");
+      }
+      absl::StrAppend(&sql, " ON CONFLICT (tenant_id, ", absl::StrJoin(key_cols, ", "), ") DO UPDATE SET ", sets,
                       "_dg_version = excluded._dg_version, _dg_create_us = excluded._dg_create_us, "
                       "_dg_update_us = excluded._dg_update_us, _dg_deleted = false "
                       "WHERE t._dg_version < excluded._dg_version RETURNING ",
-                      absl::StrJoin(key_cols, ", "), ") ");
-      applied = absl::StrCat("LEFT JOIN w ON ", KeyJoin(t, "w", "v"), " ");
-      applied = absl::StrCat(applied, "LEFT JOIN ", table, " cur ON cur.tenant_id = ", tenant, " AND ",
-                             KeyJoin(t, "cur", "v"), " LEFT JOIN ", tombs, " tb ON tb.tenant_id = ", tenant,
-                             " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
-      absl::StrAppend(&sql, "SELECT v._dg_i, w.", key_cols[0],
-                      " IS NOT NULL, coalesce(GREATEST(cur._dg_version, tb.version), 0) FROM v ", applied);
+                      absl::StrJoin(key_cols, ", "), ") SELECT v._dg_i FROM v JOIN w ON ", KeyJoin(t, "w", "v"));
     } else {
       absl::StrAppend(&sql, "d AS (UPDATE ", table,
                       " t SET _dg_deleted = true, _dg_version = v._dg_v, _dg_update_us = v._dg_u FROM v WHERE "
@@ -159,29 +158,109 @@ class SyncApplier {
                       " t WHERE t.tenant_id = ", tenant, " AND ", KeyJoin(t, "t", "v"),
                       ") ON CONFLICT (tenant_id, tbl, key_text) DO UPDATE SET version = excluded.version "
                       "WHERE tb.version < excluded.version RETURNING key_text) ",
-                      "SELECT v._dg_i, d._dg_i IS NOT NULL OR n.key_text IS NOT NULL, "
-                      "coalesce(GREATEST(cur._dg_version, tb.version), 0) FROM v LEFT JOIN d ON d._dg_i = v._dg_i "
-                      "LEFT JOIN n ON n.key_text = v._dg_k LEFT JOIN ",
-                      table, " cur ON cur.tenant_id = ", tenant, " AND ", KeyJoin(t, "cur", "v"), " LEFT JOIN ", tombs,
-                      " tb ON tb.tenant_id = ", tenant, " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
+                      "SELECT _dg_i FROM d UNION ALL SELECT v._dg_i FROM v JOIN n ON n.key_text = v._dg_k");
     }
-    for (const pqxx::row& r : p.Exec(tx, sql)) {
-      const size_t i = r[0].as<size_t>();
+    std::vector<bool> applied(end - begin, false);
+    for (const pqxx::row& r : p.Exec(tx, sql)) applied[r[0].as<size_t>() - begin] = true;
+    std::vector<size_t> stale;
+    for (size_t i = begin; i < end; ++i) {
       SyncOutcome& o = out_[g.ops[i]];
-      if (r[1].as<bool>()) {
+      if (applied[i - begin]) {
         o.kind = SyncOutcome::kApplied;
         o.cloud_version = ops_[g.ops[i]].version;
       } else {
-        o.kind = SyncOutcome::kStale;
-        o.cloud_version = r[2].as<int64_t>();
+        stale.push_back(i);
       }
     }
+    if (!stale.empty()) ReadStale(tx, g, key_names, stale);
+  }
+
+  // The version the cloud kept (its row's or tombstone's) for ops not applied.
+  void ReadStale(pqxx::transaction_base& tx, const Group& g, const std::vector<std::string>& key_names,
+                 const std::vector<size_t>& stale) {
+    const Table& t = *g.table;
+    Params p;
+    const std::string tenant = p.AddText(tenant_);
+    const std::string tbl = p.AddText(t.name);
+    std::string sql = "WITH v (_dg_i";
+    for (const std::string& c : key_names) absl::StrAppend(&sql, ", ", Quote(c));
+    sql += ", _dg_k) AS (VALUES ";
+    for (size_t n = 0; n < stale.size(); ++n) {
+      const SyncOp& op = ops_[g.ops[stale[n]]];
+      absl::StrAppend(&sql, n ? ", (" : "(", p.Add(Value{int64_t(stale[n])}), "::bigint");
+      for (const std::string& c : key_names) {
+        absl::StrAppend(&sql, ", ", p.Add(*Find(op.key, c)), "::", t.Find(c)->declared_type);
+      }
+      absl::StrAppend(&sql, ", ", p.AddText(KeyText(op.key)), "::text)");
+    }
+    absl::StrAppend(&sql, ") SELECT v._dg_i, coalesce(GREATEST(cur._dg_version, tb.version), 0) FROM v LEFT JOIN ",
+                    core_.Table(t.name), " cur ON cur.tenant_id = ", tenant, " AND ", KeyJoin(t, "cur", "v"),
+                    " LEFT JOIN ", core_.Table("_dg_tombstones"), " tb ON tb.tenant_id = ", tenant,
+                    " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
+    for (const pqxx::row& r : p.Exec(tx, sql)) {
+      SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
+      o.kind = SyncOutcome::kStale;
+      o.cloud_version = r[1].as<int64_t>();
+    }
+  }
+
+  // `unnest($i::bigint[], $c::<type>[], ...) AS v(_dg_i, "c", ..., _dg_v,
+  // _dg_c, _dg_u, _dg_k)` over ops [begin, end): one array parameter per
+  // column, so a chunk is a handful of parameters however many rows it has.
+  void AppendUnnest(const Table& t, const Group& g, const std::vector<std::string>& cols, size_t begin, size_t end,
+                    Params* p, std::string* sql) {
+    std::vector<std::optional<std::string>> column;
+    column.reserve(end - begin);
+    auto add = [&](absl::string_view type) {
+      absl::StrAppend(sql, sql->back() == '(' ? "" : ", ", p->AddText(ArrayLiteral(column)), "::", type, "[]");
+      column.clear();
+    };
+    *sql += "unnest(";
+    for (size_t i = begin; i < end; ++i) column.push_back(absl::StrCat(i));
+    add("bigint");
+    for (const std::string& c : cols) {
+      for (size_t i = begin; i < end; ++i) {
+        const SyncOp& op = ops_[g.ops[i]];
+        const Value* v = Find(op.key, c);
+        if (v == nullptr) v = Find(op.values, c);
+        column.push_back(v ? ToText(*v) : std::nullopt);
+      }
+      add(t.Find(c)->declared_type);
+    }
+    for (int m = 0; m < 4; ++m) {
+      for (size_t i = begin; i < end; ++i) {
+        const SyncOp& op = ops_[g.ops[i]];
+        column.push_back(m == 0   ? absl::StrCat(op.version)
+                         : m == 1 ? absl::StrCat(op.create_time_us)
+                         : m == 2 ? absl::StrCat(op.update_time_us)
+                                  : KeyText(op.key));
+      }
+      add(m == 3 ? "text" : "bigint");
+    }
+    *sql += ") AS u(_dg_i";
+    for (const std::string& c : cols) absl::StrAppend(sql, ", ", Quote(c));
+    *sql += ", _dg_v, _dg_c, _dg_u, _dg_k)";
+  }
+
+  // Whether the tenant has tombstones of rows the cloud never had in `t`
+  // (asked once per call and table: without any, upserts skip the check).
+  bool HasTombstones(pqxx::transaction_base& tx, const Table& t) {
+    auto it = has_tombstones_.find(t.name);
+    if (it != has_tombstones_.end()) return it->second;
+    Params p;
+    const std::string sql =
+        absl::StrCat("SELECT EXISTS (SELECT 1 FROM ", core_.Table("_dg_tombstones"),
+                     " WHERE tenant_id = ", p.AddText(tenant_), " AND tbl = ", p.AddText(t.name), ")");
+    const bool has = p.Exec(tx, sql)[0][0].as<bool>();
+    has_tombstones_[t.name] = has;
+    return has;
   }
 
   PgCore& core_;
   const std::string& tenant_;
   const std::vector<SyncOp>& ops_;
   std::vector<SyncOutcome>& out_;
+  std::map<std::string, bool> has_tombstones_;
 };
 
 }  // namespace
@@ -191,59 +270,58 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
   RETURN_IF_ERROR(ValidateTenantId(tenant_id));
   std::vector<SyncOutcome> out(ops.size());
   if (ops.empty()) return out;
-  RETURN_IF_ERROR(core_->Run(
-      "sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
-      [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
-        out.assign(ops.size(), SyncOutcome());
-        // Groups in first-appearance order; ops that cannot run at all are
-        // rejected here, alone.
-        std::map<std::string, Group> groups;
-        std::vector<Group*> order;
-        for (size_t i = 0; i < ops.size(); ++i) {
-          const SyncOp& op = ops[i];
-          const Table* t = catalog.catalog->Find(op.table);
-          absl::Status bad;
-          std::vector<std::string> columns;
-          if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
-          for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
-            const std::string& c = t->columns[t->primary_key[k]].name;
-            if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
-          }
-          if (bad.ok() && !op.deleted) {
-            for (const Field& f : op.values) {
-              if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
-            }
-            for (const Column& c : t->columns) {
-              if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr) columns.push_back(c.name);
-            }
-          }
-          if (!bad.ok()) {
-            out[i].kind = SyncOutcome::kRejected;
-            out[i].error = bad;
-            continue;
-          }
-          const std::string id = absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
-          auto [it, inserted] = groups.try_emplace(id);
-          if (inserted) {
-            it->second.table = t;
-            it->second.deleted = op.deleted;
-            it->second.columns = std::move(columns);
-            order.push_back(&it->second);
-          }
-          it->second.ops.push_back(i);
-        }
-        pqxx::transaction_base& tx = base;
-        SyncApplier applier(*core_, tenant_id, ops, &out);
-        for (const Group* g : order) {
-          const size_t per_row = (g->deleted ? g->table->primary_key.size() : g->columns.size()) + 5;
-          const size_t chunk =
-              std::max<size_t>(1, std::min<size_t>(core_->options().sync_chunk_rows, kMaxParams / per_row));
-          for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
-            applier.ApplyChunk(tx, catalog, *g, begin, std::min(g->ops.size(), begin + chunk));
-          }
-        }
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
+                             [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
+                               out.assign(ops.size(), SyncOutcome());
+                               // Groups in first-appearance order; ops that cannot run at all are
+                               // rejected here, alone.
+                               std::map<std::string, Group> groups;
+                               std::vector<Group*> order;
+                               for (size_t i = 0; i < ops.size(); ++i) {
+                                 const SyncOp& op = ops[i];
+                                 const Table* t = catalog.catalog->Find(op.table);
+                                 absl::Status bad;
+                                 std::vector<std::string> columns;
+                                 if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
+                                 for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
+                                   const std::string& c = t->columns[t->primary_key[k]].name;
+                                   if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
+                                 }
+                                 if (bad.ok() && !op.deleted) {
+                                   for (const Field& f : op.values) {
+                                     if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
+                                   }
+                                   for (const Column& c : t->columns) {
+                                     if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr)
+                                       columns.push_back(c.name);
+                                   }
+                                 }
+                                 if (!bad.ok()) {
+                                   out[i].kind = SyncOutcome::kRejected;
+                                   out[i].error = bad;
+                                   continue;
+                                 }
+                                 const std::string id =
+                                     absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
+                                 auto [it, inserted] = groups.try_emplace(id);
+                                 if (inserted) {
+                                   it->second.table = t;
+                                   it->second.deleted = op.deleted;
+                                   it->second.columns = std::move(columns);
+                                   order.push_back(&it->second);
+                                 }
+                                 it->second.ops.push_back(i);
+                               }
+                               pqxx::transaction_base& tx = base;
+                               SyncApplier applier(*core_, tenant_id, ops, &out);
+                               for (const Group* g : order) {
+                                 const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
+                                 for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
+                                   applier.ApplyChunk(tx, catalog, *g, begin, std::min(g->ops.size(), begin + chunk));
+                                 }
+                               }
+                               return absl::OkStatus();
+                             }));
   return out;
 }
 
