@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libsqlitecpp-dev libsqlite3-dev libabsl-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev
+  libpqxx-dev postgresql pgbouncer
 )
 
 missing=()

@@ -314,6 +314,49 @@ absl::Status CloudDown(absl::string_view what) {
                                              " cannot run now; retry later, or use a local write mode or read source"));
 }
 
+absl::Status CloudKeyRequired(absl::string_view table, absl::string_view column) {
+  return absl::InvalidArgumentError(absl::StrCat("a create in table '", E(table), "' without key column '", E(column),
+                                                 "' needs an explicit key in the cloud: give every key column"));
+}
+
+absl::Status CloudTableNotTenantKeyed(absl::string_view schema, absl::string_view table) {
+  return absl::FailedPreconditionError(absl::StrCat("table '", E(table), "' of the cloud schema '", E(schema),
+                                                    "' has no primary key starting with tenant_id: every cloud "
+                                                    "table must lead its primary key with tenant_id"));
+}
+
+absl::Status CloudSchemaHasNoRows() {
+  return absl::FailedPreconditionError(
+      "the shared cloud schema serves no rows: read and write through a tenant's view of it");
+}
+
+absl::Status NamedConstraintViolated(absl::string_view table, absl::string_view constraint) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("constraint '", E(constraint), "' of table '", E(table), "' refused the write"));
+}
+
+absl::Status CloudValueRejected(absl::string_view table) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the cloud refused a value of the row for table '", E(table), "': it does not fit its column"));
+}
+
+absl::Status CloudSchemaMismatch(absl::string_view table) {
+  return absl::FailedPreconditionError(absl::StrCat("the cloud table '", E(table),
+                                                    "' lacks what the row needs (a table or column): migrate the "
+                                                    "cloud schema first"));
+}
+
+absl::Status CloudTransactionConflict() {
+  return absl::AbortedError(
+      "the cloud transaction conflicted with a concurrent one (serialization failure or deadlock); retry it");
+}
+
+absl::Status CloudCommitInDoubt() {
+  return absl::UnknownError(
+      "the connection to the cloud broke while it committed: the write may or may not be applied; read it back "
+      "before retrying");
+}
+
 absl::Status UnknownHealthService(absl::string_view service) {
   return absl::NotFoundError(absl::StrCat("unknown service '", E(service),
                                           "': ask for \"\" (the whole server) or a service this server exposes"));

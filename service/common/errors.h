@@ -170,6 +170,33 @@ absl::Status AdminOnly(absl::string_view method);
 absl::Status FlushIncomplete(int64_t settled, int64_t total);
 // The cloud is down and the breaker open (UNAVAILABLE): `what` is refused.
 absl::Status CloudDown(absl::string_view what);
+// ---- The cloud store (PostgreSQL) ----
+
+// INVALID_ARGUMENT: a create in the cloud does not give key column
+// `column`: the cloud does not make keys up (no AUTOINCREMENT there).
+absl::Status CloudKeyRequired(absl::string_view table, absl::string_view column);
+// FAILED_PRECONDITION (for operators): a table of the shared cloud schema
+// has no primary key starting with tenant_id, so it cannot be kept per
+// tenant; the gateway refuses to serve the schema.
+absl::Status CloudTableNotTenantKeyed(absl::string_view schema, absl::string_view table);
+// FAILED_PRECONDITION: the shared cloud schema itself serves no rows (use a
+// tenant's view of it).
+absl::Status CloudSchemaHasNoRows();
+// FAILED_PRECONDITION: constraint `constraint` (its name in the schema) of
+// the table refused the write.
+absl::Status NamedConstraintViolated(absl::string_view table, absl::string_view constraint);
+// INVALID_ARGUMENT: the cloud refused a value of a row of the table as not
+// fitting its column's type or range.
+absl::Status CloudValueRejected(absl::string_view table);
+// FAILED_PRECONDITION: the cloud table does not have the shape the row
+// needs (a missing table or column): migrate the cloud schema first.
+absl::Status CloudSchemaMismatch(absl::string_view table);
+// ABORTED: the cloud transaction lost a race with another (serialization
+// failure or deadlock); retry the transaction.
+absl::Status CloudTransactionConflict();
+// UNKNOWN: the connection broke while the cloud committed: the write may or
+// may not be applied; re-read before retrying.
+absl::Status CloudCommitInDoubt();
 
 // ---- Health ----
 

@@ -13,10 +13,11 @@ namespace datagate::server {
 // The health service entry that reports the cloud store.
 inline constexpr char kCloudHealthName[] = "datagate.v1.CloudStore";
 
-// Connects to options.cloud_url and reads the cloud schema. A cloud that
-// cannot be reached at start is not fatal (the gateway serves locally and
-// the sync engine waits for it); a schema the gateway cannot serve is
-// FAILED_PRECONDITION.
+// Connects to options.cloud_url, creates the gateway's tables in the cloud
+// schema when missing and reads its catalog. The cloud must be reachable at
+// start (UNAVAILABLE otherwise: the gateway does not start); once running,
+// an outage only queues writes. A table whose key does not start with
+// tenant_id is FAILED_PRECONDITION naming it.
 absl::StatusOr<std::unique_ptr<store::CloudStore>> OpenCloud(const Options& options);
 
 }  // namespace datagate::server

@@ -38,6 +38,7 @@ struct Server::State {
   std::unique_ptr<store::sqlite::SqliteStore> store;
   std::unique_ptr<migrate::Migrator> master_migrations;
   std::unique_ptr<migrate::Migrator> tenant_migrations;
+  std::unique_ptr<migrate::Migrator> cloud_migrations;  // tenant set, Postgres dialect
   std::unique_ptr<core::Tenants> tenants;
   std::unique_ptr<store::CloudStore> cloud;  // null without --cloud_url
   std::unique_ptr<sync::SyncEngine> sync;    // null without a cloud
@@ -171,9 +172,10 @@ core::TenantLimits TenantLimitsOf(const Options& o) {
   return limits;
 }
 
-absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set) {
+absl::StatusOr<std::unique_ptr<migrate::Migrator>> LoadSet(const Options& o, absl::string_view set,
+                                                           absl::string_view dialect = "sqlite") {
   ASSIGN_OR_RETURN(std::vector<migrate::MigrationFile> files,
-                   migrate::LoadMigrations(absl::StrCat(o.migrations_dir, "/", set), "sqlite"));
+                   migrate::LoadMigrations(absl::StrCat(o.migrations_dir, "/", set), dialect));
   return std::make_unique<migrate::Migrator>(std::move(files));
 }
 
@@ -222,19 +224,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
         return tenant_migrations->ApplyAll(migrate::TenantTarget(id), db, deadline);
       },
       TenantLimitsOf(options));
-  s->migrations = std::make_unique<migrate::Migrations>(s->store.get(), s->master_migrations.get(),
-                                                        s->tenant_migrations.get(), ListingLimitsOf(options));
-  RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
-  for (const std::string& id : options.create_tenants) {
-    absl::StatusOr<store::TenantRecord> created =
-        s->tenants->Create(core::CreateTenantSpec{id, id, "datagate-start-" + id, absl::InfiniteFuture()});
-    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
-      return errors::During("create_tenants", created.status());
-    }
-  }
-
   if (!options.cloud_url.empty()) {
     ASSIGN_OR_RETURN(s->cloud, OpenCloud(options));
+    ASSIGN_OR_RETURN(s->cloud_migrations, LoadSet(options, "tenant", "postgres"));
     sync::Options sync_options;
     sync_options.max_attempts = options.sync_max_attempts;
     sync_options.batch_size = options.sync_batch_size;
@@ -246,6 +238,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
     ASSIGN_OR_RETURN(s->sync, sync::SyncEngine::Create(sync_options, s->store.get(), s->cloud.get()));
     s->sync_hook = std::make_unique<EngineHook>(s->sync.get());
   }
+  s->migrations = std::make_unique<migrate::Migrations>(s->store.get(), s->master_migrations.get(),
+                                                        s->tenant_migrations.get(), ListingLimitsOf(options));
+  if (s->cloud) {
+    sync::SyncEngine* engine = s->sync.get();
+    s->migrations->SetCloud(s->cloud->Schema().get(), s->cloud_migrations.get(), [engine] { engine->SchemaChanged(); });
+  }
+  RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
+  for (const std::string& id : options.create_tenants) {
+    absl::StatusOr<store::TenantRecord> created =
+        s->tenants->Create(core::CreateTenantSpec{id, id, "datagate-start-" + id, absl::InfiniteFuture()});
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return errors::During("create_tenants", created.status());
+    }
+  }
+
   ASSIGN_OR_RETURN(const core::WriteMode default_mode, WriteModeOf(options));
   s->hybrid = std::make_unique<core::Hybrid>(s->tenants.get(), s->cloud.get(), s->sync_hook.get(), default_mode,
                                              LimitsOf(options));

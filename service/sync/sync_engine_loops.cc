@@ -266,9 +266,26 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
     if (all || !more) break;
   }
   EndDrain(tenant, more);
+  absl::StatusOr<std::shared_ptr<store::Database>> db = local_->OpenTenant(tenant, deadline);
   for (size_t i = 0; i < seqs.size(); ++i) {
     auto it = states.find(seqs[i]);
-    if (it != states.end()) result[i] = it->second;
+    if (it != states.end()) {
+      result[i] = it->second;
+      continue;
+    }
+    // Another drainer (a worker, or another push) may have taken it: the
+    // outbox says where it stands (gone once applied).
+    if (!db.ok() || (*db)->outbox() == nullptr) continue;
+    absl::StatusOr<std::vector<store::OutboxEntry>> e =
+        (*db)->outbox()->ListEntries(std::nullopt, seqs[i] - 1, 1, deadline);
+    if (!e.ok()) continue;
+    if (e->empty() || e->front().seq != seqs[i]) {
+      result[i] = PushState::kApplied;
+    } else if (e->front().state == store::OutboxState::kConflict) {
+      result[i] = PushState::kConflict;
+    } else if (e->front().state == store::OutboxState::kDead) {
+      result[i] = PushState::kDead;
+    }
   }
   return result;
 }

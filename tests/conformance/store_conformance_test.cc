@@ -1,9 +1,13 @@
-// One suite for every store::Database implementation. The SQLite store runs
-// it now; the Postgres store joins by adding a factory to StoreTypes.
+// One suite for every store::Database implementation: the SQLite store, a
+// tenant of the Postgres cloud store, and the same through PgBouncer in
+// transaction pooling mode. Each factory supplies its dialect's schema (in
+// the cloud, tenant_id leads every primary key); the tests are the same.
 #include <algorithm>
 #include <atomic>
 #include <thread>
 
+#include "pg_server.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_database.h"
 #include "test_env.h"
 
@@ -19,8 +23,16 @@ CREATE TABLE items (
 CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b));
 )sql";
 
+// 300k rows, so an unindexed LIKE scan takes far longer than 2 ms.
+constexpr char kBigTable[] =
+    "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+    "INSERT INTO big (id, s) SELECT i, hex(randomblob(16)) FROM n;";
+
 struct SqliteFactory {
   testing::TempDir dir;
+  static const char* Schema() { return kSchema; }
+  static const char* BigTable() { return kBigTable; }
   std::shared_ptr<Database> Make() {
     auto db = sqlite::SqliteDatabase::Open(dir.path() + "/conformance.db", {});
     EXPECT_TRUE(db.ok()) << db.status();
@@ -28,12 +40,66 @@ struct SqliteFactory {
   }
 };
 
+constexpr char kPgSchema[] = R"sql(
+CREATE TABLE items (
+  tenant_id TEXT NOT NULL, id BIGINT NOT NULL, name TEXT NOT NULL, score DOUBLE PRECISION, rank BIGINT,
+  active BOOLEAN NOT NULL DEFAULT true, data BYTEA, tag TEXT,
+  PRIMARY KEY (tenant_id, id), UNIQUE (tenant_id, tag));
+CREATE TABLE pairs (
+  tenant_id TEXT NOT NULL, a TEXT NOT NULL, b BIGINT NOT NULL, v TEXT, PRIMARY KEY (tenant_id, a, b));
+)sql";
+constexpr char kPgTenant[] = "tenant-a";
+constexpr char kPgBigTable[] =
+    "CREATE TABLE big (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, s TEXT, PRIMARY KEY (tenant_id, id));"
+    "INSERT INTO big (tenant_id, id, s) SELECT 'tenant-a', i, md5(i::text) FROM generate_series(1, 300000) i;";
+
+// The cloud database of this test process (made once), and through
+// PgBouncer when `bounced`.
+std::string PgConnection(bool bounced) {
+  static const std::string direct = [] {
+    auto conninfo = testing::PgServer::Shared().CreateDatabase("conformance");
+    if (!conninfo.ok()) ADD_FAILURE() << conninfo.status();
+    return conninfo.value_or("");
+  }();
+  if (!bounced) return direct;
+  static testing::PgBouncer* bouncer = [] {
+    auto b = testing::PgBouncer::Start("conformance", 8);
+    if (!b.ok()) ADD_FAILURE() << b.status();
+    return b.ok() ? b->release() : nullptr;
+  }();
+  return bouncer ? bouncer->ConnectionString() : "";
+}
+
+// A tenant's view of a fresh schema of the cloud store (a schema per test).
+template <bool kBounced>
+struct PgFactoryT {
+  std::unique_ptr<postgres::PgCloudStore> store;
+  static const char* Schema() { return kPgSchema; }
+  static const char* BigTable() { return kPgBigTable; }
+  std::shared_ptr<Database> Make() {
+    static int counter = 0;
+    postgres::PgCloudStore::Options options;
+    options.connection_string = PgConnection(kBounced);
+    options.schema = (kBounced ? "bounced_" : "direct_") + std::to_string(++counter);
+    auto created = postgres::PgCloudStore::Create(options);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return nullptr;
+    store = *std::move(created);
+    auto db = store->Tenant(kPgTenant);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.value_or(nullptr);
+  }
+};
+using PgFactory = PgFactoryT<false>;
+using PgBouncerFactory = PgFactoryT<true>;
+
 template <typename Factory>
 class StoreConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = factory_.Make();
-    ASSERT_TRUE(Apply(1, kSchema).ok());
+    ASSERT_NE(db_, nullptr);
+    ASSERT_TRUE(Apply(1, factory_.Schema()).ok());
   }
 
   absl::Status Apply(int64_t version, const std::string& sql) {
@@ -73,7 +139,7 @@ class StoreConformance : public ::testing::Test {
   std::shared_ptr<Database> db_;
 };
 
-using StoreTypes = ::testing::Types<SqliteFactory>;
+using StoreTypes = ::testing::Types<SqliteFactory, PgFactory, PgBouncerFactory>;
 TYPED_TEST_SUITE(StoreConformance, StoreTypes);
 
 TYPED_TEST(StoreConformance, CatalogDescribesTablesKeysAndTypes) {
@@ -252,12 +318,7 @@ TYPED_TEST(StoreConformance, ConditionsAndCount) {
 }
 
 TYPED_TEST(StoreConformance, DeadlinesStopLongReadsAndLateWrites) {
-  // 300k rows, so an unindexed LIKE scan takes far longer than 2 ms.
-  ASSERT_TRUE(this->Apply(2,
-                          "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
-                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
-                          "INSERT INTO big (id, s) SELECT i, hex(randomblob(16)) FROM n;")
-                  .ok());
+  ASSERT_TRUE(this->Apply(2, this->factory_.BigTable()).ok());
   Query q;
   q.table = "big";
   q.order = {Order{"id", false}};

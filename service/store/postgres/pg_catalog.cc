@@ -1,0 +1,154 @@
+#include "store/postgres/pg_catalog.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "store/postgres/pg_sql.h"
+
+namespace datagate::store::postgres {
+namespace {
+
+// The user's tables of schema $1: not the gateway's, not partitions.
+constexpr char kUserFrom[] = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ";
+constexpr char kUserWhere[] =
+    " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+    "AND c.relname NOT LIKE '\\_dg\\_%' ";
+
+ColumnType TypeOf(absl::string_view typname) {
+  if (typname == "int8" || typname == "int4" || typname == "int2") return ColumnType::kInteger;
+  if (typname == "float8" || typname == "float4") return ColumnType::kReal;
+  if (typname == "text" || typname == "varchar" || typname == "bpchar") return ColumnType::kText;
+  if (typname == "bytea") return ColumnType::kBlob;
+  if (typname == "bool") return ColumnType::kBoolean;
+  if (typname == "numeric") return ColumnType::kNumeric;
+  return ColumnType::kAny;
+}
+
+bool Hidden(absl::string_view column) { return column == "tenant_id" || absl::StartsWith(column, "_dg_"); }
+
+}  // namespace
+
+int64_t MigrationLockKey(absl::string_view schema) {
+  // FNV-1a of a fixed prefix and the schema name: the same in every replica.
+  uint64_t h = 14695981039346656037ull;
+  for (const char c : absl::StrCat("datagate/migrations/", schema)) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
+
+void Bootstrap(pqxx::transaction_base& tx, const std::string& schema) {
+  auto q = [&](absl::string_view name) { return Qualified(schema, name); };
+  tx.exec(absl::StrCat(
+      "CREATE SCHEMA IF NOT EXISTS ", Quote(schema), ";", "CREATE TABLE IF NOT EXISTS ", q("_dg_migrations"),
+      "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, apply_us BIGINT NOT NULL);",
+      "CREATE TABLE IF NOT EXISTS ", q("_dg_schema"),
+      "(id INT PRIMARY KEY CHECK (id = 1), generation BIGINT NOT NULL);", "INSERT INTO ", q("_dg_schema"),
+      " VALUES (1, 0) ON CONFLICT DO NOTHING;", "CREATE TABLE IF NOT EXISTS ", q("_dg_requests"),
+      "(tenant_id TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL, result BYTEA NOT NULL, "
+      "create_us BIGINT NOT NULL, PRIMARY KEY (tenant_id, request_id));",
+      "CREATE INDEX IF NOT EXISTS _dg_requests_by_time ON ", q("_dg_requests"), "(tenant_id, create_us);",
+      "CREATE TABLE IF NOT EXISTS ", q("_dg_cursors"),
+      "(tenant_id TEXT NOT NULL, id BIGSERIAL, create_us BIGINT NOT NULL, size BIGINT NOT NULL, "
+      "secret BYTEA NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (tenant_id, id));",
+      "CREATE INDEX IF NOT EXISTS _dg_cursors_by_time ON ", q("_dg_cursors"), "(tenant_id, create_us);",
+      "CREATE TABLE IF NOT EXISTS ", q("_dg_tombstones"),
+      "(tenant_id TEXT NOT NULL, tbl TEXT NOT NULL, key_text TEXT NOT NULL, version BIGINT NOT NULL, "
+      "PRIMARY KEY (tenant_id, tbl, key_text));"));
+}
+
+void EnsureMetaColumns(pqxx::transaction_base& tx, const std::string& schema) {
+  Params p;
+  p.AddText(schema);
+  const pqxx::result lacking = p.Exec(
+      tx, absl::StrCat("SELECT c.relname ", kUserFrom, kUserWhere,
+                       " AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND NOT a.attisdropped "
+                       "AND a.attname IN ('_dg_version', '_dg_create_us', '_dg_update_us', '_dg_deleted')) < 4"));
+  for (const pqxx::row& r : lacking) {
+    tx.exec(absl::StrCat("ALTER TABLE ", Qualified(schema, r[0].c_str()),
+                         " ADD COLUMN IF NOT EXISTS _dg_version BIGINT NOT NULL DEFAULT 1,"
+                         " ADD COLUMN IF NOT EXISTS _dg_create_us BIGINT NOT NULL DEFAULT 0,"
+                         " ADD COLUMN IF NOT EXISTS _dg_update_us BIGINT NOT NULL DEFAULT 0,"
+                         " ADD COLUMN IF NOT EXISTS _dg_deleted BOOLEAN NOT NULL DEFAULT false"));
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_base& tx, const std::string& schema) {
+  auto out = std::make_shared<PgCatalog>();
+  auto catalog = std::make_shared<Catalog>();
+  {
+    Params p;
+    const pqxx::row r = p.Exec(tx, absl::StrCat("SELECT (SELECT generation FROM ", Qualified(schema, "_dg_schema"),
+                                                " WHERE id = 1), (SELECT coalesce(max(version), 0) FROM ",
+                                                Qualified(schema, "_dg_migrations"), ")"))[0];
+    out->generation = r[0].as<int64_t>();
+    out->schema_version = r[1].as<int64_t>();
+    catalog->schema_cookie = out->generation;
+  }
+  Params p;
+  p.AddText(schema);
+  const pqxx::result cols = p.Exec(
+      tx, absl::StrCat("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.attnotnull, "
+                       "a.atthasdef OR a.attidentity <> '', "
+                       "coalesce(array_position((SELECT k.conkey FROM pg_constraint k WHERE k.conrelid = c.oid AND "
+                       "k.contype = 'p'), a.attnum), 0) ",
+                       kUserFrom,
+                       " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+                       "JOIN pg_type t ON t.oid = a.atttypid",
+                       kUserWhere, " ORDER BY c.relname, a.attnum"));
+  std::map<std::string, Table> tables;
+  std::map<std::string, bool> tenant_keyed;
+  for (const pqxx::row& r : cols) {
+    const std::string table = r[0].c_str();
+    Table& t = tables[table];
+    t.name = table;
+    const std::string column = r[1].c_str();
+    const int pk = r[6].as<int>();
+    if (column == "tenant_id" && pk == 1) tenant_keyed[table] = true;
+    if (Hidden(column)) continue;
+    Column c;
+    c.name = column;
+    c.declared_type = r[2].c_str();
+    c.type = TypeOf(r[3].c_str());
+    c.not_null = r[4].as<bool>();
+    c.has_default = r[5].as<bool>();
+    c.pk_position = pk > 1 ? pk - 1 : 0;
+    t.columns.push_back(std::move(c));
+  }
+  for (auto& [name, t] : tables) {
+    if (!tenant_keyed[name]) return errors::CloudTableNotTenantKeyed(schema, name);
+    std::vector<std::pair<int, size_t>> pk;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (t.columns[i].pk_position > 0) pk.emplace_back(t.columns[i].pk_position, i);
+    }
+    std::sort(pk.begin(), pk.end());
+    for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
+    out->extra[name];
+  }
+  // Constraints: names, and the columns of unique ones (for messages).
+  Params cp;
+  cp.AddText(schema);
+  const pqxx::result cons = cp.Exec(
+      tx, absl::StrCat("SELECT c.relname, k.conname, k.contype, (SELECT string_agg(a.attname, ', ' ORDER BY o.n) "
+                       "FROM unnest(k.conkey) WITH ORDINALITY AS o(attnum, n) JOIN pg_attribute a ON "
+                       "a.attrelid = c.oid AND a.attnum = o.attnum WHERE a.attname <> 'tenant_id') ",
+                       kUserFrom, " JOIN pg_constraint k ON k.conrelid = c.oid", kUserWhere));
+  for (const pqxx::row& r : cons) {
+    auto it = tables.find(r[0].c_str());
+    if (it == tables.end()) continue;
+    PgTableExtra& extra = out->extra[it->first];
+    const std::string name = r[1].c_str();
+    extra.constraints.insert(name);
+    const std::string type = r[2].c_str();
+    if (type == "u" || type == "p") extra.unique_columns[name] = r[3].is_null() ? "" : r[3].c_str();
+    if (type == "c") it->second.check_constraints.push_back(name);
+  }
+  for (auto& [name, t] : tables) catalog->tables.emplace(name, std::move(t));
+  out->catalog = std::move(catalog);
+  return std::shared_ptr<const PgCatalog>(std::move(out));
+}
+
+}  // namespace datagate::store::postgres

@@ -1,0 +1,53 @@
+// The shared cloud schema's catalog, read from pg_catalog, and the gateway's
+// own tables in it. Internal to the Postgres store.
+#ifndef DATAGATE_STORE_POSTGRES_PG_CATALOG_H_
+#define DATAGATE_STORE_POSTGRES_PG_CATALOG_H_
+
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "store/store.h"
+
+namespace datagate::store::postgres {
+
+// What the store needs about a table beyond store::Table.
+struct PgTableExtra {
+  std::map<std::string, std::string> unique_columns;  // unique/pk constraint -> "a, b" (tenant_id hidden)
+  std::set<std::string> constraints;                  // every constraint name of the table
+};
+
+// A catalog as tenants see it (tenant_id and _dg_* columns hidden), with
+// the schema generation it describes.
+struct PgCatalog {
+  std::shared_ptr<const Catalog> catalog = std::make_shared<Catalog>();
+  std::map<std::string, PgTableExtra, std::less<>> extra;
+  int64_t generation = -1;      // _dg_schema.generation when read
+  int64_t schema_version = -1;  // highest applied migration when read
+  const PgTableExtra* Extra(absl::string_view table) const {
+    auto it = extra.find(table);
+    return it == extra.end() ? nullptr : &it->second;
+  }
+};
+
+// The advisory-lock key of a schema's migrations (fixed per schema name).
+int64_t MigrationLockKey(absl::string_view schema);
+
+// Creates the schema and the gateway's tables in it when missing. Throws
+// pqxx errors.
+void Bootstrap(pqxx::transaction_base& tx, const std::string& schema);
+
+// Adds the gateway's columns to every user table of `schema` lacking them.
+void EnsureMetaColumns(pqxx::transaction_base& tx, const std::string& schema);
+
+// Reads the catalog of `schema`. FAILED_PRECONDITION naming the table when a
+// user table's primary key does not start with tenant_id. Throws pqxx
+// errors.
+absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_base& tx, const std::string& schema);
+
+}  // namespace datagate::store::postgres
+
+#endif  // DATAGATE_STORE_POSTGRES_PG_CATALOG_H_

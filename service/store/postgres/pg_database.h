@@ -1,0 +1,80 @@
+// The Database views of the Postgres store: a tenant's rows, and the shared
+// schema as a migration target. Internal to the Postgres store (callers get
+// them from PgCloudStore as store::Database).
+#ifndef DATAGATE_STORE_POSTGRES_PG_DATABASE_H_
+#define DATAGATE_STORE_POSTGRES_PG_DATABASE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/postgres/pg_core.h"
+#include "store/store.h"
+
+namespace datagate::store::postgres {
+
+// One tenant's rows, with the local store's semantics (see cloud.h):
+// tenant_id hidden, every statement keyed by it, tombstones never read.
+// Thread-safe; writes run concurrently (row locks in Postgres order them).
+class PgTenantDatabase final : public Database {
+ public:
+  PgTenantDatabase(std::shared_ptr<PgCore> core, std::string tenant)
+      : core_(std::move(core)), tenant_(std::move(tenant)) {}
+
+  std::shared_ptr<const Catalog> GetCatalog() const override { return core_->catalog()->catalog; }
+  absl::StatusOr<std::optional<StoredRow>> Get(Planner<RowRead> plan, absl::Time deadline) override;
+  absl::StatusOr<QueryResult> List(Planner<Query> plan, absl::Time deadline) override;
+  absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
+                                               const WriteOptions& options) override;
+  absl::StatusOr<int64_t> SaveCursor(const SavedCursor& cursor, absl::Time deadline) override;
+  absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t id, absl::Time deadline) override;
+  absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override {
+    return core_->ListApplied(deadline);
+  }
+  absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override {
+    return core_->Migrate(script, deadline);
+  }
+  using Database::Get;
+  using Database::List;
+  using Database::Write;
+
+ private:
+  absl::StatusOr<StoredRow> ApplyOp(pqxx::transaction_base& tx, const PgCatalog& catalog, const WriteOp& op,
+                                    int64_t now);
+  absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(pqxx::transaction_base& tx, const WriteOptions& options);
+  void RecordResult(pqxx::transaction_base& tx, const WriteOptions& options, const std::vector<StoredRow>& rows,
+                    int64_t now);
+
+  const std::shared_ptr<PgCore> core_;
+  const std::string tenant_;
+};
+
+// The shared schema: catalog and migrations only; rows are
+// FAILED_PRECONDITION (they belong to tenants). Thread-safe.
+class PgSchemaDatabase final : public Database {
+ public:
+  explicit PgSchemaDatabase(std::shared_ptr<PgCore> core) : core_(std::move(core)) {}
+
+  std::shared_ptr<const Catalog> GetCatalog() const override { return core_->catalog()->catalog; }
+  absl::StatusOr<std::optional<StoredRow>> Get(Planner<RowRead>, absl::Time) override;
+  absl::StatusOr<QueryResult> List(Planner<Query>, absl::Time) override;
+  absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>>, const WriteOptions&) override;
+  absl::StatusOr<int64_t> SaveCursor(const SavedCursor&, absl::Time) override;
+  absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t, absl::Time) override;
+  absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override {
+    return core_->ListApplied(deadline);
+  }
+  absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override {
+    return core_->Migrate(script, deadline);
+  }
+  using Database::Get;
+  using Database::List;
+  using Database::Write;
+
+ private:
+  const std::shared_ptr<PgCore> core_;
+};
+
+}  // namespace datagate::store::postgres
+
+#endif  // DATAGATE_STORE_POSTGRES_PG_DATABASE_H_

@@ -1,0 +1,36 @@
+// libpqxx exceptions to statuses, by SQLSTATE. Internal to the Postgres
+// store: no exception leaves it.
+#ifndef DATAGATE_STORE_POSTGRES_PG_ERRORS_H_
+#define DATAGATE_STORE_POSTGRES_PG_ERRORS_H_
+
+#include <exception>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "store/postgres/pg_catalog.h"
+
+namespace datagate::store::postgres {
+
+// The SQLSTATE of `e` ("" when it carries none).
+std::string SqlState(const std::exception& e);
+
+// Whether `e` means the connection is unusable (broken, refused, the server
+// shutting down): the connection must be discarded.
+bool IsConnectionError(const std::exception& e);
+
+// Maps `e`: connection errors (class 08, a broken connection), resources
+// (class 53) and admin shutdown (57P0x) -> UNAVAILABLE; 40001/40P01 ->
+// ABORTED; an in-doubt commit -> UNKNOWN; 57014 (our statement_timeout) ->
+// DEADLINE_EXCEEDED; 23505 -> ALREADY_EXISTS naming the columns of the
+// unique constraint; 23502 -> INVALID_ARGUMENT (as SQLite); other 23xxx ->
+// FAILED_PRECONDITION naming the table and the constraint (only names
+// `extra` knows); anything else INTERNAL. Logs the SQLSTATE, the exception
+// kind and `context` only: never SQL, server text or the connection string.
+// `table`/`extra` describe the table written (may be null).
+absl::Status MapPgError(const std::exception& e, absl::string_view context, const Table* table = nullptr,
+                        const PgTableExtra* extra = nullptr);
+
+}  // namespace datagate::store::postgres
+
+#endif  // DATAGATE_STORE_POSTGRES_PG_ERRORS_H_

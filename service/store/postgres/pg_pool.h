@@ -1,0 +1,79 @@
+// A bounded pool of PostgreSQL connections. Internal to the Postgres store.
+#ifndef DATAGATE_STORE_POSTGRES_PG_POOL_H_
+#define DATAGATE_STORE_POSTGRES_PG_POOL_H_
+
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace datagate::store::postgres {
+
+// Thread-safe. At most `size` connections are open (idle + lent); Acquire
+// waits for one until the call's deadline. Connections are opened lazily,
+// so the pool reconnects by itself after the server comes back: a
+// connection that broke is discarded by its lease (never lent again), and
+// a break drops the idle ones too (they are broken alike, mostly).
+class PgPool {
+ public:
+  struct Options {
+    std::string conninfo;  // libpq connection string (a secret: never logged)
+    int size = 8;
+    absl::Duration connect_timeout = absl::Seconds(5);
+  };
+
+  // One lent connection; given back (or discarded) when destroyed.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)), reused_(other.reused_) {
+      other.pool_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& conn() { return *conn_; }
+    // Whether the connection was used before (and may have broken idle).
+    bool reused() const { return reused_; }
+    // The connection is broken or in an unknown state: close it.
+    void Discard() { discard_ = true; }
+
+   private:
+    friend class PgPool;
+    Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn, bool reused)
+        : pool_(pool), conn_(std::move(conn)), reused_(reused) {}
+    PgPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool reused_ = false;
+    bool discard_ = false;
+  };
+
+  explicit PgPool(Options options);
+  ~PgPool();
+
+  // A connection, idle or newly opened. DEADLINE_EXCEEDED when none is free
+  // by `deadline`; UNAVAILABLE when the server cannot be reached.
+  absl::StatusOr<Lease> Acquire(absl::Time deadline);
+  // `SELECT 1` on a pooled connection: OK, UNAVAILABLE, or DEADLINE_EXCEEDED.
+  absl::Status Ping(absl::Time deadline);
+  // Closes every idle connection (after a break: they are likely broken).
+  void DropIdle();
+
+  int open() const;  // connections open or being opened (for tests)
+
+ private:
+  void Return(std::unique_ptr<pqxx::connection> conn, bool discard);
+
+  const Options options_;
+  const std::string conninfo_;  // options_.conninfo with connect_timeout
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace datagate::store::postgres
+
+#endif  // DATAGATE_STORE_POSTGRES_PG_POOL_H_

@@ -1,0 +1,74 @@
+// Building SQL for PostgreSQL with its parameters, and reading values back.
+// Internal to the Postgres store. Identifiers are always quoted; values are
+// always parameters in text format (so statements stay unnamed and work
+// behind PgBouncer in transaction mode).
+#ifndef DATAGATE_STORE_POSTGRES_PG_SQL_H_
+#define DATAGATE_STORE_POSTGRES_PG_SQL_H_
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "common/value.h"
+#include "store/store.h"
+
+namespace datagate::store::postgres {
+
+// The gateway's bookkeeping columns, in the order rows are read back.
+inline constexpr char kMetaColumns[] = "_dg_version, _dg_create_us, _dg_update_us";
+
+// Parameters of one statement. Not thread-safe.
+class Params {
+ public:
+  // Binds `v` and returns its placeholder ("$n").
+  std::string Add(const Value& v);
+  // Binds text as it is (or NULL) and returns its placeholder.
+  std::string AddText(std::optional<std::string> text);
+  size_t size() const { return values_.size(); }
+  // Runs `sql` with these parameters (unnamed statement). Throws pqxx errors.
+  pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql) const { return ExecPrefix(tx, sql, size()); }
+  // Runs `sql` with the first `n` of these parameters.
+  pqxx::result ExecPrefix(pqxx::transaction_base& tx, const std::string& sql, size_t n) const;
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// `v` as PostgreSQL's text input for it; nullopt for NULL.
+std::optional<std::string> ToText(const Value& v);
+// A result field as a Value, by its type (NULL as monostate).
+Value FromField(const pqxx::field& f);
+
+// `"name"` with inner quotes doubled.
+std::string Quote(absl::string_view identifier);
+// `"schema"."name"`.
+std::string Qualified(absl::string_view schema, absl::string_view name);
+
+// A column as an expression comparable the way SQLite compares it: text
+// bytewise (COLLATE "C").
+std::string Comparable(const Column& c);
+// The named columns of `table` (all, when `names` is empty).
+std::vector<const Column*> Projection(const Table& table, const std::vector<std::string>& names);
+// `"a", "b", <meta columns>` (qualified with `alias.` when given).
+std::string SelectList(const std::vector<const Column*>& cols, absl::string_view alias = "");
+// The row in `r` from column `first`: `cols`, then the meta columns.
+StoredRow ReadRow(const pqxx::row& r, const Table& table, const std::vector<const Column*>& cols, int first = 0);
+// ` AND "k1" = $n AND ...` for a key.
+std::string KeyMatch(const std::vector<Field>& key, Params* params);
+// One filter condition, with SQLite's semantics (LIKE: ASCII case-insensitive,
+// no escape character; text compared bytewise).
+std::string ConditionSql(const Table& table, const Condition& c, Params* params);
+// Rows strictly after `after` in `order` (NULLs first ascending, last
+// descending), as SQLite's keyset.
+std::string KeysetSql(const Table& table, const std::vector<Order>& order, const std::vector<Value>& after,
+                      Params* params);
+// ` ORDER BY ...` with explicit NULLS FIRST/LAST and bytewise text.
+std::string OrderSql(const Table& table, const std::vector<Order>& order);
+// A canonical text of a key (for the tombstones of rows the cloud never
+// had): the same for the same typed values.
+std::string KeyText(const std::vector<Field>& key);
+
+}  // namespace datagate::store::postgres
+
+#endif  // DATAGATE_STORE_POSTGRES_PG_SQL_H_

@@ -1,0 +1,328 @@
+// PgCloudStore::ApplySync: one transaction per call, set-based. Ops are
+// grouped by table and kind (upsert, delete) and applied one chunk per
+// statement, each newer-only (`WHERE t._dg_version < excluded._dg_version`);
+// the statement itself reports which ops applied and, for the others, the
+// version the cloud kept. A delete of a row the cloud has marks it deleted;
+// a delete of a row it never had is kept in _dg_tombstones, which upserts
+// consult, so no older upsert replayed later creates the row.
+//
+// A chunk runs under a savepoint: when the set statement fails on one bad
+// op (a constraint, a type), the chunk is applied again op by op, each under
+// its own savepoint, so exactly the bad ops are kRejected.
+#include <map>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "common/tenant_id.h"
+#include "store/postgres/pg_core.h"
+#include "store/postgres/pg_errors.h"
+#include "store/postgres/pg_sql.h"
+#include "store/postgres/pg_store.h"
+
+namespace datagate::store::postgres {
+namespace {
+
+// Ops of one table and kind with the same columns: one statement per chunk.
+struct Group {
+  const Table* table = nullptr;
+  bool deleted = false;
+  std::vector<std::string> columns;  // upserts: the row's columns, in catalog order
+  std::vector<size_t> ops;           // indexes into the call's ops
+};
+
+const Value* Find(const std::vector<Field>& fields, absl::string_view column) {
+  for (const Field& f : fields) {
+    if (f.column == column) return &f.value;
+  }
+  return nullptr;
+}
+
+// `"k1" = v."k1" AND ...` between `a` and `b` on the table's key.
+std::string KeyJoin(const Table& t, absl::string_view a, absl::string_view b) {
+  std::vector<std::string> parts;
+  for (const size_t i : t.primary_key) {
+    const std::string c = Quote(t.columns[i].name);
+    parts.push_back(absl::StrCat(a, ".", c, " = ", b, ".", c));
+  }
+  return absl::StrJoin(parts, " AND ");
+}
+
+// A Postgres array literal of text elements (NULL for nullopt).
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i) out += ',';
+    if (!elements[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *elements[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+class SyncApplier {
+ public:
+  SyncApplier(PgCore& core, const std::string& tenant, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out)
+      : core_(core), tenant_(tenant), ops_(ops), out_(*out) {}
+
+  // Applies `group`'s ops `[begin, end)` as one statement, or op by op when
+  // that fails on its own data. Throws the errors that fail the call.
+  void ApplyChunk(pqxx::transaction_base& tx, const PgCatalog& catalog, const Group& g, size_t begin, size_t end) {
+    if (Savepoint(tx, [&] { Run(tx, g, begin, end); }) == nullptr) return;
+    for (size_t i = begin; i < end; ++i) {
+      if (auto failed = Savepoint(tx, [&] { Run(tx, g, i, i + 1); }); failed != nullptr) {
+        SyncOutcome& o = out_[g.ops[i]];
+        o.kind = SyncOutcome::kRejected;
+        o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
+      }
+    }
+  }
+
+ private:
+  // Runs `fn` under a savepoint: null when it succeeded, else the error
+  // (rolled back to the savepoint) when one op's data can cause it. Other
+  // errors are thrown: they fail the call.
+  static std::unique_ptr<pqxx::sql_error> Savepoint(pqxx::transaction_base& tx, absl::FunctionRef<void()> fn) {
+    tx.exec("SAVEPOINT dg_sync");
+    try {
+      fn();
+    } catch (const pqxx::sql_error& e) {
+      if (!OpsCanCause(e)) throw;
+      tx.exec("ROLLBACK TO SAVEPOINT dg_sync");
+      return std::make_unique<pqxx::sql_error>(e);
+    }
+    tx.exec("RELEASE SAVEPOINT dg_sync");
+    return nullptr;
+  }
+
+  // Errors one op's data can cause (the rest fail the call).
+  static bool OpsCanCause(const pqxx::sql_error& e) {
+    const std::string s = e.sqlstate();
+    return absl::StartsWith(s, "22") || absl::StartsWith(s, "23") || absl::StartsWith(s, "42");
+  }
+
+  void Run(pqxx::transaction_base& tx, const Group& g, size_t begin, size_t end) {
+    const Table& t = *g.table;
+    const std::string table = core_.Table(t.name);
+    const std::string tombs = core_.Table("_dg_tombstones");
+    Params p;
+    const std::string tenant = p.AddText(tenant_);
+    // Only upserts that check tombstones and deletes name the table.
+    const bool tombstones = g.deleted || HasTombstones(tx, t);
+    const std::string tbl = tombstones ? p.AddText(t.name) : "";
+    std::vector<std::string> key_names, key_cols;
+    for (const size_t i : t.primary_key) {
+      key_names.push_back(t.columns[i].name);
+      key_cols.push_back(Quote(t.columns[i].name));
+    }
+    const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
+    std::string sql = absl::StrCat("WITH v AS (SELECT * FROM ");
+    AppendUnnest(t, g, cols, begin, end, &p, &sql);
+    sql += "), ";
+    if (!g.deleted) {
+      std::string quoted, sets;
+      for (const std::string& c : cols) {
+        absl::StrAppend(&quoted, Quote(c), ", ");
+        if (t.Find(c)->pk_position == 0) absl::StrAppend(&sets, Quote(c), " = excluded.", Quote(c), ", ");
+      }
+      absl::StrAppend(&sql, "w AS (INSERT INTO ", table, " AS t (tenant_id, ", quoted, kMetaColumns,
+                      ", _dg_deleted) SELECT ", tenant, ", ", quoted, "_dg_v, _dg_c, _dg_u, false FROM v");
+      if (tombstones) {
+        absl::StrAppend(&sql, " WHERE NOT EXISTS (SELECT 1 FROM ", tombs, " tb WHERE tb.tenant_id = ", tenant,
+                        " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v)");
+      }
+      absl::StrAppend(&sql, " ON CONFLICT (tenant_id, ", absl::StrJoin(key_cols, ", "), ") DO UPDATE SET ", sets,
+                      "_dg_version = excluded._dg_version, _dg_create_us = excluded._dg_create_us, "
+                      "_dg_update_us = excluded._dg_update_us, _dg_deleted = false "
+                      "WHERE t._dg_version < excluded._dg_version RETURNING ",
+                      absl::StrJoin(key_cols, ", "), ") SELECT v._dg_i FROM v JOIN w ON ", KeyJoin(t, "w", "v"));
+    } else {
+      absl::StrAppend(&sql, "d AS (UPDATE ", table,
+                      " t SET _dg_deleted = true, _dg_version = v._dg_v, _dg_update_us = v._dg_u FROM v WHERE "
+                      "t.tenant_id = ",
+                      tenant, " AND ", KeyJoin(t, "t", "v"), " AND t._dg_version < v._dg_v RETURNING v._dg_i), ",
+                      "n AS (INSERT INTO ", tombs, " AS tb (tenant_id, tbl, key_text, version) SELECT ", tenant, ", ",
+                      tbl, ", v._dg_k, v._dg_v FROM v WHERE NOT EXISTS (SELECT 1 FROM ", table,
+                      " t WHERE t.tenant_id = ", tenant, " AND ", KeyJoin(t, "t", "v"),
+                      ") ON CONFLICT (tenant_id, tbl, key_text) DO UPDATE SET version = excluded.version "
+                      "WHERE tb.version < excluded.version RETURNING key_text) ",
+                      "SELECT _dg_i FROM d UNION ALL SELECT v._dg_i FROM v JOIN n ON n.key_text = v._dg_k");
+    }
+    std::vector<bool> applied(end - begin, false);
+    for (const pqxx::row& r : p.Exec(tx, sql)) applied[r[0].as<size_t>() - begin] = true;
+    std::vector<size_t> stale;
+    for (size_t i = begin; i < end; ++i) {
+      SyncOutcome& o = out_[g.ops[i]];
+      if (applied[i - begin]) {
+        o.kind = SyncOutcome::kApplied;
+        o.cloud_version = ops_[g.ops[i]].version;
+      } else {
+        stale.push_back(i);
+      }
+    }
+    if (!stale.empty()) ReadStale(tx, g, key_names, stale);
+  }
+
+  // The version the cloud kept (its row's or tombstone's) for ops not applied.
+  void ReadStale(pqxx::transaction_base& tx, const Group& g, const std::vector<std::string>& key_names,
+                 const std::vector<size_t>& stale) {
+    const Table& t = *g.table;
+    Params p;
+    const std::string tenant = p.AddText(tenant_);
+    const std::string tbl = p.AddText(t.name);
+    std::string sql = "WITH v (_dg_i";
+    for (const std::string& c : key_names) absl::StrAppend(&sql, ", ", Quote(c));
+    sql += ", _dg_k) AS (VALUES ";
+    for (size_t n = 0; n < stale.size(); ++n) {
+      const SyncOp& op = ops_[g.ops[stale[n]]];
+      absl::StrAppend(&sql, n ? ", (" : "(", p.Add(Value{int64_t(stale[n])}), "::bigint");
+      for (const std::string& c : key_names) {
+        absl::StrAppend(&sql, ", ", p.Add(*Find(op.key, c)), "::", t.Find(c)->declared_type);
+      }
+      absl::StrAppend(&sql, ", ", p.AddText(KeyText(op.key)), "::text)");
+    }
+    absl::StrAppend(&sql, ") SELECT v._dg_i, coalesce(GREATEST(cur._dg_version, tb.version), 0) FROM v LEFT JOIN ",
+                    core_.Table(t.name), " cur ON cur.tenant_id = ", tenant, " AND ", KeyJoin(t, "cur", "v"),
+                    " LEFT JOIN ", core_.Table("_dg_tombstones"), " tb ON tb.tenant_id = ", tenant,
+                    " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
+    for (const pqxx::row& r : p.Exec(tx, sql)) {
+      SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
+      o.kind = SyncOutcome::kStale;
+      o.cloud_version = r[1].as<int64_t>();
+    }
+  }
+
+  // `unnest($i::bigint[], $c::<type>[], ...) AS v(_dg_i, "c", ..., _dg_v,
+  // _dg_c, _dg_u, _dg_k)` over ops [begin, end): one array parameter per
+  // column, so a chunk is a handful of parameters however many rows it has.
+  void AppendUnnest(const Table& t, const Group& g, const std::vector<std::string>& cols, size_t begin, size_t end,
+                    Params* p, std::string* sql) {
+    std::vector<std::optional<std::string>> column;
+    column.reserve(end - begin);
+    auto add = [&](absl::string_view type) {
+      absl::StrAppend(sql, sql->back() == '(' ? "" : ", ", p->AddText(ArrayLiteral(column)), "::", type, "[]");
+      column.clear();
+    };
+    *sql += "unnest(";
+    for (size_t i = begin; i < end; ++i) column.push_back(absl::StrCat(i));
+    add("bigint");
+    for (const std::string& c : cols) {
+      for (size_t i = begin; i < end; ++i) {
+        const SyncOp& op = ops_[g.ops[i]];
+        const Value* v = Find(op.key, c);
+        if (v == nullptr) v = Find(op.values, c);
+        column.push_back(v ? ToText(*v) : std::nullopt);
+      }
+      add(t.Find(c)->declared_type);
+    }
+    for (int m = 0; m < 4; ++m) {
+      for (size_t i = begin; i < end; ++i) {
+        const SyncOp& op = ops_[g.ops[i]];
+        column.push_back(m == 0   ? absl::StrCat(op.version)
+                         : m == 1 ? absl::StrCat(op.create_time_us)
+                         : m == 2 ? absl::StrCat(op.update_time_us)
+                                  : KeyText(op.key));
+      }
+      add(m == 3 ? "text" : "bigint");
+    }
+    *sql += ") AS u(_dg_i";
+    for (const std::string& c : cols) absl::StrAppend(sql, ", ", Quote(c));
+    *sql += ", _dg_v, _dg_c, _dg_u, _dg_k)";
+  }
+
+  // Whether the tenant has tombstones of rows the cloud never had in `t`
+  // (asked once per call and table: without any, upserts skip the check).
+  bool HasTombstones(pqxx::transaction_base& tx, const Table& t) {
+    auto it = has_tombstones_.find(t.name);
+    if (it != has_tombstones_.end()) return it->second;
+    Params p;
+    const std::string sql =
+        absl::StrCat("SELECT EXISTS (SELECT 1 FROM ", core_.Table("_dg_tombstones"),
+                     " WHERE tenant_id = ", p.AddText(tenant_), " AND tbl = ", p.AddText(t.name), ")");
+    const bool has = p.Exec(tx, sql)[0][0].as<bool>();
+    has_tombstones_[t.name] = has;
+    return has;
+  }
+
+  PgCore& core_;
+  const std::string& tenant_;
+  const std::vector<SyncOp>& ops_;
+  std::vector<SyncOutcome>& out_;
+  std::map<std::string, bool> has_tombstones_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::string& tenant_id,
+                                                                 const std::vector<SyncOp>& ops, absl::Time deadline) {
+  RETURN_IF_ERROR(ValidateTenantId(tenant_id));
+  std::vector<SyncOutcome> out(ops.size());
+  if (ops.empty()) return out;
+  RETURN_IF_ERROR(core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
+                             [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
+                               out.assign(ops.size(), SyncOutcome());
+                               // Groups in first-appearance order; ops that cannot run at all are
+                               // rejected here, alone.
+                               std::map<std::string, Group> groups;
+                               std::vector<Group*> order;
+                               for (size_t i = 0; i < ops.size(); ++i) {
+                                 const SyncOp& op = ops[i];
+                                 const Table* t = catalog.catalog->Find(op.table);
+                                 absl::Status bad;
+                                 std::vector<std::string> columns;
+                                 if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
+                                 for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
+                                   const std::string& c = t->columns[t->primary_key[k]].name;
+                                   if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
+                                 }
+                                 if (bad.ok() && !op.deleted) {
+                                   for (const Field& f : op.values) {
+                                     if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
+                                   }
+                                   for (const Column& c : t->columns) {
+                                     if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr)
+                                       columns.push_back(c.name);
+                                   }
+                                 }
+                                 if (!bad.ok()) {
+                                   out[i].kind = SyncOutcome::kRejected;
+                                   out[i].error = bad;
+                                   continue;
+                                 }
+                                 const std::string id =
+                                     absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
+                                 auto [it, inserted] = groups.try_emplace(id);
+                                 if (inserted) {
+                                   it->second.table = t;
+                                   it->second.deleted = op.deleted;
+                                   it->second.columns = std::move(columns);
+                                   order.push_back(&it->second);
+                                 }
+                                 it->second.ops.push_back(i);
+                               }
+                               pqxx::transaction_base& tx = base;
+                               SyncApplier applier(*core_, tenant_id, ops, &out);
+                               for (const Group* g : order) {
+                                 const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
+                                 for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
+                                   applier.ApplyChunk(tx, catalog, *g, begin, std::min(g->ops.size(), begin + chunk));
+                                 }
+                               }
+                               return absl::OkStatus();
+                             }));
+  return out;
+}
+
+}  // namespace datagate::store::postgres

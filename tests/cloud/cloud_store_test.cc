@@ -1,0 +1,351 @@
+// The cloud store's own rules, beyond the conformance suite: tenants apart,
+// tombstones, ApplySync's newer-only replays, SQLite-equal text semantics,
+// the pool's deadline, an outage and the reconnect after it, and migrations
+// racing from two replicas.
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pg_server.h"
+#include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_database.h"
+#include "test_env.h"
+
+namespace datagate::store::postgres {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE items (
+  tenant_id TEXT NOT NULL, id BIGINT NOT NULL, name TEXT NOT NULL, rank BIGINT,
+  PRIMARY KEY (tenant_id, id), CONSTRAINT rank_small CHECK (rank < 100));
+)sql";
+
+std::string ConnInfo() {
+  static const std::string conninfo = [] {
+    auto c = testing::PgServer::Shared().CreateDatabase("cloud_store_test");
+    if (!c.ok()) ADD_FAILURE() << c.status();
+    return c.value_or("");
+  }();
+  return conninfo;
+}
+
+MigrationScript Script(int64_t version, std::string sql) {
+  return MigrationScript{AppliedMigration{version, "v" + std::to_string(version), "sum", 0}, std::move(sql), true,
+                         "cloud", "test.postgres.sql"};
+}
+
+class CloudStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    options_.connection_string = ConnInfo();
+    options_.schema = "cloud_" + std::to_string(++counter);
+    auto store = PgCloudStore::Create(options_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    ASSERT_TRUE(store_->Schema()->Migrate(Script(1, kSchema), absl::InfiniteFuture()).ok());
+    a_ = *store_->Tenant("tenant-a");
+    b_ = *store_->Tenant("tenant-b");
+  }
+  static WriteOp Insert(int64_t id, std::string name) {
+    return WriteOp{WriteKind::kInsert, "items", {}, {{"id", Value{id}}, {"name", Value{std::move(name)}}}, 0};
+  }
+  static WriteOp Del(int64_t id) { return WriteOp{WriteKind::kDelete, "items", {{"id", Value{id}}}, {}, 0}; }
+  static SyncOp Up(int64_t id, std::string name, int64_t version, Value rank = Value{}) {
+    SyncOp op;
+    op.table = "items";
+    op.key = {{"id", Value{id}}};
+    op.values = {{"id", Value{id}}, {"name", Value{std::move(name)}}, {"rank", std::move(rank)}};
+    op.version = version;
+    return op;
+  }
+  static SyncOp Gone(int64_t id, int64_t version) {
+    SyncOp op;
+    op.table = "items";
+    op.key = {{"id", Value{id}}};
+    op.deleted = true;
+    op.version = version;
+    return op;
+  }
+  std::optional<StoredRow> Get(store::Database& db, int64_t id) {
+    auto row = db.Get(RowRead{"items", {{"id", Value{id}}}, {}});
+    EXPECT_TRUE(row.ok()) << row.status();
+    return row.ok() ? *row : std::nullopt;
+  }
+  std::vector<SyncOutcome> Sync(const std::vector<SyncOp>& ops) {
+    auto out = store_->ApplySync("tenant-a", ops, absl::InfiniteFuture());
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.value_or(std::vector<SyncOutcome>());
+  }
+
+  PgCloudStore::Options options_;
+  std::unique_ptr<PgCloudStore> store_;
+  std::shared_ptr<store::Database> a_, b_;
+};
+
+TEST_F(CloudStoreTest, TwoTenantsNeverSeeEachOthersRows) {
+  ASSERT_TRUE(a_->Write({Insert(1, "a-one")}).ok());
+  ASSERT_TRUE(b_->Write({Insert(1, "b-one")}).ok());  // same key, other tenant
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "a-one");
+  EXPECT_EQ(std::get<std::string>(Get(*b_, 1)->fields[1].value), "b-one");
+  ASSERT_TRUE(a_->Write({Insert(2, "a-two")}).ok());
+  EXPECT_FALSE(Get(*b_, 2).has_value());
+  EXPECT_EQ(b_->Write({Del(2)}).status().code(), absl::StatusCode::kNotFound);
+  Query q;
+  q.table = "items";
+  q.order = {Order{"id", false}};
+  q.count_total = true;
+  EXPECT_EQ(b_->List(q)->total, 1);
+  EXPECT_EQ(a_->List(q)->total, 2);
+  EXPECT_EQ(store_->Tenant("Bad_Id").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CloudStoreTest, TombstonesHideRowsAndReviveAtTheirVersionPlusOne) {
+  ASSERT_TRUE(a_->Write({Insert(1, "x")}).ok());
+  auto deleted = a_->Write({Del(1)});
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ((*deleted)[0].version, 1);  // the version deleted; the tombstone has 2
+  EXPECT_FALSE(Get(*a_, 1).has_value());
+  EXPECT_EQ(a_->Write({Del(1)}).status().code(), absl::StatusCode::kNotFound);
+  WriteOp update{WriteKind::kUpdate, "items", {{"id", Value{int64_t{1}}}}, {{"name", Value{std::string("y")}}}, 0};
+  EXPECT_EQ(a_->Write({update}).status().code(), absl::StatusCode::kNotFound);
+  auto revived = a_->Write({Insert(1, "again")});
+  ASSERT_TRUE(revived.ok()) << revived.status();
+  EXPECT_EQ((*revived)[0].version, 3);
+  EXPECT_EQ(a_->Write({Insert(1, "dup")}).status().code(), absl::StatusCode::kAlreadyExists);
+  Query q;
+  q.table = "items";
+  q.order = {Order{"id", false}};
+  q.count_total = true;
+  EXPECT_EQ(a_->List(q)->total, 1);
+}
+
+TEST_F(CloudStoreTest, CreateWithoutItsKeyIsRefusedNotGuessed) {
+  WriteOp op{WriteKind::kInsert, "items", {}, {{"name", Value{std::string("no key")}}}, 0};
+  auto r = a_->Write({op});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("needs an explicit key in the cloud"));
+}
+
+TEST_F(CloudStoreTest, ConstraintsAreNamedAndMapped) {
+  WriteOp op = Insert(1, "x");
+  op.values.push_back({"rank", Value{int64_t{500}}});
+  auto r = a_->Write({op});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("rank_small"));
+  EXPECT_THAT(std::string(r.status().message()), ::testing::Not(HasSubstr("INSERT")));
+}
+
+TEST_F(CloudStoreTest, ApplySyncTwiceLeavesTheCloudUnchanged) {
+  const std::string odd = "quote\" back\\slash {brace}, comma NULL \xc3\xa9";
+  const std::vector<SyncOp> batch = {Up(1, odd, 1), Up(2, "two", 3), Gone(3, 2)};
+  auto first = Sync(batch);
+  ASSERT_EQ(first.size(), 3u);
+  for (const SyncOutcome& o : first) EXPECT_EQ(o.kind, SyncOutcome::kApplied);
+  const std::optional<StoredRow> before = Get(*a_, 2);
+  auto second = Sync(batch);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(second[0].kind, SyncOutcome::kStale);
+  EXPECT_EQ(second[0].cloud_version, 1);
+  EXPECT_EQ(second[1].kind, SyncOutcome::kStale);
+  EXPECT_EQ(second[1].cloud_version, 3);
+  EXPECT_EQ(second[2].kind, SyncOutcome::kStale);
+  EXPECT_EQ(second[2].cloud_version, 2);
+  EXPECT_EQ(Get(*a_, 2), before);
+  EXPECT_EQ(before->version, 3);
+  EXPECT_EQ(Get(*a_, 1)->fields[1].value, Value{odd});
+  EXPECT_EQ(Get(*a_, 1)->fields[2].value, Value{});
+}
+
+TEST_F(CloudStoreTest, OlderVersionNeverOverwritesNewer) {
+  ASSERT_EQ(Sync({Up(1, "new", 5)})[0].kind, SyncOutcome::kApplied);
+  auto out = Sync({Up(1, "old", 3)});
+  EXPECT_EQ(out[0].kind, SyncOutcome::kStale);
+  EXPECT_EQ(out[0].cloud_version, 5);
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "new");
+  ASSERT_EQ(Sync({Up(1, "newer", 6)})[0].kind, SyncOutcome::kApplied);
+  EXPECT_EQ(Get(*a_, 1)->version, 6);
+}
+
+TEST_F(CloudStoreTest, OlderUpsertAfterDeleteNeverResurrects) {
+  // A row the cloud had: the delete leaves it as a tombstone.
+  ASSERT_EQ(Sync({Up(1, "x", 1)})[0].kind, SyncOutcome::kApplied);
+  ASSERT_EQ(Sync({Gone(1, 2)})[0].kind, SyncOutcome::kApplied);
+  auto replay = Sync({Up(1, "x", 1)});
+  EXPECT_EQ(replay[0].kind, SyncOutcome::kStale);
+  EXPECT_EQ(replay[0].cloud_version, 2);
+  EXPECT_FALSE(Get(*a_, 1).has_value());
+  // A row the cloud never had: the delete is remembered all the same.
+  ASSERT_EQ(Sync({Gone(7, 4)})[0].kind, SyncOutcome::kApplied);
+  auto older = Sync({Up(7, "ghost", 3)});
+  EXPECT_EQ(older[0].kind, SyncOutcome::kStale);
+  EXPECT_EQ(older[0].cloud_version, 4);
+  EXPECT_FALSE(Get(*a_, 7).has_value());
+  EXPECT_EQ(Sync({Gone(7, 3)})[0].kind, SyncOutcome::kStale);
+  ASSERT_EQ(Sync({Up(7, "back", 5)})[0].kind, SyncOutcome::kApplied);
+  EXPECT_EQ(Get(*a_, 7)->version, 5);
+  // A local create over such a key starts after the delete's version.
+  ASSERT_EQ(Sync({Gone(8, 9)})[0].kind, SyncOutcome::kApplied);
+  auto created = a_->Write({Insert(8, "fresh")});
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ((*created)[0].version, 10);
+}
+
+TEST_F(CloudStoreTest, ARejectedOpIsReportedAlone) {
+  auto out = Sync({Up(1, "ok", 1), Up(2, "too big", 1, Value{int64_t{500}}), Up(3, "ok", 1), Gone(4, 1)});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].kind, SyncOutcome::kApplied);
+  EXPECT_EQ(out[1].kind, SyncOutcome::kRejected);
+  EXPECT_EQ(out[1].error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(out[1].error.message()), HasSubstr("rank_small"));
+  EXPECT_EQ(out[2].kind, SyncOutcome::kApplied);
+  EXPECT_EQ(out[3].kind, SyncOutcome::kApplied);
+  EXPECT_TRUE(Get(*a_, 3).has_value());
+  EXPECT_FALSE(Get(*a_, 2).has_value());
+  SyncOp unknown = Up(5, "x", 1);
+  unknown.table = "nope";
+  auto alone = Sync({unknown, Up(6, "y", 1)});
+  EXPECT_EQ(alone[0].kind, SyncOutcome::kRejected);
+  EXPECT_EQ(alone[0].error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(alone[1].kind, SyncOutcome::kApplied);
+}
+
+TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {
+  testing::TempDir dir;
+  auto local = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE((*local)
+                  ->Migrate(MigrationScript{AppliedMigration{1, "v1", "x", 0},
+                                            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, rank "
+                                            "INTEGER)",
+                                            true, "t", "t.sql"},
+                            absl::InfiniteFuture())
+                  .ok());
+  const std::vector<std::string> names = {
+      "apple", "Apple", "APPLE", "banana", "_x", "%y", "a\\b", "\xc3\xa9t\xc3\xa9", "\xc3\x89T\xc3\x89",
+      "Zed",   "zed",   "a_c",   "abc"};
+  std::vector<WriteOp> ops;
+  for (size_t i = 0; i < names.size(); ++i) ops.push_back(Insert(int64_t(i + 1), names[i]));
+  ASSERT_TRUE((*local)->Write(ops).ok());
+  ASSERT_TRUE(a_->Write(ops).ok());
+  auto ids = [](const QueryResult& r) {
+    std::vector<std::string> out;
+    for (const StoredRow& row : r.rows) out.push_back(std::get<std::string>(row.fields[1].value));
+    return out;
+  };
+  for (const std::string pattern :
+       {"apple", "a%", "A_C", "\\%", "%\\%", "a\\b", "\xc3\xa9%", "\xc3\x89%", "_x", "%%y", "z%", "%"}) {
+    Query q;
+    q.table = "items";
+    q.order = {Order{"name", false}, Order{"id", false}};
+    q.limit = 100;
+    q.conditions = {Condition{"name", FilterOp::kLike, {Value{pattern}}}};
+    auto l = (*local)->List(q);
+    auto c = a_->List(q);
+    ASSERT_TRUE(l.ok() && c.ok()) << c.status();
+    EXPECT_EQ(ids(*c), ids(*l)) << "pattern " << pattern;
+  }
+  Query all;
+  all.table = "items";
+  all.order = {Order{"name", true}, Order{"id", false}};
+  all.limit = 100;
+  EXPECT_EQ(ids(*a_->List(all)), ids(*(*local)->List(all)));
+  all.conditions = {Condition{"name", FilterOp::kGt, {Value{std::string("Zed")}}}};
+  EXPECT_EQ(ids(*a_->List(all)), ids(*(*local)->List(all)));
+}
+
+TEST_F(CloudStoreTest, WaitingForAConnectionStopsAtTheDeadline) {
+  options_.pool_size = 1;
+  auto small = PgCloudStore::Create(options_);
+  ASSERT_TRUE(small.ok()) << small.status();
+  auto db = *(*small)->Tenant("tenant-a");
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    WriteOptions slow;
+    slow.check_row = [&](size_t, const StoredRow&) {
+      holding = true;
+      absl::SleepFor(absl::Milliseconds(600));
+      return absl::OkStatus();
+    };
+    EXPECT_TRUE(db->Write({Insert(1, "slow")}, slow).ok());
+  });
+  while (!holding) absl::SleepFor(absl::Milliseconds(1));
+  const absl::Time start = absl::Now();
+  auto r = db->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}}, start + absl::Milliseconds(50));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
+  EXPECT_EQ((*small)->Ping(absl::Now() + absl::Milliseconds(20)).code(), absl::StatusCode::kDeadlineExceeded);
+  holder.join();
+  EXPECT_TRUE((*small)->Ping(absl::Now() + absl::Seconds(5)).ok());
+}
+
+TEST_F(CloudStoreTest, StoppedServerIsUnavailableQuicklyAndReconnectsAfter) {
+  ASSERT_TRUE(a_->Write({Insert(1, "x")}).ok());
+  ASSERT_TRUE(store_->Ping(absl::Now() + absl::Seconds(5)).ok());
+  testing::PgServer& server = testing::PgServer::Shared();
+  ASSERT_TRUE(server.Stop().ok());
+  const absl::Time start = absl::Now();
+  auto down = a_->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}}, absl::Now() + absl::Seconds(30));
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->Ping(absl::Now() + absl::Seconds(30)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->ApplySync("tenant-a", {Up(2, "y", 1)}, absl::Now() + absl::Seconds(30)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  ASSERT_TRUE(server.Start().ok());
+  auto up = a_->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}}, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_TRUE(up->has_value());
+  EXPECT_TRUE(store_->Ping(absl::Now() + absl::Seconds(5)).ok());
+}
+
+TEST_F(CloudStoreTest, ReplicasMigratingTogetherTakeTurns) {
+  auto other = PgCloudStore::Create(options_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const MigrationScript v2 = Script(2,
+                                    "CREATE TABLE extra (tenant_id TEXT NOT NULL, k TEXT NOT NULL, n BIGINT, "
+                                    "PRIMARY KEY (tenant_id, k)); SELECT pg_sleep(0.2);");
+  absl::Status s1, s2;
+  std::thread t1([&] { s1 = store_->Schema()->Migrate(v2, absl::InfiniteFuture()); });
+  std::thread t2([&] { s2 = (*other)->Schema()->Migrate(v2, absl::InfiniteFuture()); });
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(s1.ok()) << s1;
+  EXPECT_TRUE(s2.ok()) << s2;
+  auto applied = store_->Schema()->ListApplied(absl::InfiniteFuture());
+  ASSERT_TRUE(applied.ok());
+  ASSERT_EQ(applied->size(), 2u);
+  EXPECT_EQ((*applied)[1].version, 2);
+  EXPECT_EQ(store_->SchemaVersion(), 2);
+  EXPECT_EQ((*other)->SchemaVersion(), 2);
+  ASSERT_NE(store_->Schema()->GetCatalog()->Find("extra"), nullptr);
+  // A changed file already applied is refused.
+  MigrationScript changed = v2;
+  changed.record.checksum = "other";
+  EXPECT_EQ(store_->Schema()->Migrate(changed, absl::InfiniteFuture()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CloudStoreTest, ATableNotKeyedByTenantIsRefusedLoudly) {
+  auto m = store_->Schema()->Migrate(Script(2, "CREATE TABLE loose (id BIGINT PRIMARY KEY, v TEXT)"),
+                                     absl::InfiniteFuture());
+  EXPECT_EQ(m.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(m.message()), HasSubstr("'loose'"));
+  EXPECT_EQ(store_->Schema()->GetCatalog()->Find("loose"), nullptr);  // rolled back
+  {
+    pqxx::connection c(ConnInfo());
+    pqxx::work tx(c);
+    tx.exec("CREATE SCHEMA refused; CREATE TABLE refused.loose (id BIGINT PRIMARY KEY)");
+    tx.commit();
+  }
+  PgCloudStore::Options o = options_;
+  o.schema = "refused";
+  auto refused = PgCloudStore::Create(o);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("'loose'"));
+  EXPECT_EQ(store_->Schema()->Get(RowRead{"items", {}, {}}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace datagate::store::postgres

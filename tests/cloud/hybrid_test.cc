@@ -1,0 +1,316 @@
+// Hybrid writes end to end: the real gateway over gRPC, with a real
+// PostgreSQL as its cloud store (started by the test). Every write mode and
+// read source, the sync queue through SyncService, a poison write, an
+// outage while writing, and health.
+#include <pqxx/pqxx>
+
+#include "datagate/v1/sync.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "pg_server.h"
+#include "test_env.h"
+
+namespace datagate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class HybridTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto url = PgServer::Shared().CreateDatabase("hybrid");
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = new std::string(*url);
+  }
+  static void TearDownTestSuite() { delete url_; }
+
+  void StartGateway(int max_attempts = 10) {
+    server::Options o;
+    o.cloud_url = *url_;
+    o.sync_max_attempts = max_attempts;
+    server_ = TestServer::Start(o);
+    ASSERT_NE(server_, nullptr);
+    sync_ = v1::SyncService::NewStub(server_->channel());
+    server_->CreateTenant(tenant_);
+  }
+
+  v1::Row Create(const std::string& json, v1::WriteMode mode, grpc::StatusCode want = grpc::StatusCode::OK) {
+    auto req = FromJson<v1::CreateRowRequest>(json);
+    req.set_write_mode(mode);
+    v1::Row row;
+    grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), req, &row);
+    EXPECT_EQ(s.error_code(), want) << s.error_message();
+    return row;
+  }
+  grpc::Status Get(const std::string& table, const std::string& key, v1::ReadSource source, v1::Row* row) {
+    auto req = FromJson<v1::GetRowRequest>(R"({"table": ")" + table + R"(", "key": )" + key + "}");
+    req.set_read_source(source);
+    return server_->data().GetRow(Ctx(tenant_).get(), req, row);
+  }
+  void Flush() {
+    v1::FlushSyncResponse resp;
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    grpc::Status s = sync_->FlushSync(ctx.get(), v1::FlushSyncRequest(), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Every row of `table` from `source`, paged, as "key:version:fields" lines.
+  std::vector<std::string> All(const std::string& table, v1::ReadSource source) {
+    std::vector<std::string> out;
+    v1::ListRowsRequest req;
+    req.set_table(table);
+    req.set_page_size(1000);
+    req.set_read_source(source);
+    while (true) {
+      v1::ListRowsResponse resp;
+      grpc::Status s = server_->data().ListRows(Ctx(tenant_).get(), req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      for (const v1::Row& r : resp.rows()) {
+        // Fields in name order (a Struct's map has none).
+        std::map<std::string, std::string> fields;
+        for (const auto& [name, value] : r.fields().fields()) fields[name] = ToJson(value);
+        std::string line = std::to_string(r.version());
+        for (const auto& [name, value] : fields) line += " " + name + "=" + value;
+        out.push_back(std::move(line));
+      }
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    return out;
+  }
+  int64_t CloudCount(const std::string& table) {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    return w
+        .exec1("SELECT count(*) FROM " + table + " WHERE tenant_id = " + w.quote(tenant_) + " AND NOT _dg_deleted")[0]
+        .as<int64_t>();
+  }
+  v1::SyncStats Stats() {
+    v1::GetSyncStatsRequest req;
+    req.set_tenant_id(tenant_);
+    v1::SyncStats stats;
+    EXPECT_TRUE(sync_->GetSyncStats(Ctx().get(), req, &stats).ok());
+    return stats;
+  }
+
+  static std::string* url_;
+  std::string tenant_ = "acme";
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<v1::SyncService::Stub> sync_;
+};
+std::string* HybridTest::url_ = nullptr;
+
+TEST(HybridWithoutCloudTest, ModesThatNeedTheCloudAreRefusedAndSaySo) {
+  auto server = TestServer::Start();
+  server->CreateTenant("solo");
+  for (v1::WriteMode mode : {v1::LOCAL_FIRST, v1::WRITE_THROUGH, v1::CLOUD_ONLY}) {
+    auto req = FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"name": "a", "email": "a@x"}})");
+    req.set_write_mode(mode);
+    v1::Row row;
+    grpc::Status s = server->data().CreateRow(Ctx("solo").get(), req, &row);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(s.error_message(), HasSubstr("--cloud_url"));
+  }
+  auto get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  get.set_read_source(v1::CLOUD);
+  v1::Row row;
+  EXPECT_EQ(server->data().GetRow(Ctx("solo").get(), get, &row).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // Nothing was written by the refused calls; a plain write works and says
+  // nothing about a cloud.
+  auto req = FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"name": "a", "email": "a@x"}})");
+  ASSERT_TRUE(server->data().CreateRow(Ctx("solo").get(), req, &row).ok());
+  EXPECT_EQ(row.fields().fields().at("id").number_value(), 1);
+  EXPECT_EQ(row.cloud_sync(), v1::CLOUD_SYNC_UNSPECIFIED);
+  auto sync = v1::SyncService::NewStub(server->channel());
+  v1::SyncStats stats;
+  EXPECT_EQ(sync->GetSyncStats(Ctx().get(), v1::GetSyncStatsRequest(), &stats).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(HybridTest, EveryWriteModeAndReadSource) {
+  tenant_ = "modes";
+  StartGateway();
+  // LOCAL_FIRST (the default with a cloud): queued, then in the cloud.
+  v1::Row a = Create(R"({"table": "customers", "row": {"name": "Ann", "email": "ann@x"}})", v1::WRITE_MODE_UNSPECIFIED);
+  EXPECT_EQ(a.cloud_sync(), v1::CLOUD_SYNC_QUEUED);
+  Flush();
+  v1::Row got;
+  ASSERT_TRUE(Get("customers", R"({"id": 1})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.version(), a.version());
+  EXPECT_EQ(got.fields().fields().at("name").string_value(), "Ann");
+  // WRITE_THROUGH: in the cloud when answered.
+  auto upd = FromJson<v1::UpdateRowRequest>(
+      R"({"table": "customers", "row": {"id": 1, "vip": true}, "update_mask": {"paths": ["vip"]}})");
+  upd.set_write_mode(v1::WRITE_THROUGH);
+  v1::Row updated;
+  ASSERT_TRUE(server_->data().UpdateRow(Ctx(tenant_).get(), upd, &updated).ok());
+  EXPECT_EQ(updated.cloud_sync(), v1::CLOUD_SYNC_APPLIED);
+  ASSERT_TRUE(Get("customers", R"({"id": 1})", v1::CLOUD, &got).ok());
+  EXPECT_TRUE(got.fields().fields().at("vip").bool_value());
+  EXPECT_EQ(got.version(), 2);
+  // LOCAL_ONLY: never queued.
+  v1::Row local = Create(R"({"table": "customers", "row": {"name": "Lo", "email": "lo@x"}})", v1::LOCAL_ONLY);
+  EXPECT_EQ(local.cloud_sync(), v1::CLOUD_SYNC_NONE);
+  Flush();
+  EXPECT_EQ(Get("customers", R"({"id": 2})", v1::CLOUD, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  // CLOUD_ONLY: the cloud only, and it needs the key the local store would assign.
+  Create(R"({"table": "customers", "row": {"name": "Cl", "email": "cl@x"}})", v1::CLOUD_ONLY,
+         grpc::StatusCode::INVALID_ARGUMENT);
+  v1::Row cloud =
+      Create(R"({"table": "customers", "row": {"id": 100, "name": "Cl", "email": "cl@x"}})", v1::CLOUD_ONLY);
+  EXPECT_EQ(cloud.cloud_sync(), v1::CLOUD_SYNC_APPLIED);
+  EXPECT_EQ(Get("customers", R"({"id": 100})", v1::LOCAL, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Get("customers", R"({"id": 100})", v1::CLOUD, &got).ok());
+  ASSERT_TRUE(Get("customers", R"({"id": 100})", v1::CLOUD_IF_AVAILABLE, &got).ok());
+  // A delete reaches the cloud as a tombstone.
+  auto del = FromJson<v1::DeleteRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  v1::DeleteRowResponse deleted;
+  ASSERT_TRUE(server_->data().DeleteRow(Ctx(tenant_).get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.cloud_sync(), v1::CLOUD_SYNC_QUEUED);
+  Flush();
+  EXPECT_EQ(Get("customers", R"({"id": 1})", v1::CLOUD, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A page token is bound to the source that made it.
+  for (int i = 0; i < 3; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  Flush();
+  v1::ListRowsRequest list;
+  list.set_table("products");
+  list.set_page_size(1);
+  v1::ListRowsResponse page;
+  ASSERT_TRUE(server_->data().ListRows(Ctx(tenant_).get(), list, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  list.set_page_token(page.next_page_token());
+  list.set_read_source(v1::CLOUD);
+  EXPECT_EQ(server_->data().ListRows(Ctx(tenant_).get(), list, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(All("products", v1::LOCAL), All("products", v1::CLOUD));
+  // A batch's inner operations take the batch's mode.
+  auto batch = FromJson<v1::BatchWriteRequest>(
+      R"({"operations": [{"create": {"table": "products", "row": {"sku": "b", "name": "n", "price_cents": 1},
+          "write_mode": "CLOUD_ONLY"}}]})");
+  v1::BatchWriteResponse br;
+  EXPECT_EQ(server_->data().BatchWrite(Ctx(tenant_).get(), batch, &br).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(HybridTest, ANewerCloudRowWinsAndTheLocalWriteIsAListedConflict) {
+  tenant_ = "conflicts";
+  StartGateway();
+  Create(R"({"table": "customers", "row": {"id": 7, "name": "Cloud", "email": "c@x"}})", v1::CLOUD_ONLY);
+  auto upd = FromJson<v1::UpdateRowRequest>(R"({"table": "customers", "row": {"id": 7, "name": "Cloud2"}})");
+  upd.set_write_mode(v1::CLOUD_ONLY);
+  v1::Row row;
+  ASSERT_TRUE(server_->data().UpdateRow(Ctx(tenant_).get(), upd, &row).ok());
+  EXPECT_EQ(row.version(), 2);
+  // The same key made locally (version 1) loses to the cloud's version 2.
+  Create(R"({"table": "customers", "row": {"id": 7, "name": "Local", "email": "l@x"}})", v1::LOCAL_FIRST);
+  Flush();
+  EXPECT_EQ(Stats().total().conflicts(), 1);
+  v1::Row got;
+  ASSERT_TRUE(Get("customers", R"({"id": 7})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.fields().fields().at("name").string_value(), "Cloud2");
+  v1::ListSyncOperationsRequest list;
+  list.set_tenant_id(tenant_);
+  list.set_state(v1::SyncOperation::CONFLICT);
+  v1::ListSyncOperationsResponse ops;
+  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  ASSERT_EQ(ops.operations_size(), 1);
+  EXPECT_EQ(ops.operations(0).cloud_version(), 2);
+  EXPECT_EQ(ops.operations(0).key().fields().at("id").number_value(), 7);
+}
+
+TEST_F(HybridTest, APoisonWriteIsDeadLetteredListedAndRetriedWhileOthersFlow) {
+  tenant_ = "poison";
+  StartGateway(/*max_attempts=*/2);
+  {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    w.exec("ALTER TABLE products ADD CONSTRAINT cloud_only_no_poison CHECK (name <> 'poison')");
+    w.commit();
+  }
+  Create(R"({"table": "products", "row": {"sku": "p", "name": "poison", "price_cents": 1}})", v1::LOCAL_FIRST);
+  for (int i = 0; i < 20; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "ok)" + std::to_string(i) + R"(", "name": "fine",
+               "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 20);
+  EXPECT_EQ(Stats().total().dead_lettered(), 1);
+  v1::ListSyncOperationsRequest list;
+  list.set_tenant_id(tenant_);
+  list.set_state(v1::SyncOperation::DEAD_LETTERED);
+  v1::ListSyncOperationsResponse ops;
+  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  ASSERT_EQ(ops.operations_size(), 1);
+  EXPECT_EQ(ops.operations(0).attempts(), 2);
+  EXPECT_EQ(ops.operations(0).key().fields().at("sku").string_value(), "p");
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("CHECK constraint of table 'products'"));
+  EXPECT_THAT(ops.operations(0).last_error(), ::testing::Not(HasSubstr("INSERT")));
+  // Purging needs the admin flag.
+  v1::PurgeSyncOperationsRequest purge;
+  purge.set_tenant_id(tenant_);
+  purge.set_state(v1::SyncOperation::DEAD_LETTERED);
+  v1::PurgeSyncOperationsResponse purged;
+  EXPECT_EQ(sync_->PurgeSyncOperations(Ctx().get(), purge, &purged).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // The cloud is fixed; the dead letter is retried and arrives.
+  {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    w.exec("ALTER TABLE products DROP CONSTRAINT cloud_only_no_poison");
+    w.commit();
+  }
+  v1::RetrySyncOperationsRequest retry;
+  retry.set_tenant_id(tenant_);
+  v1::RetrySyncOperationsResponse retried;
+  ASSERT_TRUE(sync_->RetrySyncOperations(Ctx().get(), retry, &retried).ok());
+  EXPECT_EQ(retried.retried(), 1);
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 21);
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+}
+
+TEST_F(HybridTest, AnOutageLosesNoAcknowledgedWrite) {
+  tenant_ = "outage";
+  StartGateway();
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+  ASSERT_TRUE(PgServer::Shared().Stop().ok());
+  constexpr int kBatches = 50, kPerBatch = 100;  // 5,000 rows
+  for (int b = 0; b < kBatches; ++b) {
+    v1::BatchWriteRequest req;
+    req.set_write_mode(v1::LOCAL_FIRST);
+    for (int i = 0; i < kPerBatch; ++i) {
+      const int n = b * kPerBatch + i;
+      *req.add_operations()->mutable_create() = FromJson<v1::CreateRowRequest>(
+          R"({"table": "products", "row": {"sku": "k)" + std::to_string(n) + R"(", "name": "n)" + std::to_string(n) +
+          R"(", "price_cents": )" + std::to_string(n) + "}}");
+    }
+    v1::BatchWriteResponse resp;
+    grpc::Status s = server_->data().BatchWrite(Ctx(tenant_).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Served locally; the cloud's entry says it is down.
+  absl::SleepFor(absl::Seconds(1));
+  grpc::health::v1::HealthCheckRequest hreq;
+  grpc::health::v1::HealthCheckResponse hresp;
+  ASSERT_TRUE(health->Check(Ctx().get(), hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  hreq.set_service("datagate.v1.CloudStore");
+  ASSERT_TRUE(health->Check(Ctx().get(), hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Stats().breaker(), v1::SyncStats::OPEN);
+  EXPECT_EQ(Stats().total().depth(), kBatches * kPerBatch);
+  ASSERT_TRUE(PgServer::Shared().Start().ok());
+  Flush();
+  EXPECT_EQ(CloudCount("products"), kBatches * kPerBatch);
+  std::vector<std::string> local = All("products", v1::LOCAL);
+  EXPECT_EQ(local.size(), static_cast<size_t>(kBatches * kPerBatch));
+  EXPECT_EQ(local, All("products", v1::CLOUD));
+  hreq.set_service("datagate.v1.CloudStore");
+  ASSERT_TRUE(health->Check(Ctx().get(), hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+}  // namespace
+}  // namespace datagate::testing
