@@ -1,6 +1,7 @@
 #include "pg_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -114,6 +115,32 @@ absl::StatusOr<std::string> Template() {
 
 void StopSharedAtExit() { delete &PgServer::Shared(); }
 
+// Marks `dir` as this process's, so a later process can tell it is orphaned.
+void ClaimDir(const std::string& dir) { std::ofstream(dir + "/owner.pid") << getpid() << "\n"; }
+
+// Stops servers and bouncers whose test process died without stopping them
+// (killed, crashed) and removes their directories.
+void ReapOrphans() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    const bool server = name.rfind("datagate-pg-", 0) == 0 && name.find("initdb") == std::string::npos;
+    const bool bouncer = name.rfind("datagate-pgbouncer-", 0) == 0;
+    if (!server && !bouncer) continue;
+    const int owner = std::atoi(ReadFile(e.path().string() + "/owner.pid").c_str());
+    if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH) continue;
+    if (server && fs::exists(e.path() / "data" / "postmaster.pid")) {
+      (void)RunAsPostgres({absl::StrCat(kBin, "pg_ctl"), "stop", "-m", "immediate", "-D", e.path().string() + "/data"},
+                          "/dev/null");
+    }
+    if (bouncer) {
+      const int pid = std::atoi(ReadFile(e.path().string() + "/pgbouncer.pid").c_str());
+      if (pid > 0) kill(pid, SIGTERM);
+    }
+    fs::remove_all(e.path(), ec);
+  }
+}
+
 }  // namespace
 
 absl::Status RunAsPostgres(const std::vector<std::string>& argv, const std::string& log) {
@@ -160,10 +187,12 @@ PgServer& PgServer::Shared() {
 }
 
 absl::Status PgServer::Init() {
+  ReapOrphans();
   auto tmpl = Template();
   if (!tmpl.ok()) return tmpl.status();
   dir_ = MakeTempDir("datagate-pg-");
   if (dir_.empty()) return absl::InternalError("cannot make a temporary directory");
+  ClaimDir(dir_);
   std::error_code ec;
   fs::copy(*tmpl + "/data", dir_ + "/data", fs::copy_options::recursive, ec);
   if (ec) return absl::InternalError(absl::StrCat("copying the template cluster: ", ec.message()));
@@ -221,6 +250,7 @@ absl::StatusOr<std::unique_ptr<PgBouncer>> PgBouncer::Start(const std::string& d
   std::unique_ptr<PgBouncer> b(new PgBouncer());
   b->dir_ = MakeTempDir("datagate-pgbouncer-");
   if (b->dir_.empty()) return absl::InternalError("cannot make a temporary directory");
+  ClaimDir(b->dir_);
   b->dbname_ = dbname;
   b->port_ = FreePort();
   const std::string ini = b->dir_ + "/pgbouncer.ini";

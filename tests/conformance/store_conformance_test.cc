@@ -62,10 +62,11 @@ std::string PgConnection(bool bounced) {
     return conninfo.value_or("");
   }();
   if (!bounced) return direct;
-  static testing::PgBouncer* bouncer = [] {
+  // Stopped at exit, before the server (started before it).
+  static const std::unique_ptr<testing::PgBouncer> bouncer = [] {
     auto b = testing::PgBouncer::Start("conformance", 8);
     if (!b.ok()) ADD_FAILURE() << b.status();
-    return b.ok() ? b->release() : nullptr;
+    return b.ok() ? *std::move(b) : nullptr;
   }();
   return bouncer ? bouncer->ConnectionString() : "";
 }
