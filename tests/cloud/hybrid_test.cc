@@ -23,9 +23,9 @@ class HybridTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete url_; }
 
-  void StartGateway(int max_attempts = 10) {
+  void StartGateway(int max_attempts = 10, const std::string& cloud_url = "") {
     server::Options o;
-    o.cloud_url = *url_;
+    o.cloud_url = cloud_url.empty() ? *url_ : cloud_url;
     o.sync_max_attempts = max_attempts;
     server_ = TestServer::Start(o);
     ASSERT_NE(server_, nullptr);
@@ -93,6 +93,8 @@ class HybridTest : public ::testing::Test {
     return stats;
   }
 
+  void EveryWriteModeAndReadSource();
+
   static std::string* url_;
   std::string tenant_ = "acme";
   std::unique_ptr<TestServer> server_;
@@ -130,6 +132,21 @@ TEST(HybridWithoutCloudTest, ModesThatNeedTheCloudAreRefusedAndSaySo) {
 TEST_F(HybridTest, EveryWriteModeAndReadSource) {
   tenant_ = "modes";
   StartGateway();
+  EveryWriteModeAndReadSource();
+}
+
+// The same through PgBouncer in transaction pooling mode: no session state
+// outside a transaction.
+TEST_F(HybridTest, EveryWriteModeAndReadSourceThroughPgBouncer) {
+  auto bouncer = PgBouncer::Start("hybrid", 4);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  tenant_ = "bounced";
+  StartGateway(10, (*bouncer)->ConnectionString());
+  EveryWriteModeAndReadSource();
+  server_.reset();  // before the bouncer goes
+}
+
+void HybridTest::EveryWriteModeAndReadSource() {
   // LOCAL_FIRST (the default with a cloud): queued, then in the cloud.
   v1::Row a = Create(R"({"table": "customers", "row": {"name": "Ann", "email": "ann@x"}})", v1::WRITE_MODE_UNSPECIFIED);
   EXPECT_EQ(a.cloud_sync(), v1::CLOUD_SYNC_QUEUED);

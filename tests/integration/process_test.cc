@@ -11,11 +11,15 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "SQLiteCpp/SQLiteCpp.h"
+#include "datagate/v1/sync.grpc.pb.h"
 #include "migrate/migrator.h"
+#include "pg_server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_env.h"
 
@@ -514,6 +518,121 @@ TEST(FanOutTest, TenThousandTenantsMigrateWithinTheFileLimit) {
             << fds << " open files at the end\n";
   stub.reset();
   EXPECT_EQ(p.Kill(SIGTERM), 0);
+}
+
+// Every row of `table` from `source`, paged: "version field=value ..." lines
+// in key order.
+std::vector<std::string> AllRows(v1::DataService::Stub& data, const std::string& tenant, const std::string& table,
+                                 v1::ReadSource source) {
+  std::vector<std::string> out;
+  v1::ListRowsRequest req;
+  req.set_table(table);
+  req.set_page_size(1000);
+  req.set_read_source(source);
+  while (true) {
+    v1::ListRowsResponse resp;
+    grpc::Status s = data.ListRows(Ctx(tenant).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    for (const v1::Row& r : resp.rows()) {
+      std::map<std::string, std::string> fields;
+      for (const auto& [name, value] : r.fields().fields()) fields[name] = ToJson(value);
+      std::string line = std::to_string(r.version());
+      for (const auto& [name, value] : fields) line += " " + name + "=" + value;
+      out.push_back(std::move(line));
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
+// SIGKILL while the sync worker drains a backlog of creates, updates and
+// deletes; after a restart and a flush the cloud holds exactly the local
+// rows, once each.
+TEST(CrashTest, AKillMidDrainLeavesTheCloudEqualToTheLocalStoreAfterAFlush) {
+  auto url = PgServer::Shared().CreateDatabase("crash_sync");
+  ASSERT_TRUE(url.ok()) << url.status();
+  TempDir dir;
+  const std::vector<std::string> args = {"--data_dir=" + dir.path(), "--migrations_dir=" + ExampleMigrationsDir(),
+                                         "--log_level=warn", "--sync_batch_size=200"};
+  const std::vector<std::string> env = {"DATAGATE_CLOUD_URL=" + *url};
+  constexpr int kRows = 5000;
+  {
+    Process p(args, env);
+    auto tenants = v1::TenantService::NewStub(p.channel());
+    auto data = v1::DataService::NewStub(p.channel());
+    auto sync = v1::SyncService::NewStub(p.channel());
+    v1::CreateTenantRequest req;
+    req.set_tenant_id("kill");
+    v1::Tenant t;
+    ASSERT_TRUE(tenants->CreateTenant(Ctx().get(), req, &t).ok());
+    v1::SyncStats stats;
+    ASSERT_TRUE(sync->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+    for (int b = 0; b < kRows / 100; ++b) {
+      v1::BatchWriteRequest batch;
+      for (int i = 0; i < 100; ++i) {
+        const int n = b * 100 + i;
+        auto* c = batch.add_operations()->mutable_create();
+        c->set_table("products");
+        auto& f = *c->mutable_row()->mutable_fields();
+        f["sku"].set_string_value("k" + std::to_string(n));
+        f["name"].set_string_value("n" + std::to_string(n));
+        f["price_cents"].set_number_value(n);
+      }
+      v1::BatchWriteResponse resp;
+      ASSERT_TRUE(data->BatchWrite(Ctx("kill").get(), batch, &resp).ok());
+    }
+    // Changes on top: every 10th row updated twice, every 7th deleted.
+    for (int n = 0; n < kRows; n += 10) {
+      for (int round = 0; round < 2; ++round) {
+        v1::UpdateRowRequest u;
+        u.set_table("products");
+        auto& f = *u.mutable_row()->mutable_fields();
+        f["sku"].set_string_value("k" + std::to_string(n));
+        f["price_cents"].set_number_value(n + 1000000 + round);
+        v1::Row row;
+        ASSERT_TRUE(data->UpdateRow(Ctx("kill").get(), u, &row).ok());
+      }
+    }
+    for (int n = 0; n < kRows; n += 7) {
+      v1::DeleteRowRequest d;
+      d.set_table("products");
+      (*d.mutable_key()->mutable_fields())["sku"].set_string_value("k" + std::to_string(n));
+      v1::DeleteRowResponse resp;
+      ASSERT_TRUE(data->DeleteRow(Ctx("kill").get(), d, &resp).ok());
+    }
+    ASSERT_TRUE(sync->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+    // Kill once the drain is under way, not done.
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(sync->GetSyncStats(Ctx().get(), v1::GetSyncStatsRequest(), &stats).ok());
+      if (stats.total().applied() > 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_GT(stats.total().depth(), 0) << "the drain ended before the kill";
+    std::cout << "killed with " << stats.total().applied() << " applied, " << stats.total().depth() << " queued\n";
+    p.Kill(SIGKILL);
+  }
+  Process again(args, env);
+  auto data = v1::DataService::NewStub(again.channel());
+  auto sync = v1::SyncService::NewStub(again.channel());
+  v1::FlushSyncResponse flushed;
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status s = sync->FlushSync(ctx.get(), v1::FlushSyncRequest(), &flushed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(flushed.stats().total().dead_lettered(), 0);
+  EXPECT_EQ(flushed.stats().total().conflicts(), 0);
+  const std::vector<std::string> local = AllRows(*data, "kill", "products", v1::LOCAL);
+  EXPECT_EQ(local.size(), static_cast<size_t>(kRows - (kRows + 6) / 7));
+  EXPECT_EQ(local, AllRows(*data, "kill", "products", v1::CLOUD));
+  // Once each in the cloud: live rows and tombstones together are the keys.
+  pqxx::connection c(*url);
+  pqxx::work w(c);
+  EXPECT_EQ(w.exec1("SELECT count(*) FROM products WHERE tenant_id = 'kill' AND NOT _dg_deleted")[0].as<int64_t>(),
+            static_cast<int64_t>(local.size()));
+  EXPECT_EQ(w.exec1("SELECT count(DISTINCT sku) FROM products WHERE tenant_id = 'kill'")[0].as<int64_t>(),
+            w.exec1("SELECT count(*) FROM products WHERE tenant_id = 'kill'")[0].as<int64_t>());
 }
 
 }  // namespace
