@@ -56,7 +56,7 @@ struct Options {
   int max_attempts = 10;  // then dead-lettered
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Minutes(5);
-  absl::Duration call_timeout = absl::Seconds(10);  // one cloud call
+  absl::Duration call_timeout = absl::Seconds(5);  // one cloud call (and so the longest Stop)
   int breaker_failures = 3;                         // in a row, to open it
   absl::Duration breaker_cooldown = absl::Seconds(1);
   absl::Duration max_breaker_cooldown = absl::Seconds(30);

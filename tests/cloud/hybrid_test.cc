@@ -362,5 +362,63 @@ TEST_F(HybridTest, AnOutageLosesNoAcknowledgedWrite) {
   EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// The cloud as a migration target, and schema first: a write made under a
+// migration the cloud does not have yet waits (without failing) until the
+// cloud schema reaches it.
+TEST_F(HybridTest, TheCloudIsAMigrationTargetAndWritesWaitForItsSchema) {
+  tenant_ = "schema";
+  StartGateway();
+  auto plan_of = [&](bool up, int64_t to, bool dry, v1::MigrationPlanResponse* plan) {
+    auto target = FromJson<v1::MigrationTarget>(R"({"cloud": true})");
+    if (up) {
+      v1::ApplyMigrationsRequest req;
+      *req.mutable_target() = target;
+      req.set_to_version(to);
+      req.set_validate_only(dry);
+      return server_->migrations().ApplyMigrations(Ctx().get(), req, plan);
+    }
+    v1::RevertMigrationsRequest req;
+    *req.mutable_target() = target;
+    req.set_to_version(to);
+    req.set_validate_only(dry);
+    return server_->migrations().RevertMigrations(Ctx().get(), req, plan);
+  };
+  v1::MigrationPlanResponse plan;
+  ASSERT_TRUE(plan_of(false, 0, /*dry=*/true, &plan).ok());
+  ASSERT_EQ(plan.steps_size(), 3);
+  EXPECT_EQ(plan.steps(0).target(), "cloud");
+  EXPECT_EQ(plan.steps(0).version(), 3);
+  EXPECT_FALSE(plan.steps(0).done());
+  plan.Clear();
+  ASSERT_TRUE(plan_of(false, 2, /*dry=*/false, &plan).ok());  // the cloud loses orders
+  ASSERT_EQ(plan.steps_size(), 1);
+  EXPECT_TRUE(plan.steps(0).done());
+
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "a@x"}})", v1::LOCAL_FIRST);
+  Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 1}})", v1::LOCAL_FIRST);  // written under 3
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  v1::FlushSyncResponse flushed;
+  EXPECT_EQ(sync_->FlushSync(ctx.get(), v1::FlushSyncRequest(), &flushed).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(Stats().total().retrying(), 0);  // waiting is not failing
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  // Both were written under migration 3 (the tenant's version then): both wait.
+  EXPECT_EQ(CloudCount("customers"), 0);
+
+  plan.Clear();
+  ASSERT_TRUE(plan_of(true, 0, /*dry=*/false, &plan).ok());
+  ASSERT_EQ(plan.steps_size(), 1);
+  Flush();
+  EXPECT_EQ(CloudCount("customers"), 1);
+  EXPECT_EQ(CloudCount("orders"), 1);
+  v1::GetMigrationStatusRequest status_req;
+  *status_req.mutable_target() = FromJson<v1::MigrationTarget>(R"({"cloud": true})");
+  v1::GetMigrationStatusResponse status;
+  ASSERT_TRUE(server_->migrations().GetMigrationStatus(Ctx().get(), status_req, &status).ok());
+  ASSERT_EQ(status.targets_size(), 1);
+  EXPECT_EQ(status.targets(0).current_version(), 3);
+}
+
 }  // namespace
 }  // namespace datagate::testing
