@@ -301,6 +301,46 @@ TEST_F(CloudStoreTest, StoppedServerIsUnavailableQuicklyAndReconnectsAfter) {
   EXPECT_TRUE(store_->Ping(absl::Now() + absl::Seconds(5)).ok());
 }
 
+// Through PgBouncer a stopped server does not refuse: the bouncer holds the
+// query. Every call still ends at its deadline (the watchdog cuts it).
+TEST_F(CloudStoreTest, ACallHeldByABouncerWhileTheServerIsDownEndsAtItsDeadline) {
+  ConnInfo();  // the database exists
+  auto bouncer = testing::PgBouncer::Start("cloud_store_test", 2);
+  ASSERT_TRUE(bouncer.ok()) << bouncer.status();
+  PgCloudStore::Options o = options_;
+  o.connection_string = (*bouncer)->ConnectionString();
+  auto bounced = PgCloudStore::Create(o);
+  ASSERT_TRUE(bounced.ok()) << bounced.status();
+  auto tenant = *(*bounced)->Tenant("tenant-a");
+  ASSERT_TRUE(tenant->Write({Insert(1, "x")}).ok());
+  ASSERT_TRUE(Get(*tenant, 1).has_value());
+  testing::PgServer& server = testing::PgServer::Shared();
+  ASSERT_TRUE(server.Stop().ok());
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time start = absl::Now();
+    auto got = tenant->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}}, start + absl::Milliseconds(400));
+    // Held until the deadline, or refused once the bouncer knows the server is gone.
+    EXPECT_THAT(got.status().code(),
+                ::testing::AnyOf(absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kUnavailable));
+    EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
+    const absl::Time ping_start = absl::Now();
+    EXPECT_NE((*bounced)->Ping(ping_start + absl::Milliseconds(400)).code(), absl::StatusCode::kOk);
+    EXPECT_LT(absl::Now() - ping_start, absl::Milliseconds(1500));
+  }
+  ASSERT_TRUE(server.Start().ok());
+  // The bouncer waits a while (server_login_retry) before it logs in again.
+  absl::StatusOr<std::optional<StoredRow>> up;
+  for (int i = 0; i < 60; ++i) {
+    up = tenant->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}}, absl::Now() + absl::Seconds(10));
+    if (up.ok()) break;
+    EXPECT_EQ(up.status().code(), absl::StatusCode::kUnavailable);
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_TRUE(up->has_value()) << "through the bouncer";
+  EXPECT_TRUE(Get(*a_, 1).has_value()) << "directly";
+}
+
 TEST_F(CloudStoreTest, ReplicasMigratingTogetherTakeTurns) {
   auto other = PgCloudStore::Create(options_);
   ASSERT_TRUE(other.ok()) << other.status();

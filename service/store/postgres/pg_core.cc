@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "store/postgres/pg_errors.h"
 #include "store/postgres/pg_sql.h"
+#include "store/postgres/pg_watchdog.h"
 
 namespace datagate::store::postgres {
 namespace {
@@ -56,6 +57,8 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
     if (!lease.ok()) return lease.status();
     if (absl::Now() > deadline) return errors::DeadlineWhileWaiting("a connection to the cloud database");
     bool began = false;
+    // Destroyed before the lease gives the connection back.
+    DeadlineGuard guard(lease->conn(), deadline);
     try {
       std::unique_ptr<pqxx::transaction_base> tx;
       if (mode == Mode::kRead) {
@@ -85,6 +88,7 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
       } else {
         tx->abort();
       }
+      if (guard.fired()) lease->Discard();  // cut just after it answered
       return status;
     } catch (const std::exception& e) {
       const bool broken = IsConnectionError(e);

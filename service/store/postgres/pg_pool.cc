@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "store/postgres/pg_errors.h"
+#include "store/postgres/pg_watchdog.h"
 
 namespace datagate::store::postgres {
 
@@ -86,9 +87,11 @@ absl::Status PgPool::Ping(absl::Time deadline) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     absl::StatusOr<Lease> lease = Acquire(deadline);
     if (!lease.ok()) return lease.status();
+    DeadlineGuard guard(lease->conn(), deadline);
     try {
       pqxx::nontransaction tx(lease->conn());
       tx.exec("SELECT 1");
+      if (guard.fired()) lease->Discard();
       return absl::OkStatus();
     } catch (const std::exception& e) {
       lease->Discard();
