@@ -18,7 +18,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +40,8 @@
 #include "absl/strings/str_cat.h"
 #include "datagate/v1/sync.grpc.pb.h"
 #include "pg_server.h"
+#include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_store.h"
 #include "test_env.h"
 
 namespace datagate::bench {
@@ -357,6 +361,32 @@ void Pause(Gateway& g) {
   if (!g.sync->PauseSync(Ctx("").get(), v1::PauseSyncRequest(), &stats).ok()) std::exit(1);
 }
 
+// With HYBRID_BENCH_PERF=<prefix> set, `perf record -a -g` runs while an
+// engine drain does, into <prefix>-<name>.data (where the time goes; the
+// cloud's backends are other processes, hence -a).
+class PerfRecording {
+ public:
+  explicit PerfRecording(const std::string& name) {
+    const char* prefix = std::getenv("HYBRID_BENCH_PERF");
+    if (prefix == nullptr) return;
+    const std::string out = absl::StrCat(prefix, "-", name, ".data");
+    pid_ = fork();
+    if (pid_ == 0) {
+      execlp("perf", "perf", "record", "-a", "-g", "-F", "499", "-q", "-o", out.c_str(), nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // perf attached
+  }
+  ~PerfRecording() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGINT);
+    waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // Resumes sync and flushes `tenant`; the seconds from Resume to the flush.
 double ResumeAndFlush(Gateway& g, const std::string& tenant, int64_t* settled) {
   const auto start = Clock::now();
@@ -501,6 +531,103 @@ Result SqliteInsert(const std::string& dir, const std::string& synchronous) {
   });
 }
 
+// ---- Where a drain's time goes ------------------------------------------------
+
+// The engine's DrainBatch, step by step with a clock on each step, over a
+// gateway's data folder (the gateway shut down, its outbox full) and the
+// cloud at `url`: the same store calls in the same order (NextBatch,
+// ApplySync, Settle, the head read), so the split is the engine's own.
+struct Phases {
+  double next_batch = 0, build = 0, apply = 0, settle = 0, head = 0, total = 0;
+  int64_t rows = 0, batches = 0;
+};
+
+Phases TimedDrain(const std::string& data_dir, const std::string& synchronous, const std::string& url,
+                  const std::string& tenant) {
+  store::sqlite::StoreOptions so;
+  so.database.synchronous = synchronous;
+  auto local = store::sqlite::SqliteStore::Open(data_dir, so);
+  store::postgres::PgCloudStore::Options po;
+  po.connection_string = url;
+  auto cloud = store::postgres::PgCloudStore::Create(po, absl::Now() + absl::Seconds(30));
+  if (!local.ok() || !cloud.ok()) {
+    std::fprintf(stderr, "timed drain: %s %s\n", local.status().ToString().c_str(), cloud.status().ToString().c_str());
+    std::exit(1);
+  }
+  auto db = (*local)->OpenTenant(tenant, absl::Now() + absl::Seconds(30));
+  if (!db.ok() || (*db)->outbox() == nullptr) std::exit(1);
+  store::Outbox* outbox = (*db)->outbox();
+  Phases ph;
+  auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  const auto begin = Clock::now();
+  while (true) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    const auto t0 = Clock::now();
+    auto items = outbox->NextBatch(1000, WallMicros(), (*cloud)->SchemaVersion(), deadline);
+    const auto t1 = Clock::now();
+    if (!items.ok()) std::exit(1);
+    if (items->empty()) break;
+    std::vector<store::SyncOp> ops;
+    ops.reserve(items->size());
+    for (const store::OutboxItem& item : *items) {
+      const store::OutboxEntry& e = item.entry;
+      store::SyncOp op;
+      op.seq = e.seq;
+      op.table = e.table;
+      op.key = e.key;
+      op.version = e.version;
+      op.values = e.row.fields;
+      op.create_time_us = e.row.create_time_us;
+      op.update_time_us = e.row.update_time_us;
+      ops.push_back(std::move(op));
+    }
+    const auto t2 = Clock::now();
+    auto outcomes = (*cloud)->ApplySync(tenant, ops, deadline);
+    const auto t3 = Clock::now();
+    if (!outcomes.ok()) {
+      std::fprintf(stderr, "timed drain: %s\n", outcomes.status().ToString().c_str());
+      std::exit(1);
+    }
+    std::vector<store::OutboxSettlement> settlements;
+    for (const store::OutboxItem& item : *items) {
+      store::OutboxSettlement st;
+      st.seq = item.entry.seq;
+      st.superseded = item.superseded;
+      settlements.push_back(std::move(st));
+    }
+    if (!outbox->Settle(settlements, deadline).ok()) std::exit(1);
+    const auto t4 = Clock::now();
+    auto head = outbox->ListEntries(store::OutboxState::kPending, 0, 1, deadline);
+    const auto t5 = Clock::now();
+    ph.next_batch += secs(t0, t1);
+    ph.build += secs(t1, t2);
+    ph.apply += secs(t2, t3);
+    ph.settle += secs(t3, t4);
+    ph.head += secs(t4, t5);
+    ph.rows += static_cast<int64_t>(items->size());
+    ++ph.batches;
+  }
+  ph.total = secs(begin, Clock::now());
+  return ph;
+}
+
+void PrintPhases(const Phases& ph) {
+  auto row = [&](const char* name, double s) {
+    std::printf("    %-34s %8.1f ms/batch  %5.1f%%\n", name, s * 1000 / static_cast<double>(ph.batches),
+                100 * s / ph.total);
+  };
+  std::printf("  where a drain's time goes (DrainBatch's steps timed over %lld batches, %lld rows: %.0f rows/s):\n",
+              static_cast<long long>(ph.batches), static_cast<long long>(ph.rows),
+              static_cast<double>(ph.rows) / ph.total);
+  row("outbox NextBatch (SQLite read)", ph.next_batch);
+  row("building SyncOps", ph.build);
+  row("cloud ApplySync (Postgres)", ph.apply);
+  row("outbox Settle (SQLite write+sync)", ph.settle);
+  row("outbox head read (ListEntries)", ph.head);
+  std::printf("    if ApplySync overlapped the local steps: %.0f rows/s\n",
+              static_cast<double>(ph.rows) / std::max(ph.apply, ph.total - ph.apply));
+}
+
 // ---- Parts ------------------------------------------------------------------------
 
 // LOCAL_ONLY and LOCAL_FIRST (and CLOUD_ONLY when `cloud_only`) create p50,
@@ -518,17 +645,24 @@ std::map<std::string, double> CreateP50(Gateway& g, const std::string& tag, bool
                                                                 {"LOCAL_FIRST", v1::LOCAL_FIRST}};
     if (round % 2 == 0) std::swap(modes[0], modes[1]);  // neither always goes first
     if (cloud_only) modes.emplace_back("CLOUD_ONLY", v1::CLOUD_ONLY);
-    for (const auto& [name, mode] : modes) {
-      r = Measure(1, [&, m = mode](int, int64_t) {
+    auto run = [&](const std::string& name, v1::WriteMode mode) {
+      r = Measure(1, [&](int, int64_t) {
         const int64_t i = next++;
         v1::Row row;
-        grpc::Status s = Create(g, "bench", m, absl::StrCat(tag, "-", i), i, &row);
+        grpc::Status s = Create(g, "bench", mode, absl::StrCat(tag, "-", i), i, &row);
         if (!s.ok()) std::fprintf(stderr, "create: %s\n", s.error_message().c_str());
         return s.ok();
       });
       Print("gateway CreateRow " + name, r);
       p50s[name].push_back(r.p50_us);
-    }
+    };
+    for (const auto& [name, mode] : modes) run(name, mode);
+    // Diagnosis: the same writes with the drain paused (the outbox insert
+    // alone, without the drain competing), then drained before going on.
+    Pause(g);
+    run("LOCAL_FIRST, sync paused", v1::LOCAL_FIRST);
+    int64_t settled = 0;
+    ResumeAndFlush(g, "bench", &settled);
   }
   std::map<std::string, double> out;
   for (const auto& [k, v] : p50s) out[k] = Median(v);
@@ -538,12 +672,16 @@ std::map<std::string, double> CreateP50(Gateway& g, const std::string& tag, bool
 void CreateTargets(const std::map<std::string, double>& p50, const std::string& where) {
   const double ratio = p50.at("LOCAL_FIRST") / p50.at("LOCAL_ONLY");
   std::printf(
-      " medians of %d rounds: sqlite %.1f us, LOCAL_ONLY %.1f us, LOCAL_FIRST %.1f us; LOCAL_FIRST / "
-      "LOCAL_ONLY = %.3f\n",
-      kRounds, p50.at("sqlite"), p50.at("LOCAL_ONLY"), p50.at("LOCAL_FIRST"), ratio);
+      " medians of %d rounds: sqlite %.1f us, LOCAL_ONLY %.1f us, LOCAL_FIRST %.1f us (%.1f us with sync "
+      "paused); LOCAL_FIRST / LOCAL_ONLY = %.3f (paused: %.3f)\n",
+      kRounds, p50.at("sqlite"), p50.at("LOCAL_ONLY"), p50.at("LOCAL_FIRST"), p50.at("LOCAL_FIRST, sync paused"), ratio,
+      p50.at("LOCAL_FIRST, sync paused") / p50.at("LOCAL_ONLY"));
   Target("LOCAL_FIRST p50 <= 1.15 x LOCAL_ONLY p50" + where, ratio <= 1.15, Fmt("%.3f x", ratio));
   Summary.push_back({"create p50 LOCAL_FIRST" + where, Fmt("%.0f us", p50.at("LOCAL_FIRST")),
                      Fmt("LOCAL_ONLY %.0f us", p50.at("LOCAL_ONLY")), Fmt("%.3f", ratio), "<= 1.15", ratio <= 1.15});
+  Summary.push_back({"  (same, sync paused)" + where, Fmt("%.0f us", p50.at("LOCAL_FIRST, sync paused")),
+                     Fmt("LOCAL_ONLY %.0f us", p50.at("LOCAL_ONLY")),
+                     Fmt("%.3f", p50.at("LOCAL_FIRST, sync paused") / p50.at("LOCAL_ONLY")), "", false});
   Summary.push_back({"create p50 LOCAL_ONLY" + where, Fmt("%.0f us", p50.at("LOCAL_ONLY")),
                      Fmt("sqlite %.0f us", p50.at("sqlite")), Fmt("%.2f", p50.at("LOCAL_ONLY") / p50.at("sqlite")), "",
                      false});
@@ -565,11 +703,22 @@ void Drain(const std::string& url, int64_t rows, double min_rate, const std::str
   std::printf("  queued %lld rows LOCAL_FIRST (paused) in %.1f s: %.0f rows/s\n", static_cast<long long>(rows), write_s,
               static_cast<double>(rows) / write_s);
   int64_t settled = 0;
-  const double drain_s = ResumeAndFlush(g, "drain", &settled);
+  double drain_s = 0;
+  {
+    PerfRecording perf(where.empty() ? "drain" : "drain-far");
+    drain_s = ResumeAndFlush(g, "drain", &settled);
+  }
   const double rate = static_cast<double>(rows) / drain_s;
   const int64_t in_cloud = CloudCount(url, "drain");
   std::printf("  engine drain: %lld settled, %lld rows in the cloud, %.2f s: %.0f rows/s\n",
               static_cast<long long>(settled), static_cast<long long>(in_cloud), drain_s, rate);
+  // The same backlog again, then drained step by step with the gateway
+  // shut down (its data folder kept): where the engine's time goes.
+  Pause(g);
+  WriteBacklog(g, "drain", "e-", rows);
+  g.server->server().Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  g.server->server().Wait();
+  PrintPhases(TimedDrain(g.server->options().data_dir, g.server->options().synchronous, url, "drain"));
   g.server.reset();
   const double raw = RawUpsertRate(url, rows, 1000);
   std::printf("  raw batched upsert (1000/stmt, baseline): %.0f rows/s\n", raw);
