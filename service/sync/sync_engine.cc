@@ -100,11 +100,18 @@ void SyncEngine::Committed(const std::string& tenant, int64_t last_seq, int64_t 
   if (count <= 0) return;
   absl::MutexLock lock(&mu_);
   Tenant& t = tenants_[tenant];
-  if (t.pending == 0) {
-    t.oldest_pending_us = Now();
-    t.oldest_pending_seq = last_seq - count + 1;
+  const int64_t first_seq = last_seq - count + 1;
+  if (t.loading > 0) t.told_while_loading.emplace_back(first_seq, last_seq);
+  // Seqs are dense: those up to loaded_seq were in the counts read from
+  // the outbox (a commit can be told after that read saw it).
+  const int64_t fresh = t.loaded ? last_seq - std::max(t.loaded_seq, first_seq - 1) : count;
+  if (fresh > 0) {
+    if (t.pending == 0) {
+      t.oldest_pending_us = Now();
+      t.oldest_pending_seq = std::max(first_seq, t.loaded_seq + 1);
+    }
+    t.pending += fresh;
   }
-  t.pending += count;
   t.last_seq = std::max(t.last_seq, last_seq);
   Wake(tenant);
 }

@@ -57,7 +57,7 @@ struct Options {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Minutes(5);
   absl::Duration call_timeout = absl::Seconds(5);  // one cloud call (and so the longest Stop)
-  int breaker_failures = 3;                         // in a row, to open it
+  int breaker_failures = 3;                        // in a row, to open it
   absl::Duration breaker_cooldown = absl::Seconds(1);
   absl::Duration max_breaker_cooldown = absl::Seconds(30);
   absl::Duration sweep_interval = absl::Seconds(2);
@@ -154,9 +154,13 @@ class SyncEngine {
     int64_t oldest_pending_seq = 0;  // 0: none pending
     int64_t last_seq = 0;            // highest seq known committed
     bool loaded = false;             // counters read from the outbox
-    bool draining = false;           // a thread is draining it
-    bool rewake = false;             // woken while draining
-    int64_t due_us = 0;              // earliest retry time seen (0: none)
+    int64_t loaded_seq = 0;          // the outbox's last seq when they were read
+    int loading = 0;                 // reads of the counters under way
+    // Commits told while a read was under way: (first seq, last seq).
+    std::vector<std::pair<int64_t, int64_t>> told_while_loading;
+    bool draining = false;  // a thread is draining it
+    bool rewake = false;    // woken while draining
+    int64_t due_us = 0;     // earliest retry time seen (0: none)
   };
   // The outcome of one drain pass over a tenant.
   struct Pass {

@@ -97,18 +97,30 @@ void SyncEngine::LoadTenant(const std::string& tenant, absl::Time deadline) {
   absl::StatusOr<std::shared_ptr<store::Database>> db = local_->OpenTenant(tenant, deadline);
   if (!db.ok() || (*db)->outbox() == nullptr) return;
   store::Outbox* outbox = (*db)->outbox();
+  {
+    absl::MutexLock lock(&mu_);
+    Tenant& t = tenants_[tenant];
+    if (t.loading++ == 0) t.told_while_loading.clear();
+  }
   absl::StatusOr<store::OutboxCounts> counts = outbox->Counts(deadline);
   absl::StatusOr<std::vector<store::OutboxEntry>> head =
       outbox->ListEntries(store::OutboxState::kPending, 0, 1, deadline);
+  absl::MutexLock lock(&mu_);
+  Tenant& t = tenants_[tenant];
+  --t.loading;
   if (!counts.ok() || !head.ok()) {
     spdlog::warn("sync: tenant {}: reading its queue's counts failed: {}", tenant,
                  (counts.ok() ? head.status() : counts.status()).message());
     return;
   }
-  absl::MutexLock lock(&mu_);
-  Tenant& t = tenants_[tenant];
-  // Commits counted since the read are not in `counts` (seqs are dense).
-  const int64_t later = std::max<int64_t>(0, t.last_seq - counts->last_seq);
+  // Commits told while reading that the read did not see (seqs are dense;
+  // one told before the read began is in `counts`).
+  int64_t later = 0;
+  for (const auto& [first, last] : t.told_while_loading) {
+    later += std::max<int64_t>(0, last - std::max(first - 1, counts->last_seq));
+  }
+  if (t.loading == 0) t.told_while_loading.clear();
+  t.loaded_seq = counts->last_seq;
   t.pending = counts->pending + later;
   t.retrying = counts->retrying;
   t.dead = counts->dead;

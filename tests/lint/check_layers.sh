@@ -31,7 +31,7 @@ forbid() {  # forbid <folder> <regex of forbidden includes> <why>
 forbid ./common 'store/|core/|migrate/|api/|server/|grpcpp|datagate/v1' "common depends on nothing above it"
 forbid ./store 'core/|migrate/|api/|server/|grpcpp|datagate/v1' "store sees no layer above it"
 forbid ./core 'store/sqlite/|store/postgres/|sync/|migrate/|api/|server/|grpcpp|datagate/v1|google/protobuf' "core sees only the store interface"
-forbid ./migrate 'store/sqlite/|core/|api/|server/|grpcpp|datagate/v1' "migrate sees only the store interface"
+forbid ./migrate 'store/sqlite/|store/postgres/|core/|api/|server/|grpcpp|datagate/v1' "migrate sees only the store interface"
 forbid ./sync 'store/sqlite/|store/postgres/|core/|migrate/|api/|server/|grpcpp|datagate/v1' "sync sees only the store interfaces"
 forbid ./api 'store/sqlite/|store/postgres/|server/' "api does not pick the store"
 while IFS= read -r line; do
