@@ -314,6 +314,12 @@ absl::Status CloudDown(absl::string_view what) {
                                              " cannot run now; retry later, or use a local write mode or read source"));
 }
 
+absl::Status CloudConstraintAtCommit() {
+  return absl::FailedPreconditionError(
+      "the write breaks a constraint the cloud database checks at commit (e.g. a foreign key to a row it does not "
+      "have): write the row it refers to first");
+}
+
 absl::Status CloudKeyRequired(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(absl::StrCat("a create in table '", E(table), "' without key column '", E(column),
                                                  "' needs an explicit key in the cloud: give every key column"));

@@ -170,6 +170,9 @@ absl::Status AdminOnly(absl::string_view method);
 absl::Status FlushIncomplete(int64_t settled, int64_t total);
 // The cloud is down and the breaker open (UNAVAILABLE): `what` is refused.
 absl::Status CloudDown(absl::string_view what);
+// A constraint the cloud checks at commit (a deferred foreign key) refused
+// the write (FAILED_PRECONDITION).
+absl::Status CloudConstraintAtCommit();
 // ---- The cloud store (PostgreSQL) ----
 
 // INVALID_ARGUMENT: a create in the cloud does not give key column

@@ -42,7 +42,8 @@ struct OutboxEntry {
 };
 
 // The next operation to push for one row, with the older ready entries of
-// the same row that it supersedes (coalesced: the newest state wins).
+// the same row that it supersedes (coalesced: the newest state wins). Its
+// `attempts` are the most any of them had: the row's tries so far.
 struct OutboxItem {
   OutboxEntry entry;
   std::vector<int64_t> superseded;
@@ -62,6 +63,7 @@ struct OutboxSettlement {
   int64_t next_attempt_us = 0;
   std::string error;
   int64_t cloud_version = 0;
+  int64_t attempts = 0;  // kRetry, kDead: the row's attempts so far, this one included
 };
 
 // Counts kept on disk, read once when the engine starts on a database.

@@ -28,10 +28,11 @@ bool Retryable(absl::StatusCode code) {
   }
 }
 
-// Errors of a whole call that say the cloud is not there.
+// Errors of a whole call that say the cloud is not there (a call that ran
+// out of time may be one slow row: see DrainBatch).
 bool CloudOutage(absl::StatusCode code) {
-  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
-         code == absl::StatusCode::kUnknown || code == absl::StatusCode::kCancelled;
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kCancelled;
 }
 
 std::string Describe(const absl::Status& s) {
@@ -101,6 +102,12 @@ void SyncEngine::Committed(const std::string& tenant, int64_t last_seq, int64_t 
   absl::MutexLock lock(&mu_);
   Tenant& t = tenants_[tenant];
   const int64_t first_seq = last_seq - count + 1;
+  if (t.forget) {
+    // Deleted while being drained, and made again: a new tenant.
+    const bool draining = t.draining;
+    t = Tenant();
+    t.draining = draining;
+  }
   if (t.loading > 0) t.told_while_loading.emplace_back(first_seq, last_seq);
   // Seqs are dense: those up to loaded_seq were in the counts read from
   // the outbox (a commit can be told after that read saw it).
@@ -123,6 +130,46 @@ int64_t SyncEngine::Backoff(int64_t attempts) {
   const double capped = std::min(base, absl::ToDoubleMicroseconds(options_.max_backoff));
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
   return Now() + static_cast<int64_t>(capped * jitter(rng));
+}
+
+absl::StatusOr<bool> SyncEngine::SameInCloud(const std::string& tenant, const store::OutboxEntry& entry,
+                                             absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<store::Database>> db = cloud_->Tenant(tenant);
+  if (!db.ok()) return db.status();
+  absl::StatusOr<std::optional<StoredRow>> row = (*db)->Get(store::RowRead{entry.table, entry.key, {}}, deadline);
+  if (!row.ok()) return row.status();
+  if (entry.deleted || !row->has_value()) return entry.deleted && !row->has_value();
+  for (const Field& f : entry.row.fields) {
+    auto it = std::find_if((*row)->fields.begin(), (*row)->fields.end(),
+                           [&](const Field& c) { return c.column == f.column; });
+    if (it == (*row)->fields.end() || !(it->value == f.value)) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::ApplyIsolating(const std::string& tenant,
+                                                                           const std::vector<store::SyncOp>& ops,
+                                                                           absl::Time deadline) {
+  absl::StatusOr<std::vector<store::SyncOutcome>> out = cloud_->ApplySync(tenant, ops, deadline);
+  if (out.ok() || CloudOutage(out.status().code()) || out.status().code() == absl::StatusCode::kDeadlineExceeded ||
+      absl::Now() >= deadline) {
+    return out;
+  }
+  if (ops.size() == 1) {
+    return std::vector<store::SyncOutcome>{store::SyncOutcome{store::SyncOutcome::kRejected, 0, out.status()}};
+  }
+  // Something in the call refused it whole (a foreign key checked at
+  // commit): the halves go apart, so only the ops at fault fail. Ops are of
+  // distinct rows, so this keeps each row's order.
+  const auto mid = ops.begin() + static_cast<std::ptrdiff_t>(ops.size() / 2);
+  absl::StatusOr<std::vector<store::SyncOutcome>> left =
+      ApplyIsolating(tenant, std::vector<store::SyncOp>(ops.begin(), mid), deadline);
+  if (!left.ok()) return left;
+  absl::StatusOr<std::vector<store::SyncOutcome>> right =
+      ApplyIsolating(tenant, std::vector<store::SyncOp>(mid, ops.end()), deadline);
+  if (!right.ok()) return right;
+  left->insert(left->end(), right->begin(), right->end());
+  return left;
 }
 
 absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenant, absl::Time deadline) {
@@ -165,7 +212,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
     absl::MutexLock lock(&mu_);
     tenants_[tenant].in_flight += n;
   }
-  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = cloud_->ApplySync(tenant, ops, deadline);
+  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = ApplyIsolating(tenant, ops, deadline);
   {
     absl::MutexLock lock(&mu_);
     tenants_[tenant].in_flight -= n;
@@ -173,7 +220,17 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
 
   std::vector<store::OutboxSettlement> settlements;
   settlements.reserve(items->size());
-  if (!outcomes.ok() && CloudOutage(outcomes.status().code())) {
+  if (!outcomes.ok() && outcomes.status().code() == absl::StatusCode::kDeadlineExceeded) {
+    // Out of time: the cloud is down if it does not answer a ping either;
+    // else something in the batch was slow (a locked row), and the batch
+    // retries later like any failed op, without blaming the cloud.
+    const absl::Status ping = cloud_->Ping(absl::Now() + absl::Seconds(1));
+    if (!ping.ok()) {
+      CloudFailed();
+      spdlog::warn("sync: tenant {}: cloud call ran out of time and the cloud does not answer", tenant);
+      return outcomes.status();
+    }
+  } else if (!outcomes.ok() && CloudOutage(outcomes.status().code())) {
     // The cloud's fault, not the ops': nothing counted against them.
     CloudFailed();
     spdlog::warn("sync: tenant {}: cloud call failed: {}", tenant, Describe(outcomes.status()));
@@ -197,8 +254,23 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
           s.kind = store::OutboxSettlement::kDone;
           break;
         case store::SyncOutcome::kStale:
-          if (o.cloud_version <= item.entry.version) {
-            s.kind = store::OutboxSettlement::kDone;  // a replay: the cloud has it
+          if (o.cloud_version < item.entry.version) {
+            error = errors::StoreInternal();  // not applied, yet older: cannot be
+          } else if (o.cloud_version == item.entry.version) {
+            // A replay (the cloud has this very write), or a CLOUD_ONLY write
+            // that reached the same version with other content: only the
+            // content tells them apart.
+            absl::StatusOr<bool> same = SameInCloud(tenant, item.entry, deadline);
+            if (!same.ok()) {
+              error = same.status();
+            } else if (*same) {
+              s.kind = store::OutboxSettlement::kDone;
+            } else {
+              s.kind = store::OutboxSettlement::kConflict;
+              s.cloud_version = o.cloud_version;
+              s.error = "the cloud row has the same version (" + std::to_string(o.cloud_version) +
+                        ") with other content, written there directly";
+            }
           } else {
             s.kind = store::OutboxSettlement::kConflict;
             s.cloud_version = o.cloud_version;
@@ -215,6 +287,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
       const bool retry = Retryable(error.code()) && item.entry.attempts + 1 < options_.max_attempts;
       s.kind = retry ? store::OutboxSettlement::kRetry : store::OutboxSettlement::kDead;
       if (retry) s.next_attempt_us = Backoff(item.entry.attempts);
+      s.attempts = item.entry.attempts + 1;
     }
     settlements.push_back(std::move(s));
   }
@@ -268,7 +341,10 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
     t.oldest_pending_us = head->empty() ? 0 : head->front().create_us;
     if (head->empty()) t.pending = 0;
   }
-  pass.more = static_cast<int>(items->size()) == options_.batch_size;
+  // The batch was full if it read `batch_size` entries (coalesced ones too).
+  size_t entries = 0;
+  for (const store::OutboxItem& item : *items) entries += 1 + item.superseded.size();
+  pass.more = static_cast<int>(entries) >= options_.batch_size;
   progress_cv_.SignalAll();
   return pass;
 }

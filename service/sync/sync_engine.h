@@ -57,7 +57,12 @@ struct Options {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Minutes(5);
   absl::Duration call_timeout = absl::Seconds(5);  // one cloud call (and so the longest Stop)
-  int breaker_failures = 3;                        // in a row, to open it
+  // A worker woken for a tenant with less than a batch queued waits this
+  // long first, so one cloud call carries the commits of that moment
+  // instead of one each (commits at a high rate would otherwise each pay a
+  // cloud transaction and a local settle).
+  absl::Duration linger = absl::Milliseconds(2);
+  int breaker_failures = 3;  // in a row, to open it
   absl::Duration breaker_cooldown = absl::Seconds(1);
   absl::Duration max_breaker_cooldown = absl::Seconds(30);
   absl::Duration sweep_interval = absl::Seconds(2);
@@ -160,6 +165,7 @@ class SyncEngine {
     std::vector<std::pair<int64_t, int64_t>> told_while_loading;
     bool draining = false;  // a thread is draining it
     bool rewake = false;    // woken while draining
+    bool forget = false;    // gone (tenant deleted) once drained
     int64_t due_us = 0;     // earliest retry time seen (0: none)
   };
   // The outcome of one drain pass over a tenant.
@@ -181,6 +187,14 @@ class SyncEngine {
   void EndDrain(const std::string& tenant, bool more);
   // Queues the tenant for a worker (if not queued already).
   void Wake(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ApplySync; when the call fails whole for a reason other than an
+  // outage, its halves are applied apart (recursively), so an op that
+  // breaks the whole call is rejected alone.
+  absl::StatusOr<std::vector<store::SyncOutcome>> ApplyIsolating(const std::string& tenant,
+                                                                 const std::vector<store::SyncOp>& ops,
+                                                                 absl::Time deadline);
+  // Whether the cloud holds exactly the entry's row (or its delete).
+  absl::StatusOr<bool> SameInCloud(const std::string& tenant, const store::OutboxEntry& entry, absl::Time deadline);
   // One batch of the tenant (the caller marked it draining).
   absl::StatusOr<Pass> DrainBatch(const std::string& tenant, absl::Time deadline);
   // Breaker bookkeeping after a cloud call.

@@ -28,6 +28,11 @@ void SyncEngine::EndDrain(const std::string& tenant, bool more) {
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
   it->second.draining = false;
+  if (it->second.forget) {
+    tenants_.erase(it);
+    progress_cv_.SignalAll();
+    return;
+  }
   if (more || it->second.rewake) Wake(tenant);
   it->second.rewake = false;
 }
@@ -54,6 +59,14 @@ void SyncEngine::WorkerLoop() {
         continue;
       }
       t.draining = true;
+      if (t.pending < options_.batch_size && options_.linger > absl::ZeroDuration()) {
+        // Let the commits of this moment join the batch (stopping ends it).
+        struct Stopping {
+          SyncEngine* e;
+          bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->stopping_; }
+        } stopping{this};
+        mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.linger);
+      }
     }
     bool more = false;
     // A few batches, then the tenant goes to the back of the line.
@@ -173,7 +186,13 @@ void SyncEngine::Reload(const std::string& tenant, absl::Time deadline) {
 void SyncEngine::Forget(const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   auto it = tenants_.find(tenant);
-  if (it != tenants_.end() && !it->second.draining) tenants_.erase(it);
+  if (it != tenants_.end()) {
+    if (it->second.draining) {
+      it->second.forget = true;  // its drainer lets go of it, then it goes
+    } else {
+      tenants_.erase(it);
+    }
+  }
   progress_cv_.SignalAll();
 }
 

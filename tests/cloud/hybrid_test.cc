@@ -431,6 +431,108 @@ TEST_P(HybridTest, TheCloudIsAMigrationTargetAndWritesWaitForItsSchema) {
   EXPECT_EQ(status.targets(0).current_version(), 3);
 }
 
+// A CLOUD_ONLY write and a local one can reach the same version with
+// different content: a conflict, never taken for a replay.
+TEST_P(HybridTest, TheSameVersionWithOtherContentIsAConflict) {
+  tenant_ = "same-version";
+  StartGateway();
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "Eve", "email": "eve@x"}})", v1::CLOUD_ONLY);
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "Frank", "email": "frank@x"}})", v1::LOCAL_FIRST);
+  Flush();
+  EXPECT_EQ(Stats().total().conflicts(), 1);
+  v1::Row got;
+  ASSERT_TRUE(Get("customers", R"({"id": 2})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.fields().fields().at("name").string_value(), "Eve");
+  // A true replay (the same write pushed again) is not a conflict.
+  Create(R"({"table": "customers", "row": {"id": 3, "name": "Gus", "email": "gus@x"}})", v1::WRITE_THROUGH);
+  Flush();
+  EXPECT_EQ(Stats().total().conflicts(), 1);
+}
+
+// A foreign key the cloud checks at commit refuses the whole call: only the
+// op at fault is held back; the rest of the batch arrives.
+TEST_P(HybridTest, AForeignKeyCheckedAtCommitHoldsBackOnlyItsRow) {
+  tenant_ = "fk";
+  StartGateway(/*max_attempts=*/2);
+  Create(R"({"table": "customers", "row": {"id": 5, "name": "Lo", "email": "lo@x"}})", v1::LOCAL_ONLY);
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 5}})", v1::LOCAL_FIRST);  // no customer 5 there
+  for (int i = 0; i < 20; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "f)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 20);
+  EXPECT_EQ(CloudCount("orders"), 0);
+  EXPECT_EQ(Stats().total().dead_lettered(), 1);
+  v1::ListSyncOperationsRequest list;
+  list.set_tenant_id(tenant_);
+  list.set_state(v1::SyncOperation::DEAD_LETTERED);
+  v1::ListSyncOperationsResponse ops;
+  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  ASSERT_EQ(ops.operations_size(), 1);
+  EXPECT_EQ(ops.operations(0).table(), "orders");
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("FAILED_PRECONDITION"));
+  // The same written straight to the cloud is refused with the same code.
+  Create(R"({"table": "orders", "row": {"id": 2, "customer_id": 999}})", v1::CLOUD_ONLY,
+         grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// A deleted tenant leaves no counters behind, and flushing everything
+// still finishes.
+TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {
+  tenant_ = "doomed";
+  StartGateway();
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  for (int b = 0; b < 20; ++b) {
+    v1::BatchWriteRequest req;
+    for (int i = 0; i < 100; ++i) {
+      *req.add_operations()->mutable_create() =
+          FromJson<v1::CreateRowRequest>(R"({"table": "products", "row": {"sku": "d)" + std::to_string(b * 100 + i) +
+                                         R"(", "name": "n", "price_cents": 1}})");
+    }
+    v1::BatchWriteResponse resp;
+    ASSERT_TRUE(server_->data().BatchWrite(Ctx(tenant_).get(), req, &resp).ok());
+  }
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  v1::DeleteTenantRequest del;
+  del.set_tenant_id(tenant_);
+  v1::DeleteTenantResponse deleted;
+  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  Flush();
+  ASSERT_TRUE(sync_->GetSyncStats(Ctx().get(), v1::GetSyncStatsRequest(), &stats).ok());
+  EXPECT_EQ(stats.total().depth(), 0);
+  for (const v1::TenantSyncStats& t : stats.tenants()) EXPECT_NE(t.tenant_id(), tenant_);
+}
+
+// A backlog where rows have several queued writes drains without pauses
+// (coalesced batches still count as full).
+TEST_P(HybridTest, ABacklogOfRepeatedRowsDrainsWithoutPauses) {
+  tenant_ = "repeats";
+  StartGateway();
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  for (int b = 0; b < 40; ++b) {
+    v1::BatchWriteRequest req;
+    for (int i = 0; i < 100; ++i) {
+      // 50 rows, each written 80 times.
+      *req.add_operations()->mutable_upsert() =
+          FromJson<v1::UpsertRowRequest>(R"({"table": "products", "row": {"sku": "r)" + std::to_string(i % 50) +
+                                         R"(", "name": "n)" + std::to_string(b) + R"(", "price_cents": 1}})");
+    }
+    v1::BatchWriteResponse resp;
+    ASSERT_TRUE(server_->data().BatchWrite(Ctx(tenant_).get(), req, &resp).ok());
+  }
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  const absl::Time start = absl::Now();
+  Flush();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5)) << "4,000 entries in 4 batches; a sweep waits 2 s";
+  EXPECT_EQ(All("products", v1::LOCAL), All("products", v1::CLOUD));
+}
+
 INSTANTIATE_TEST_SUITE_P(Direct, HybridTest, ::testing::Values(false));
 INSTANTIATE_TEST_SUITE_P(ThroughPgBouncer, HybridTest, ::testing::Values(true));
 

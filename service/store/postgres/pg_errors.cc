@@ -105,6 +105,11 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
     }
     return known ? errors::NamedConstraintViolated(table_name, constraint) : errors::ConstraintViolated(table_name);
   }
+  if (absl::StartsWith(state, "23")) {
+    // No table known: checked at commit (a deferred foreign key).
+    log("; a constraint checked at commit");
+    return errors::CloudConstraintAtCommit();
+  }
   if (absl::StartsWith(state, "22") && table != nullptr) {
     log("; a value was refused");
     return errors::CloudValueRejected(table_name);
