@@ -320,6 +320,16 @@ absl::Status CloudConstraintAtCommit() {
       "have): write the row it refers to first");
 }
 
+absl::Status CloudConnectRefused(absl::string_view why) {
+  return absl::UnavailableError(absl::StrCat("cannot connect to the cloud database: ", why));
+}
+
+absl::Status NulInCloudText(absl::string_view table, absl::string_view column) {
+  return absl::InvalidArgumentError(absl::StrCat("column '", E(column), "' of table '", E(table),
+                                                 "' holds a NUL character, which the cloud database cannot store: "
+                                                 "remove it, or write with LOCAL_ONLY"));
+}
+
 absl::Status CloudKeyRequired(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(absl::StrCat("a create in table '", E(table), "' without key column '", E(column),
                                                  "' needs an explicit key in the cloud: give every key column"));

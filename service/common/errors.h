@@ -173,6 +173,11 @@ absl::Status CloudDown(absl::string_view what);
 // A constraint the cloud checks at commit (a deferred foreign key) refused
 // the write (FAILED_PRECONDITION).
 absl::Status CloudConstraintAtCommit();
+// Text with a NUL character in a write bound for the cloud (INVALID_ARGUMENT).
+absl::Status NulInCloudText(absl::string_view table, absl::string_view column);
+// The cloud database answered but refused the connection: `why` says what
+// to fix in --cloud_url (UNAVAILABLE: the gateway does not start on it).
+absl::Status CloudConnectRefused(absl::string_view why);
 // ---- The cloud store (PostgreSQL) ----
 
 // INVALID_ARGUMENT: a create in the cloud does not give key column

@@ -36,6 +36,18 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
   if (needs_cloud && cloud_ == nullptr) {
     return errors::CloudNotConfigured(absl::StrCat("write_mode ", WriteModeName(mode)));
   }
+  // PostgreSQL text cannot hold a NUL character (it would be cut there):
+  // refused before anything is written, locally too.
+  if (needs_cloud) {
+    for (size_t i = 0; i < request.specs.size(); ++i) {
+      for (const Field& f : request.specs[i].fields) {
+        const std::string* text = std::get_if<std::string>(&f.value);
+        if (text == nullptr || text->find('\0') == std::string::npos) continue;
+        const absl::Status refused = errors::NulInCloudText(request.specs[i].table, f.column);
+        return request.specs.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), refused) : refused;
+      }
+    }
+  }
   WriteOutcome out;
   if (mode == WriteMode::kCloudOnly) {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, Cloud(tenant, request.deadline));

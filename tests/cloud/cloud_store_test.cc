@@ -16,6 +16,7 @@ namespace datagate::store::postgres {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE items (
@@ -339,6 +340,30 @@ TEST_F(CloudStoreTest, ACallHeldByABouncerWhileTheServerIsDownEndsAtItsDeadline)
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_TRUE(up->has_value()) << "through the bouncer";
   EXPECT_TRUE(Get(*a_, 1).has_value()) << "directly";
+}
+
+// --cloud_url may be a URI as well as key=value pairs; a refused connect
+// says what to fix, without the password.
+TEST(CloudConnectTest, UrisWorkAndRefusalsSayWhatToFix) {
+  ConnInfo();  // the database exists
+  const std::string port = std::to_string(testing::PgServer::Shared().port());
+  PgCloudStore::Options o;
+  o.schema = "uri_test";
+  o.connection_string = "postgresql://postgres@127.0.0.1:" + port + "/cloud_store_test";
+  auto store = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+  EXPECT_TRUE(store.ok()) << store.status();
+  o.connection_string = "postgresql://postgres:S3cretPW@127.0.0.1:" + port + "/cloud_store_test?application_name=x";
+  EXPECT_TRUE(PgCloudStore::Create(o, absl::Now() + absl::Seconds(20)).ok());
+  o.connection_string = "postgresql://postgres:S3cretPW@127.0.0.1:" + port + "/no_such_db";
+  auto missing = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(missing.status().message(), HasSubstr("does not exist"));
+  EXPECT_THAT(missing.status().message(), Not(HasSubstr("S3cretPW")));
+  o.connection_string = "host=127.0.0.1 port=" + port + " passwrd=S3cretPW";
+  auto garbled = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(garbled.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(garbled.status().message(), HasSubstr("not a valid"));
+  EXPECT_THAT(garbled.status().message(), Not(HasSubstr("S3cretPW")));
 }
 
 TEST_F(CloudStoreTest, ReplicasMigratingTogetherTakeTurns) {

@@ -205,6 +205,13 @@ void HybridTest::EveryWriteModeAndReadSource() {
   list.set_read_source(v1::CLOUD);
   EXPECT_EQ(server_->data().ListRows(Ctx(tenant_).get(), list, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(All("products", v1::LOCAL), All("products", v1::CLOUD));
+  // Text with a NUL character cannot go to the cloud: refused before any write.
+  Create(R"({"table": "products", "row": {"sku": "nul", "name": "a\u0000b", "price_cents": 1}})", v1::CLOUD_ONLY,
+         grpc::StatusCode::INVALID_ARGUMENT);
+  Create(R"({"table": "products", "row": {"sku": "nul", "name": "a\u0000b", "price_cents": 1}})", v1::LOCAL_FIRST,
+         grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("products", R"({"sku": "nul"})", v1::LOCAL, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  Create(R"({"table": "products", "row": {"sku": "nul", "name": "a\u0000b", "price_cents": 1}})", v1::LOCAL_ONLY);
   // A batch's inner operations take the batch's mode.
   auto batch = FromJson<v1::BatchWriteRequest>(
       R"({"operations": [{"create": {"table": "products", "row": {"sku": "b", "name": "n", "price_cents": 1},

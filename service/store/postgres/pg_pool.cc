@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/logging.h"
@@ -14,11 +15,43 @@ PgPool::Lease::~Lease() {
   if (pool_ != nullptr && conn_ != nullptr) pool_->Return(std::move(conn_), discard_);
 }
 
+namespace {
+
+// The connection string with libpq's connect_timeout (whole seconds, at
+// least 2) added in its own form: a URI takes it as a query parameter, a
+// key=value string as one more pair.
+std::string WithConnectTimeout(const std::string& conninfo, absl::Duration timeout) {
+  const int64_t seconds = std::max<int64_t>(2, absl::ToInt64Seconds(timeout));
+  if (absl::StartsWith(conninfo, "postgresql://") || absl::StartsWith(conninfo, "postgres://")) {
+    const char* sep = conninfo.find('?') == std::string::npos ? "?" : "&";
+    return absl::StrCat(conninfo, sep, "connect_timeout=", seconds);
+  }
+  return absl::StrCat(conninfo, " connect_timeout=", seconds);
+}
+
+// What a failed connect says, in the gateway's words (libpq's own text can
+// name hosts and users; never the password, but it stays in the log).
+absl::Status ConnectFailed(const std::exception& e) {
+  const std::string what = e.what();
+  if (absl::StrContains(what, "authentication failed") || absl::StrContains(what, "no password supplied") ||
+      absl::StrContains(what, "no pg_hba.conf entry")) {
+    return errors::CloudConnectRefused("it refused the user name or password in --cloud_url");
+  }
+  if (absl::StrContains(what, "does not exist")) {
+    return errors::CloudConnectRefused("the database or user named in --cloud_url does not exist");
+  }
+  if (absl::StrContains(what, "invalid connection option") || absl::StrContains(what, "invalid URI") ||
+      absl::StrContains(what, "missing \"=\"") || absl::StrContains(what, "invalid integer value") ||
+      absl::StrContains(what, "unterminated quoted string")) {
+    return errors::CloudConnectRefused("--cloud_url is not a valid libpq connection string or URI");
+  }
+  return MapPgError(e, "connecting");
+}
+
+}  // namespace
+
 PgPool::PgPool(Options options)
-    : options_(std::move(options)),
-      // libpq's connect_timeout is whole seconds, at least 2.
-      conninfo_(absl::StrCat(options_.conninfo, " connect_timeout=",
-                             std::max<int64_t>(2, absl::ToInt64Seconds(options_.connect_timeout)))) {}
+    : options_(std::move(options)), conninfo_(WithConnectTimeout(options_.conninfo, options_.connect_timeout)) {}
 
 PgPool::~PgPool() {
   absl::MutexLock lock(&mu_);
@@ -54,7 +87,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
       absl::MutexLock lock(&mu_);
       --open_;
     }
-    return MapPgError(e, "connecting");
+    return ConnectFailed(e);
   }
 }
 
