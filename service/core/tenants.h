@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "common/reply_size.h"
+#include "store/cloud.h"
 #include "store/store.h"
 
 namespace datagate::core {
@@ -64,6 +65,15 @@ class Tenants {
   absl::StatusOr<TenantPage> List(int page_size, const std::string& page_token, absl::Time deadline);
   // Unregisters the tenant and deletes its data. NOT_FOUND if unknown.
   absl::Status Delete(const std::string& id, absl::Time deadline);
+  // With a cloud store, Delete removes the tenant's cloud rows too (before
+  // its local data, so a failure leaves everything and can be retried).
+  // Call before serving.
+  // `quiesce` (may be empty) waits for the sync of a deleted tenant to stop
+  // before its cloud rows are removed the second time.
+  void SetCloud(store::CloudStore* cloud, std::function<absl::Status(const std::string&, absl::Time)> quiesce) {
+    cloud_ = cloud;
+    quiesce_ = std::move(quiesce);
+  }
   // The database of a registered tenant: INVALID_ARGUMENT for a malformed
   // id, NOT_FOUND if unknown or being created or deleted.
   absl::StatusOr<std::shared_ptr<store::Database>> Open(const std::string& id, absl::Time deadline);
@@ -75,6 +85,8 @@ class Tenants {
 
   store::Store* const store_;
   const Provisioner provision_;
+  store::CloudStore* cloud_ = nullptr;
+  std::function<absl::Status(const std::string&, absl::Time)> quiesce_;
   const TenantLimits limits_;
 };
 

@@ -242,6 +242,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
                                                         s->tenant_migrations.get(), ListingLimitsOf(options));
   if (s->cloud) {
     sync::SyncEngine* engine = s->sync.get();
+    s->tenants->SetCloud(
+        s->cloud.get(), [engine](const std::string& id, absl::Time deadline) { return engine->Quiesce(id, deadline); });
     s->migrations->SetCloud(s->cloud->Schema().get(), s->cloud_migrations.get(), [engine] { engine->SchemaChanged(); });
   }
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());

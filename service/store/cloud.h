@@ -93,6 +93,12 @@ class CloudStore {
   virtual absl::StatusOr<std::vector<SyncOutcome>> ApplySync(const std::string& tenant_id,
                                                              const std::vector<SyncOp>& ops, absl::Time deadline) = 0;
 
+  // Removes every row the tenant has in the cloud (its tables' rows and
+  // tombstones, replay records, saved cursors) in one transaction, so a
+  // tenant made again with the same id starts empty. The store's errors
+  // above; nothing removed on failure.
+  virtual absl::Status DeleteTenantData(const std::string& tenant_id, absl::Time deadline) = 0;
+
   // A cheap round trip (`SELECT 1` on a pooled connection): OK when the
   // cloud answers, UNAVAILABLE when it does not.
   virtual absl::Status Ping(absl::Time deadline) = 0;

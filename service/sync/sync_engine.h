@@ -142,6 +142,10 @@ class SyncEngine {
   void Reload(const std::string& tenant, absl::Time deadline);
   // The tenant was deleted: its counters go.
   void Forget(const std::string& tenant);
+  // The tenant was deleted: waits (until `deadline`) for a pass over its
+  // queue that is under way to end, then forgets it. After it returns OK,
+  // nothing of the tenant is pushed any more. DEADLINE_EXCEEDED otherwise.
+  absl::Status Quiesce(const std::string& tenant, absl::Time deadline);
   // The cloud schema changed: ops waiting for it may go.
   void SchemaChanged();
 

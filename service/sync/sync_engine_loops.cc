@@ -196,6 +196,15 @@ void SyncEngine::Forget(const std::string& tenant) {
   progress_cv_.SignalAll();
 }
 
+absl::Status SyncEngine::Quiesce(const std::string& tenant, absl::Time deadline) {
+  if (!BeginDrain(tenant, deadline)) return errors::DeadlineWhileWaiting("the sync of the tenant being deleted");
+  absl::MutexLock lock(&mu_);
+  tenants_.erase(tenant);
+  queued_.erase(tenant);
+  progress_cv_.SignalAll();
+  return absl::OkStatus();
+}
+
 void SyncEngine::SchemaChanged() {
   absl::MutexLock lock(&mu_);
   for (auto& [name, t] : tenants_) {

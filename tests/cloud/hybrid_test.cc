@@ -513,6 +513,15 @@ TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {
   ASSERT_TRUE(sync_->GetSyncStats(Ctx().get(), v1::GetSyncStatsRequest(), &stats).ok());
   EXPECT_EQ(stats.total().depth(), 0);
   for (const v1::TenantSyncStats& t : stats.tenants()) EXPECT_NE(t.tenant_id(), tenant_);
+  // Its cloud rows went with it: a tenant made again with the id starts empty.
+  EXPECT_EQ(CloudCount("products"), 0);
+  server_->CreateTenant(tenant_);
+  EXPECT_TRUE(All("products", v1::CLOUD).empty());
+  Create(R"({"table": "products", "row": {"sku": "d0", "name": "new", "price_cents": 2}})", v1::LOCAL_FIRST);
+  Flush();
+  v1::Row got;
+  ASSERT_TRUE(Get("products", R"({"sku": "d0"})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.fields().fields().at("name").string_value(), "new");
 }
 
 // A backlog where rows have several queued writes drains without pauses

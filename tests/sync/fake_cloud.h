@@ -62,6 +62,7 @@ class FakeCloud final : public store::CloudStore {
     }
     return out;
   }
+  absl::Status DeleteTenantData(const std::string&, absl::Time) override { return absl::OkStatus(); }
   absl::Status Ping(absl::Time) override {
     ++pings;
     if (down.load()) return absl::Status(absl::StatusCode::kUnavailable, "down");  // NOLINT: test double

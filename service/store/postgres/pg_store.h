@@ -67,6 +67,7 @@ class PgCloudStore final : public CloudStore {
   absl::StatusOr<std::vector<SyncOutcome>> ApplySync(const std::string& tenant_id, const std::vector<SyncOp>& ops,
                                                      absl::Time deadline) override;
   absl::Status Ping(absl::Time deadline) override;
+  absl::Status DeleteTenantData(const std::string& tenant_id, absl::Time deadline) override;
 
  private:
   explicit PgCloudStore(std::shared_ptr<PgCore> core);
