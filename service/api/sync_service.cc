@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/hash.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "core/data.h"
 #include "store/outbox.h"
@@ -250,12 +251,9 @@ grpc::Status SyncServiceImpl::FlushSync(grpc::ServerContext* ctx, const v1::Flus
     if (!known.ok()) return ToGrpcStatus(known);
     tenant = req->tenant_id();
   }
-  // Answer DEADLINE_EXCEEDED ourselves, a little before gRPC would, so the
-  // caller gets the progress.
-  const absl::Time now = absl::Now();
-  const absl::Time wait_until = deadline == absl::InfiniteFuture()
-                                    ? deadline
-                                    : deadline - std::min(absl::Milliseconds(50), (deadline - now) / 10);
+  // Answer DEADLINE_EXCEEDED ourselves, before the caller's deadline, so
+  // the caller gets the progress.
+  const absl::Time wait_until = core::AnswerBy(deadline);
   int64_t settled = 0;
   absl::Status status = engine_->Flush(tenant, wait_until, &settled);
   if (!status.ok()) return ToGrpcStatus(status);

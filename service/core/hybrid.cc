@@ -24,6 +24,13 @@ absl::string_view WriteModeName(WriteMode m) {
   return "unknown";
 }
 
+absl::Time AnswerBy(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return deadline;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::Milliseconds(2500)) return deadline - left / 10;
+  return deadline - std::clamp(left / 100, absl::Milliseconds(250), absl::Seconds(2));
+}
+
 absl::StatusOr<std::shared_ptr<store::Database>> Hybrid::Cloud(const std::string& tenant, absl::Time deadline) {
   // The tenant must be registered here: the cloud has no registry of its own.
   RETURN_IF_ERROR(tenants_->Open(tenant, deadline).status());
@@ -70,12 +77,10 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
   if (seqs.empty()) return out;  // a replay: its entries were queued the first time
   sync_->Committed(tenant, *std::max_element(seqs.begin(), seqs.end()), static_cast<int64_t>(seqs.size()));
   if (mode == WriteMode::kWriteThrough && sync_->CloudUp()) {
-    // Keep a fifth of the time left (at most 100 ms) for the answer.
+    // Stop in time for the answer to reach the caller.
     const absl::Time now = absl::Now();
-    const absl::Duration left = request.deadline - now;
-    const absl::Time push_deadline = request.deadline == absl::InfiniteFuture()
-                                         ? now + absl::Seconds(10)
-                                         : request.deadline - std::min(absl::Milliseconds(100), left / 5);
+    const absl::Time push_deadline =
+        request.deadline == absl::InfiniteFuture() ? now + absl::Seconds(10) : AnswerBy(request.deadline);
     if (push_deadline > now) out.sync = sync_->PushNow(tenant, seqs, push_deadline);
   }
   return out;

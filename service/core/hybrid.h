@@ -22,6 +22,13 @@ enum class CloudSync { kNone, kQueued, kApplied, kConflict, kDead };
 
 absl::string_view WriteModeName(WriteMode m);
 
+// When work on a call must stop so that its answer reaches the caller before
+// the caller's own deadline: gRPC sends a deadline rounded up (to 100 ms
+// steps from a second on, coarser for long ones), so the server's copy can
+// be later than the caller's. A tenth of the time left up to 2.5 s, then a
+// hundredth, at least 250 ms and at most 2 s. InfiniteFuture stays.
+absl::Time AnswerBy(absl::Time deadline);
+
 // What the hybrid paths need of the sync engine (sync/sync_engine.h
 // implements it in the server). Thread-safe.
 class SyncHook {

@@ -549,6 +549,26 @@ TEST_P(HybridTest, ABacklogOfRepeatedRowsDrainsWithoutPauses) {
   EXPECT_EQ(All("products", v1::LOCAL), All("products", v1::CLOUD));
 }
 
+// FlushSync answers its own DEADLINE_EXCEEDED, with the progress, before
+// the caller's deadline, also for long deadlines (gRPC hands the server a
+// deadline rounded up: 10 s arrived as 10.1 s and gRPC's bare answer won).
+TEST_P(HybridTest, FlushSyncSaysHowFarItGotBeforeTheCallersDeadline) {
+  if (GetParam()) GTEST_SKIP() << "the store is not involved";
+  tenant_ = "long-flush";
+  StartGateway();
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  Create(R"({"table": "products", "row": {"sku": "a", "name": "n", "price_cents": 1}})", v1::LOCAL_FIRST);
+  for (int seconds : {1, 10}) {
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    v1::FlushSyncResponse flushed;
+    grpc::Status s = sync_->FlushSync(ctx.get(), v1::FlushSyncRequest(), &flushed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_THAT(s.error_message(), HasSubstr("0 of 1 operations")) << seconds << " s";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Direct, HybridTest, ::testing::Values(false));
 INSTANTIATE_TEST_SUITE_P(ThroughPgBouncer, HybridTest, ::testing::Values(true));
 
