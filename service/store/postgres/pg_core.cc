@@ -29,6 +29,29 @@ std::string TimeoutMs(absl::Time deadline) {
   return absl::StrCat(std::max<int64_t>(1, static_cast<int64_t>(std::min(ms, 2e9))));
 }
 
+// Commits the transaction `tx` began. As pqxx::work: a connection lost
+// during COMMIT leaves the outcome unknown (in_doubt_error).
+void Commit(pqxx::transaction_base& tx) {
+  try {
+    tx.exec("COMMIT");
+  } catch (const pqxx::broken_connection& e) {
+    throw pqxx::in_doubt_error(e.what());
+  } catch (const pqxx::sql_error&) {
+    if (!tx.conn().is_open()) throw pqxx::in_doubt_error("the connection broke during COMMIT");
+    throw;
+  }
+}
+
+// Rolls the transaction back; a connection that cannot is discarded (it
+// may still hold the transaction).
+void Rollback(pqxx::transaction_base& tx, PgPool::Lease& lease) {
+  try {
+    tx.exec("ROLLBACK");
+  } catch (const std::exception&) {
+    lease.Discard();
+  }
+}
+
 }  // namespace
 
 PgCore::PgCore(Options options)
@@ -56,37 +79,43 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
     absl::StatusOr<PgPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();
     if (absl::Now() > deadline) return errors::DeadlineWhileWaiting("a connection to the cloud database");
-    bool began = false;
+    bool began = false;     // BEGIN went out: the server may hold a transaction open
+    bool answered = false;  // the first query answered: work may have been done
     // Destroyed before the lease gives the connection back.
     DeadlineGuard guard(lease->conn(), deadline);
     try {
-      std::unique_ptr<pqxx::transaction_base> tx;
-      if (mode == Mode::kRead) {
-        tx = std::make_unique<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(lease->conn());
-      } else {
-        tx = std::make_unique<pqxx::work>(lease->conn());
-      }
-      Params p;
-      std::string sql = absl::StrCat("SELECT set_config('statement_timeout', ", p.AddText(TimeoutMs(deadline)),
-                                     ", true), set_config('app.tenant_id', ", p.AddText(tenant), ", true)");
+      // The transaction is driven by hand on a nontransaction: pqxx::work
+      // sends BEGIN alone (a round trip of its own), here BEGIN travels with
+      // the settings in one simple query. Values are quoted literals (a
+      // simple query takes no parameters).
+      pqxx::nontransaction tx(lease->conn());
+      std::string sql = absl::StrCat(mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                                                         : "BEGIN ISOLATION LEVEL READ COMMITTED",
+                                     "; SELECT set_config('statement_timeout', ", tx.quote(TimeoutMs(deadline)),
+                                     ", true), set_config('app.tenant_id', ", tx.quote(tenant), ", true)");
       if (mode != Mode::kBootstrap) {
         absl::StrAppend(&sql, ", (SELECT generation FROM ", Table("_dg_schema"), " WHERE id = 1)");
       }
-      const pqxx::result first = p.Exec(*tx, sql);
       began = true;
+      const pqxx::result first = tx.exec(sql);
+      answered = true;
       std::shared_ptr<const PgCatalog> catalog = this->catalog();
       if (mode != Mode::kBootstrap && !first[0][2].is_null() && first[0][2].as<int64_t>() != catalog->generation) {
         // Another replica migrated: statements run against the new schema.
-        absl::StatusOr<std::shared_ptr<const PgCatalog>> next = LoadCatalog(*tx, options_.schema);
-        if (!next.ok()) return next.status();
+        absl::StatusOr<std::shared_ptr<const PgCatalog>> next = LoadCatalog(tx, options_.schema);
+        if (!next.ok()) {
+          Rollback(tx, *lease);
+          return next.status();
+        }
         catalog = *next;
         SetCatalog(catalog);
       }
-      absl::Status status = body(*tx, *catalog);
+      absl::Status status = body(tx, *catalog);
+      began = false;  // COMMIT ends the transaction even when it fails
       if (status.ok()) {
-        tx->commit();
+        Commit(tx);
       } else {
-        tx->abort();
+        Rollback(tx, *lease);
       }
       if (guard.fired()) lease->Discard();  // cut just after it answered
       return status;
@@ -97,7 +126,12 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
         pool_.DropIdle();
         // Broke while idle (the server restarted): nothing was done yet, so
         // a fresh connection may try again.
-        if (!began && lease->reused() && attempt == 0) continue;
+        if (!answered && lease->reused() && attempt == 0) continue;
+      } else if (began) {
+        // A failed statement leaves the transaction aborted: end it so the
+        // connection goes back idle.
+        pqxx::nontransaction tx(lease->conn());
+        Rollback(tx, *lease);
       }
       absl::Status status = MapPgError(e, context);
       const absl::StatusCode code = status.code();

@@ -46,8 +46,10 @@ class PgCloudStore final : public CloudStore {
     int64_t cursor_retention_us = int64_t{24} * 3600 * 1000000;
     int64_t max_cursors = 10000;
     int64_t max_cursor_bytes = int64_t{64} << 20;
-    // Rows per statement in ApplySync (each column goes as one array).
-    int sync_chunk_rows = 1000;
+    // Rows per statement in ApplySync (each column goes as one array): as
+    // many as the engine's biggest batch, so a call costs one statement per
+    // table and kind however big its batch is.
+    int sync_chunk_rows = 10000;
     std::function<int64_t()> now_us;  // clock; wall clock when empty
   };
 

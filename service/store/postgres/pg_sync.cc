@@ -6,9 +6,16 @@
 // a delete of a row it never had is kept in _dg_tombstones, which upserts
 // consult, so no older upsert replayed later creates the row.
 //
-// A chunk runs under a savepoint: when the set statement fails on one bad
-// op (a constraint, a type), the chunk is applied again op by op, each under
-// its own savepoint, so exactly the bad ops are kRejected.
+// Round trips: the call's first query (BEGIN with the settings, pg_core.cc),
+// one statement per table and kind (a chunk is up to sync_chunk_rows ops,
+// which no batch the engine sends exceeds), COMMIT; plus one read when some
+// ops were stale. The tombstone check rides in the upsert itself.
+//
+// Bad data is rare, so statements run without savepoints. When one fails on
+// an op's data (a constraint, a type), the whole call is rolled back and run
+// again carefully: each chunk under a savepoint and, when it fails, split in
+// halves until each bad op fails alone, so exactly the bad ops are kRejected
+// and the others applied.
 #include <map>
 #include <memory>
 
@@ -77,17 +84,33 @@ class SyncApplier {
   SyncApplier(PgCore& core, const std::string& tenant, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out)
       : core_(core), tenant_(tenant), ops_(ops), out_(*out) {}
 
-  // Applies `group`'s ops `[begin, end)` as one statement, or op by op when
-  // that fails on its own data. Throws the errors that fail the call.
-  void ApplyChunk(pqxx::transaction_base& tx, const PgCatalog& catalog, const Group& g, size_t begin, size_t end) {
-    if (Savepoint(tx, [&] { Run(tx, g, begin, end); }) == nullptr) return;
-    for (size_t i = begin; i < end; ++i) {
-      if (auto failed = Savepoint(tx, [&] { Run(tx, g, i, i + 1); }); failed != nullptr) {
-        SyncOutcome& o = out_[g.ops[i]];
-        o.kind = SyncOutcome::kRejected;
-        o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
-      }
+  // Applies `group`'s ops `[begin, end)` as one statement. Throws on any
+  // error (the call is then run again carefully when the error is one an
+  // op's data can cause: OpsCanCause).
+  void ApplyChunk(pqxx::transaction_base& tx, const Group& g, size_t begin, size_t end) { Run(tx, g, begin, end); }
+
+  // As ApplyChunk, under a savepoint; when the statement fails on its own
+  // data, the halves are applied the same way, down to single ops, which are
+  // then kRejected. Throws the errors that fail the call.
+  void ApplyChunkCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, const Group& g, size_t begin,
+                           size_t end) {
+    auto failed = Savepoint(tx, [&] { Run(tx, g, begin, end); });
+    if (failed == nullptr) return;
+    if (end - begin == 1) {
+      SyncOutcome& o = out_[g.ops[begin]];
+      o.kind = SyncOutcome::kRejected;
+      o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
+      return;
     }
+    const size_t mid = begin + (end - begin) / 2;
+    ApplyChunkCarefully(tx, catalog, g, begin, mid);
+    ApplyChunkCarefully(tx, catalog, g, mid, end);
+  }
+
+  // Errors one op's data can cause (the rest fail the call).
+  static bool OpsCanCause(const pqxx::sql_error& e) {
+    const std::string s = e.sqlstate();
+    return absl::StartsWith(s, "22") || absl::StartsWith(s, "23") || absl::StartsWith(s, "42");
   }
 
  private:
@@ -107,21 +130,13 @@ class SyncApplier {
     return nullptr;
   }
 
-  // Errors one op's data can cause (the rest fail the call).
-  static bool OpsCanCause(const pqxx::sql_error& e) {
-    const std::string s = e.sqlstate();
-    return absl::StartsWith(s, "22") || absl::StartsWith(s, "23") || absl::StartsWith(s, "42");
-  }
-
   void Run(pqxx::transaction_base& tx, const Group& g, size_t begin, size_t end) {
     const Table& t = *g.table;
     const std::string table = core_.Table(t.name);
     const std::string tombs = core_.Table("_dg_tombstones");
     Params p;
     const std::string tenant = p.AddText(tenant_);
-    // Only upserts that check tombstones and deletes name the table.
-    const bool tombstones = g.deleted || HasTombstones(tx, t);
-    const std::string tbl = tombstones ? p.AddText(t.name) : "";
+    const std::string tbl = p.AddText(t.name);
     std::vector<std::string> key_names, key_cols;
     for (const size_t i : t.primary_key) {
       key_names.push_back(t.columns[i].name);
@@ -139,10 +154,13 @@ class SyncApplier {
       }
       absl::StrAppend(&sql, "w AS (INSERT INTO ", table, " AS t (tenant_id, ", quoted, kMetaColumns,
                       ", _dg_deleted) SELECT ", tenant, ", ", quoted, "_dg_v, _dg_c, _dg_u, false FROM v");
-      if (tombstones) {
-        absl::StrAppend(&sql, " WHERE NOT EXISTS (SELECT 1 FROM ", tombs, " tb WHERE tb.tenant_id = ", tenant,
-                        " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v)");
-      }
+      // The tombstones of rows the cloud never had: looked up per op only
+      // when the tenant has any in the table (an InitPlan, run once, which
+      // the OR evaluates first).
+      absl::StrAppend(&sql, " WHERE (SELECT NOT EXISTS (SELECT 1 FROM ", tombs, " tb0 WHERE tb0.tenant_id = ", tenant,
+                      " AND tb0.tbl = ", tbl, ")) OR NOT EXISTS (SELECT 1 FROM ", tombs,
+                      " tb WHERE tb.tenant_id = ", tenant, " AND tb.tbl = ", tbl,
+                      " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v)");
       absl::StrAppend(&sql, " ON CONFLICT (tenant_id, ", absl::StrJoin(key_cols, ", "), ") DO UPDATE SET ", sets,
                       "_dg_version = excluded._dg_version, _dg_create_us = excluded._dg_create_us, "
                       "_dg_update_us = excluded._dg_update_us, _dg_deleted = false "
@@ -242,25 +260,10 @@ class SyncApplier {
     *sql += ", _dg_v, _dg_c, _dg_u, _dg_k)";
   }
 
-  // Whether the tenant has tombstones of rows the cloud never had in `t`
-  // (asked once per call and table: without any, upserts skip the check).
-  bool HasTombstones(pqxx::transaction_base& tx, const Table& t) {
-    auto it = has_tombstones_.find(t.name);
-    if (it != has_tombstones_.end()) return it->second;
-    Params p;
-    const std::string sql =
-        absl::StrCat("SELECT EXISTS (SELECT 1 FROM ", core_.Table("_dg_tombstones"),
-                     " WHERE tenant_id = ", p.AddText(tenant_), " AND tbl = ", p.AddText(t.name), ")");
-    const bool has = p.Exec(tx, sql)[0][0].as<bool>();
-    has_tombstones_[t.name] = has;
-    return has;
-  }
-
   PgCore& core_;
   const std::string& tenant_;
   const std::vector<SyncOp>& ops_;
   std::vector<SyncOutcome>& out_;
-  std::map<std::string, bool> has_tombstones_;
 };
 
 }  // namespace
@@ -270,58 +273,80 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
   RETURN_IF_ERROR(ValidateTenantId(tenant_id));
   std::vector<SyncOutcome> out(ops.size());
   if (ops.empty()) return out;
-  RETURN_IF_ERROR(core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
-                             [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
-                               out.assign(ops.size(), SyncOutcome());
-                               // Groups in first-appearance order; ops that cannot run at all are
-                               // rejected here, alone.
-                               std::map<std::string, Group> groups;
-                               std::vector<Group*> order;
-                               for (size_t i = 0; i < ops.size(); ++i) {
-                                 const SyncOp& op = ops[i];
-                                 const Table* t = catalog.catalog->Find(op.table);
-                                 absl::Status bad;
-                                 std::vector<std::string> columns;
-                                 if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
-                                 for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
-                                   const std::string& c = t->columns[t->primary_key[k]].name;
-                                   if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
-                                 }
-                                 if (bad.ok() && !op.deleted) {
-                                   for (const Field& f : op.values) {
-                                     if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
-                                   }
-                                   for (const Column& c : t->columns) {
-                                     if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr)
-                                       columns.push_back(c.name);
-                                   }
-                                 }
-                                 if (!bad.ok()) {
-                                   out[i].kind = SyncOutcome::kRejected;
-                                   out[i].error = bad;
-                                   continue;
-                                 }
-                                 const std::string id =
-                                     absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
-                                 auto [it, inserted] = groups.try_emplace(id);
-                                 if (inserted) {
-                                   it->second.table = t;
-                                   it->second.deleted = op.deleted;
-                                   it->second.columns = std::move(columns);
-                                   order.push_back(&it->second);
-                                 }
-                                 it->second.ops.push_back(i);
-                               }
-                               pqxx::transaction_base& tx = base;
-                               SyncApplier applier(*core_, tenant_id, ops, &out);
-                               for (const Group* g : order) {
-                                 const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
-                                 for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
-                                   applier.ApplyChunk(tx, catalog, *g, begin, std::min(g->ops.size(), begin + chunk));
-                                 }
-                               }
-                               return absl::OkStatus();
-                             }));
+  // Set statements first run bare; `careful` after one failed on an op's data.
+  bool careful = false;
+  bool redo = false;
+  absl::Status status;
+  do {
+    redo = false;
+    status = core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
+                        [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
+                          out.assign(ops.size(), SyncOutcome());
+                          // Groups in first-appearance order; ops that cannot run at all are
+                          // rejected here, alone.
+                          std::map<std::string, Group> groups;
+                          std::vector<Group*> order;
+                          for (size_t i = 0; i < ops.size(); ++i) {
+                            const SyncOp& op = ops[i];
+                            const Table* t = catalog.catalog->Find(op.table);
+                            absl::Status bad;
+                            std::vector<std::string> columns;
+                            if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
+                            for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
+                              const std::string& c = t->columns[t->primary_key[k]].name;
+                              if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
+                            }
+                            if (bad.ok() && !op.deleted) {
+                              for (const Field& f : op.values) {
+                                if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
+                              }
+                              for (const Column& c : t->columns) {
+                                if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr)
+                                  columns.push_back(c.name);
+                              }
+                            }
+                            if (!bad.ok()) {
+                              out[i].kind = SyncOutcome::kRejected;
+                              out[i].error = bad;
+                              continue;
+                            }
+                            const std::string id =
+                                absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
+                            auto [it, inserted] = groups.try_emplace(id);
+                            if (inserted) {
+                              it->second.table = t;
+                              it->second.deleted = op.deleted;
+                              it->second.columns = std::move(columns);
+                              order.push_back(&it->second);
+                            }
+                            it->second.ops.push_back(i);
+                          }
+                          pqxx::transaction_base& tx = base;
+                          SyncApplier applier(*core_, tenant_id, ops, &out);
+                          for (const Group* g : order) {
+                            const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
+                            for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
+                              const size_t end = std::min(g->ops.size(), begin + chunk);
+                              if (careful) {
+                                applier.ApplyChunkCarefully(tx, catalog, *g, begin, end);
+                                continue;
+                              }
+                              try {
+                                applier.ApplyChunk(tx, *g, begin, end);
+                              } catch (const pqxx::sql_error& e) {
+                                if (!SyncApplier::OpsCanCause(e)) throw;
+                                // Rolled back (a failed statement spoils the transaction) and run
+                                // again carefully.
+                                redo = true;
+                                return absl::AbortedError("sync apply: redone carefully");
+                              }
+                            }
+                          }
+                          return absl::OkStatus();
+                        });
+    careful = redo;
+  } while (redo);
+  RETURN_IF_ERROR(status);
   return out;
 }
 
