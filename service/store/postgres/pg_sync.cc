@@ -338,7 +338,7 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
                                 // Rolled back (a failed statement spoils the transaction) and run
                                 // again carefully.
                                 redo = true;
-                                return absl::AbortedError("sync apply: redone carefully");
+                                return errors::CloudTransactionConflict();  // rolls back; never answered
                               }
                             }
                           }
