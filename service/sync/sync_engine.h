@@ -61,7 +61,7 @@ struct Options {
   // long first, so one cloud call carries the commits of that moment
   // instead of one each (commits at a high rate would otherwise each pay a
   // cloud transaction and a local settle).
-  absl::Duration linger = absl::Milliseconds(2);
+  absl::Duration linger = absl::Milliseconds(5);
   int breaker_failures = 3;  // in a row, to open it
   absl::Duration breaker_cooldown = absl::Seconds(1);
   absl::Duration max_breaker_cooldown = absl::Seconds(30);
