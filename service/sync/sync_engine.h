@@ -11,12 +11,15 @@
 // - Exactly-once effect: the cloud applies an op only when it is newer;
 //   an op the cloud already has (a replay) is done, one the cloud has a
 //   newer version of is a conflict (kept, counted, listable).
-// - Failures by status code: UNAVAILABLE, DEADLINE_EXCEEDED and UNKNOWN of
-//   a whole call are the cloud's, not the op's: nothing is counted against
-//   the op, the breaker counts them. ABORTED (and other retryable codes of
-//   one op) back off exponentially with jitter; after `max_attempts`, or at
-//   once for errors a retry cannot fix, the op is dead-lettered, holding
-//   back only later ops of its own row.
+// - Failures by status code: UNAVAILABLE and UNKNOWN of a whole call (and
+//   DEADLINE_EXCEEDED when a ping fails too) are the cloud's, not the
+//   op's: nothing is counted against the op, the breaker counts them. A
+//   call refused whole for another reason is split in halves until only
+//   the ops at fault fail. ABORTED, constraint errors (a parent may still
+//   come) and other retryable codes of one op back off exponentially with
+//   jitter; after `max_attempts`, or at once for errors a retry cannot fix
+//   (types, names), the op is dead-lettered, holding back only later ops of
+//   its own row.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
 //   it (Ping) after a cool-down to close again.
 // - Schema first: an op waits, without failing, until the cloud schema has
