@@ -3,6 +3,7 @@
 // the pool's deadline, an outage and the reconnect after it, and migrations
 // racing from two replicas.
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -212,6 +213,31 @@ TEST_F(CloudStoreTest, ARejectedOpIsReportedAlone) {
   EXPECT_EQ(alone[0].kind, SyncOutcome::kRejected);
   EXPECT_EQ(alone[0].error.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(alone[1].kind, SyncOutcome::kApplied);
+}
+
+// A big batch with a few bad ops scattered through it: the call is redone
+// carefully (halves under savepoints) and exactly the bad ops are rejected.
+TEST_F(CloudStoreTest, AFewBadOpsInABigBatchAreRejectedExactly) {
+  std::vector<SyncOp> ops;
+  const std::set<int64_t> bad = {7, 500, 501, 998};
+  for (int64_t id = 1; id <= 1000; ++id) {
+    ops.push_back(Up(id, "n" + std::to_string(id), 1, Value{bad.count(id) ? int64_t{1000} : int64_t{1}}));
+  }
+  auto out = Sync(ops);
+  ASSERT_EQ(out.size(), ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const int64_t id = static_cast<int64_t>(i) + 1;
+    EXPECT_EQ(out[i].kind, bad.count(id) ? SyncOutcome::kRejected : SyncOutcome::kApplied) << id;
+  }
+  EXPECT_FALSE(Get(*a_, 500).has_value());
+  EXPECT_TRUE(Get(*a_, 499).has_value());
+  EXPECT_TRUE(Get(*a_, 1000).has_value());
+  // The same batch again: the good ops are stale now, the bad ones still refused.
+  out = Sync(ops);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const int64_t id = static_cast<int64_t>(i) + 1;
+    EXPECT_EQ(out[i].kind, bad.count(id) ? SyncOutcome::kRejected : SyncOutcome::kStale) << id;
+  }
 }
 
 TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {
