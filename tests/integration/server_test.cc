@@ -167,10 +167,10 @@ TEST_F(ServerTest, ReflectionListsAndDescribesServices) {
   std::vector<std::string> names;
   for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
   // Exactly what the README's `grpcurl list` shows.
-  EXPECT_THAT(names, ::testing::UnorderedElementsAre("datagate.v1.DataService", "datagate.v1.TenantService",
-                                                     "datagate.v1.MigrationService", "datagate.v1.SyncService",
-                                                     "grpc.health.v1.Health",
-                                                     "grpc.reflection.v1alpha.ServerReflection"));
+  EXPECT_THAT(names,
+              ::testing::UnorderedElementsAre("datagate.v1.DataService", "datagate.v1.TenantService",
+                                              "datagate.v1.MigrationService", "datagate.v1.SyncService",
+                                              "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"));
   // grpcurl's describe needs the file and every file it imports.
   req.set_file_containing_symbol("datagate.v1.DataService");
   ASSERT_TRUE(stream->Write(req));

@@ -100,7 +100,8 @@ TEST_F(OutboxTest, ARowsReadyEntriesComeAsItsNewest) {
   EXPECT_TRUE(items[1].superseded.empty());
   // Done: the item and the entries it stood for go.
   ASSERT_TRUE(
-      db_->Settle({OutboxSettlement{items[0].entry.seq, items[0].superseded, OutboxSettlement::kDone, 0, ""}}, kForever).ok());
+      db_->Settle({OutboxSettlement{items[0].entry.seq, items[0].superseded, OutboxSettlement::kDone, 0, ""}}, kForever)
+          .ok());
   EXPECT_EQ(Counts().pending, 1);
 }
 
