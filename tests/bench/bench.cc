@@ -18,49 +18,18 @@
 #include "echo.grpc.pb.h"
 #include "test_env.h"
 
+#include "measure.h"
+
 namespace datagate::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Result {
-  double ops_per_s = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-};
-
 double Seconds = 2.0;
 
-// Runs op(thread, i) on `threads` threads for Seconds after a short warm-up.
+// The shared harness (measure.h) for Seconds.
 Result Measure(int threads, const std::function<bool(int, int64_t)>& op) {
-  std::vector<std::vector<double>> lat(threads);
-  std::atomic<bool> measuring{false}, stop{false};
-  std::atomic<int64_t> failures{0};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int64_t i = 0; !stop; ++i) {
-        const auto start = Clock::now();
-        if (!op(t, i)) ++failures;
-        const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-        if (measuring) lat[t].push_back(us);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  measuring = true;
-  const auto start = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(Seconds));
-  measuring = false;
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  stop = true;
-  for (auto& w : workers) w.join();
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  if (failures > 0) std::fprintf(stderr, "warning: %lld failed operations\n", static_cast<long long>(failures.load()));
-  if (all.empty()) return {};
-  std::sort(all.begin(), all.end());
-  return Result{all.size() / elapsed, all[all.size() / 2], all[std::min(all.size() - 1, all.size() * 99 / 100)]};
+  return bench::Measure(Seconds, threads, op);
 }
 
 void Print(const char* name, int conc, const Result& r) {
