@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 
 #include "spdlog/spdlog.h"
 
@@ -67,6 +68,32 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& tenant) {
   if (!tenant.empty()) ctx->AddMetadata("x-tenant-id", tenant);
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   return ctx;
+}
+
+std::vector<std::string> AllRows(v1::DataService::Stub& data, const std::string& tenant, const std::string& table,
+                                 v1::ReadSource source) {
+  std::vector<std::string> out;
+  v1::ListRowsRequest req;
+  req.set_table(table);
+  req.set_page_size(1000);
+  req.set_read_source(source);
+  while (true) {
+    v1::ListRowsResponse resp;
+    grpc::Status s = data.ListRows(Ctx(tenant).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    for (const v1::Row& r : resp.rows()) {
+      // Fields in name order (a Struct's map has none).
+      std::map<std::string, std::string> fields;
+      for (const auto& [name, value] : r.fields().fields()) fields[name] = ToJson(value);
+      std::string line = std::to_string(r.version());
+      for (const auto& [name, value] : fields) line += " " + name + "=" + value;
+      out.push_back(std::move(line));
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
 }
 
 }  // namespace datagate::testing

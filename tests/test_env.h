@@ -86,6 +86,12 @@ class SharedServerTest : public ::testing::Test {
 // A client context carrying `tenant` as x-tenant-id (none when empty).
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& tenant = "");
 
+// Every row of `table` in `tenant` from `source`, paged: one line per row,
+// "version field=value ..." with fields in name order, in key order. An
+// error fails the test (the lines so far are returned).
+std::vector<std::string> AllRows(v1::DataService::Stub& data, const std::string& tenant, const std::string& table,
+                                 v1::ReadSource source);
+
 MATCHER_P(EqualsProto, expected, "") {
   if (google::protobuf::util::MessageDifferencer::Equals(arg, expected)) return true;
   *result_listener << ToJson(arg) << " differs from " << ToJson(expected);

@@ -16,9 +16,8 @@
 
 #include "SQLiteCpp/SQLiteCpp.h"
 #include "echo.grpc.pb.h"
-#include "test_env.h"
-
 #include "measure.h"
+#include "test_env.h"
 
 namespace datagate::bench {
 namespace {

@@ -39,12 +39,11 @@
 #include "SQLiteCpp/SQLiteCpp.h"
 #include "absl/strings/str_cat.h"
 #include "datagate/v1/sync.grpc.pb.h"
+#include "measure.h"
 #include "pg_server.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_env.h"
-
-#include "measure.h"
 
 namespace datagate::bench {
 namespace {

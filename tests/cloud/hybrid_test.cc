@@ -63,28 +63,7 @@ class HybridTest : public ::testing::TestWithParam<bool> {
   }
   // Every row of `table` from `source`, paged, as "key:version:fields" lines.
   std::vector<std::string> All(const std::string& table, v1::ReadSource source) {
-    std::vector<std::string> out;
-    v1::ListRowsRequest req;
-    req.set_table(table);
-    req.set_page_size(1000);
-    req.set_read_source(source);
-    while (true) {
-      v1::ListRowsResponse resp;
-      grpc::Status s = server_->data().ListRows(Ctx(tenant_).get(), req, &resp);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      if (!s.ok()) break;
-      for (const v1::Row& r : resp.rows()) {
-        // Fields in name order (a Struct's map has none).
-        std::map<std::string, std::string> fields;
-        for (const auto& [name, value] : r.fields().fields()) fields[name] = ToJson(value);
-        std::string line = std::to_string(r.version());
-        for (const auto& [name, value] : fields) line += " " + name + "=" + value;
-        out.push_back(std::move(line));
-      }
-      if (resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return out;
+    return AllRows(server_->data(), tenant_, table, source);
   }
   int64_t CloudCount(const std::string& table) {
     pqxx::connection c(*url_);

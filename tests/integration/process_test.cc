@@ -520,33 +520,6 @@ TEST(FanOutTest, TenThousandTenantsMigrateWithinTheFileLimit) {
   EXPECT_EQ(p.Kill(SIGTERM), 0);
 }
 
-// Every row of `table` from `source`, paged: "version field=value ..." lines
-// in key order.
-std::vector<std::string> AllRows(v1::DataService::Stub& data, const std::string& tenant, const std::string& table,
-                                 v1::ReadSource source) {
-  std::vector<std::string> out;
-  v1::ListRowsRequest req;
-  req.set_table(table);
-  req.set_page_size(1000);
-  req.set_read_source(source);
-  while (true) {
-    v1::ListRowsResponse resp;
-    grpc::Status s = data.ListRows(Ctx(tenant).get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    if (!s.ok()) break;
-    for (const v1::Row& r : resp.rows()) {
-      std::map<std::string, std::string> fields;
-      for (const auto& [name, value] : r.fields().fields()) fields[name] = ToJson(value);
-      std::string line = std::to_string(r.version());
-      for (const auto& [name, value] : fields) line += " " + name + "=" + value;
-      out.push_back(std::move(line));
-    }
-    if (resp.next_page_token().empty()) break;
-    req.set_page_token(resp.next_page_token());
-  }
-  return out;
-}
-
 // SIGKILL while the sync worker drains a backlog of creates, updates and
 // deletes; after a restart and a flush the cloud holds exactly the local
 // rows, once each.
