@@ -418,6 +418,29 @@ TEST_F(CloudStoreTest, ReplicasMigratingTogetherTakeTurns) {
   EXPECT_EQ(store_->Schema()->Migrate(changed, absl::InfiniteFuture()).code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// ApplySync sends its statements in one trip, made against the catalog it
+// has; when another replica changed the schema meanwhile, the trip is
+// refused before it writes and the call runs again on the new catalog.
+TEST_F(CloudStoreTest, ApplySyncFollowsASchemaAnotherReplicaChanged) {
+  ASSERT_EQ(Sync({Up(1, "before", 1)})[0].kind, SyncOutcome::kApplied);
+  auto other = PgCloudStore::Create(options_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(
+      (*other)->Schema()->Migrate(Script(2, "ALTER TABLE items ADD COLUMN note TEXT"), absl::InfiniteFuture()).ok());
+  ASSERT_EQ(store_->SchemaVersion(), 1);  // not told yet
+  SyncOp noted = Up(2, "after", 1);
+  noted.values.push_back({"note", Value{std::string("new column")}});
+  auto out = Sync({noted, Up(1, "before", 2)});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].kind, SyncOutcome::kApplied) << out[0].error;
+  EXPECT_EQ(out[1].kind, SyncOutcome::kApplied) << out[1].error;
+  EXPECT_EQ(store_->SchemaVersion(), 2);
+  const std::optional<StoredRow> row = Get(*a_, 2);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_THAT(row->fields, ::testing::Contains(Field{"note", Value{std::string("new column")}}));
+  EXPECT_EQ(Get(*a_, 1)->version, 2);
+}
+
 TEST_F(CloudStoreTest, ATableNotKeyedByTenantIsRefusedLoudly) {
   auto m = store_->Schema()->Migrate(Script(2, "CREATE TABLE loose (id BIGINT PRIMARY KEY, v TEXT)"),
                                      absl::InfiniteFuture());

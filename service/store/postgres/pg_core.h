@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +27,11 @@ class PgCore {
     kBootstrap,  // kWrite, before the gateway's tables may exist
   };
   using Body = absl::FunctionRef<absl::Status(pqxx::transaction_base& tx, const PgCatalog& catalog)>;
+  // Makes the statements of a one-trip transaction (RunInOneTrip) against
+  // `catalog`: plain SQL, values as quoted literals (tx.quote), since they
+  // travel together as one simple query, which takes no parameters.
+  using TripBody =
+      absl::FunctionRef<std::vector<std::string>(const pqxx::transaction_base& tx, const PgCatalog& catalog)>;
 
   explicit PgCore(Options options);
 
@@ -38,6 +44,23 @@ class PgCore {
   // body's, UNAVAILABLE, ABORTED, UNKNOWN (commit in doubt),
   // DEADLINE_EXCEEDED (waiting for a connection, or working).
   absl::Status Run(absl::string_view context, absl::Time deadline, const std::string& tenant, Mode mode, Body body);
+
+  // One write transaction in a single round trip (Run takes three at least:
+  // its first query, the body's statements, COMMIT). BEGIN, Run's settings,
+  // a check that the schema is still at the generation of the catalog the
+  // statements were made against, the statements and COMMIT go out
+  // together (pqxx::pipeline); returns the statements' results in order.
+  // When one fails nothing is committed and `failed_sqlstate` receives its
+  // SQLSTATE. A data error (IsDataError; "22012" from the check: another
+  // process migrated, and Run reloads the catalog) is ABORTED without a log
+  // line, for the caller to run again its careful way; others are mapped
+  // as Run's. A pooled connection that
+  // broke idle is replaced once and everything sent again, so the
+  // statements must be safe to repeat; a break once they went out is
+  // UNKNOWN (they may have committed).
+  absl::StatusOr<std::vector<pqxx::result>> RunInOneTrip(absl::string_view context, absl::Time deadline,
+                                                         const std::string& tenant, TripBody body,
+                                                         std::string* failed_sqlstate);
 
   std::shared_ptr<const PgCatalog> catalog() const;
   // Serves `catalog` unless a newer generation is served already.

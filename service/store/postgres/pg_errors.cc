@@ -50,6 +50,10 @@ bool IsConnectionError(const std::exception& e) {
   return absl::StartsWith(state, "08") || absl::StartsWith(state, "57P0");
 }
 
+bool IsDataError(absl::string_view sqlstate) {
+  return absl::StartsWith(sqlstate, "22") || absl::StartsWith(sqlstate, "23") || absl::StartsWith(sqlstate, "42");
+}
+
 absl::Status MapPgError(const std::exception& e, absl::string_view context, const Table* table,
                         const PgTableExtra* extra) {
   const std::string state = SqlState(e);

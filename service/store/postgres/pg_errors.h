@@ -19,6 +19,11 @@ std::string SqlState(const std::exception& e);
 // shutting down): the connection must be discarded.
 bool IsConnectionError(const std::exception& e);
 
+// Whether `sqlstate` is an error the data of a statement can cause (a
+// value, a constraint, a name: classes 22, 23, 42), as opposed to one of the
+// server or the connection.
+bool IsDataError(absl::string_view sqlstate);
+
 // Maps `e`: connection errors (class 08, a broken connection), resources
 // (class 53) and admin shutdown (57P0x) -> UNAVAILABLE; 40001/40P01 ->
 // ABORTED; an in-doubt commit -> UNKNOWN; 57014 (our statement_timeout) ->

@@ -49,6 +49,7 @@ std::optional<std::string> ToText(const Value& v) {
 std::string Params::Add(const Value& v) { return AddText(ToText(v)); }
 
 std::string Params::AddText(std::optional<std::string> text) {
+  if (quoter_ != nullptr) return text ? quoter_->quote(*text) : "NULL";
   values_.push_back(std::move(text));
   return absl::StrCat("$", values_.size());
 }

@@ -21,9 +21,15 @@ inline constexpr char kMetaColumns[] = "_dg_version, _dg_create_us, _dg_update_u
 // Parameters of one statement. Not thread-safe.
 class Params {
  public:
-  // Binds `v` and returns its placeholder ("$n").
+  Params() = default;
+  // Values written into the statement as quoted literals instead (for
+  // statements sent as a simple query, which takes no parameters), quoted by
+  // `quoter`'s connection; nothing is bound.
+  explicit Params(const pqxx::transaction_base& quoter) : quoter_(&quoter) {}
+
+  // Binds `v` and returns its placeholder ("$n"), or its literal.
   std::string Add(const Value& v);
-  // Binds text as it is (or NULL) and returns its placeholder.
+  // Binds text as it is (or NULL) and returns its placeholder, or its literal.
   std::string AddText(std::optional<std::string> text);
   size_t size() const { return values_.size(); }
   // Runs `sql` with these parameters (unnamed statement). Throws pqxx errors.
@@ -32,6 +38,7 @@ class Params {
   pqxx::result ExecPrefix(pqxx::transaction_base& tx, const std::string& sql, size_t n) const;
 
  private:
+  const pqxx::transaction_base* quoter_ = nullptr;
   std::vector<std::optional<std::string>> values_;
 };
 

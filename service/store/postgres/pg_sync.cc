@@ -1,27 +1,28 @@
 // PgCloudStore::ApplySync: one transaction per call, set-based. Ops are
 // grouped by table and kind (upsert, delete) and applied one chunk per
 // statement, each newer-only (`WHERE t._dg_version < excluded._dg_version`);
-// the statement itself reports which ops applied and, for the others, the
-// version the cloud kept. A delete of a row the cloud has marks it deleted;
-// a delete of a row it never had is kept in _dg_tombstones, which upserts
-// consult, so no older upsert replayed later creates the row.
+// the statement itself answers, per op, whether it applied and, when not,
+// the version the cloud kept. A delete of a row the cloud has marks it
+// deleted; a delete of a row it never had is kept in _dg_tombstones, which
+// upserts consult, so no older upsert replayed later creates the row.
 //
-// Round trips: the call's first query (BEGIN with the settings, pg_core.cc),
-// one statement per table and kind (a chunk is up to sync_chunk_rows ops,
-// which no batch the engine sends exceeds), COMMIT; plus one read when some
-// ops were stale. The tombstone check rides in the upsert itself.
+// Round trips: one. The transaction (BEGIN, its settings, one statement per
+// table and kind (a chunk is up to sync_chunk_rows ops, which no batch the
+// engine sends exceeds), COMMIT) goes out as one query with its values as
+// quoted literals (PgCore::RunInOneTrip). A far cloud costs a call its
+// distance once, not three times.
 //
 // Bad data is rare, so statements run without savepoints. When one fails on
-// an op's data (a constraint, a type), the whole call is rolled back and run
-// again carefully: each chunk under a savepoint and, when it fails, split in
-// halves until each bad op fails alone, so exactly the bad ops are kRejected
-// and the others applied.
+// an op's data (a constraint, a type), or the schema moved on, the call is
+// run again carefully, the usual way (PgCore::Run, which reloads the
+// catalog): each chunk under a savepoint and, when it fails, split in
+// halves until each bad op fails alone, so exactly the bad ops are
+// kRejected and the others applied.
 #include <map>
 #include <memory>
 
 #include "absl/functional/function_ref.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
@@ -79,64 +80,62 @@ std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements
   return out + "}";
 }
 
+// Ops that can run, grouped (in first-appearance order) against `catalog`;
+// the others are kRejected in `out` here, alone.
+std::vector<Group> Plan(const PgCatalog& catalog, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out) {
+  std::vector<Group> groups;
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const SyncOp& op = ops[i];
+    const Table* t = catalog.catalog->Find(op.table);
+    absl::Status bad;
+    std::vector<std::string> columns;
+    if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
+    for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
+      const std::string& c = t->columns[t->primary_key[k]].name;
+      if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
+    }
+    if (bad.ok() && !op.deleted) {
+      for (const Field& f : op.values) {
+        if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
+      }
+      for (const Column& c : t->columns) {
+        if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr) columns.push_back(c.name);
+      }
+    }
+    if (!bad.ok()) {
+      (*out)[i].kind = SyncOutcome::kRejected;
+      (*out)[i].error = bad;
+      continue;
+    }
+    const std::string id = absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
+    auto [it, inserted] = by_id.try_emplace(id, groups.size());
+    if (inserted) {
+      Group g;
+      g.table = t;
+      g.deleted = op.deleted;
+      g.columns = std::move(columns);
+      groups.push_back(std::move(g));
+    }
+    groups[it->second].ops.push_back(i);
+  }
+  return groups;
+}
+
 class SyncApplier {
  public:
   SyncApplier(PgCore& core, const std::string& tenant, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out)
       : core_(core), tenant_(tenant), ops_(ops), out_(*out) {}
 
-  // Applies `group`'s ops `[begin, end)` as one statement. Throws on any
-  // error (the call is then run again carefully when the error is one an
-  // op's data can cause: OpsCanCause).
-  void ApplyChunk(pqxx::transaction_base& tx, const Group& g, size_t begin, size_t end) { Run(tx, g, begin, end); }
-
-  // As ApplyChunk, under a savepoint; when the statement fails on its own
-  // data, the halves are applied the same way, down to single ops, which are
-  // then kRejected. Throws the errors that fail the call.
-  void ApplyChunkCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, const Group& g, size_t begin,
-                           size_t end) {
-    auto failed = Savepoint(tx, [&] { Run(tx, g, begin, end); });
-    if (failed == nullptr) return;
-    if (end - begin == 1) {
-      SyncOutcome& o = out_[g.ops[begin]];
-      o.kind = SyncOutcome::kRejected;
-      o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
-      return;
-    }
-    const size_t mid = begin + (end - begin) / 2;
-    ApplyChunkCarefully(tx, catalog, g, begin, mid);
-    ApplyChunkCarefully(tx, catalog, g, mid, end);
-  }
-
-  // Errors one op's data can cause (the rest fail the call).
-  static bool OpsCanCause(const pqxx::sql_error& e) {
-    const std::string s = e.sqlstate();
-    return absl::StartsWith(s, "22") || absl::StartsWith(s, "23") || absl::StartsWith(s, "42");
-  }
-
- private:
-  // Runs `fn` under a savepoint: null when it succeeded, else the error
-  // (rolled back to the savepoint) when one op's data can cause it. Other
-  // errors are thrown: they fail the call.
-  static std::unique_ptr<pqxx::sql_error> Savepoint(pqxx::transaction_base& tx, absl::FunctionRef<void()> fn) {
-    tx.exec("SAVEPOINT dg_sync");
-    try {
-      fn();
-    } catch (const pqxx::sql_error& e) {
-      if (!OpsCanCause(e)) throw;
-      tx.exec("ROLLBACK TO SAVEPOINT dg_sync");
-      return std::make_unique<pqxx::sql_error>(e);
-    }
-    tx.exec("RELEASE SAVEPOINT dg_sync");
-    return nullptr;
-  }
-
-  void Run(pqxx::transaction_base& tx, const Group& g, size_t begin, size_t end) {
+  // The statement applying `group`'s ops `[begin, end)`. It answers a row
+  // per op: its index in the group, whether it applied, and (when not) the
+  // version the cloud kept, its row's or its tombstone's.
+  std::string Statement(const Group& g, size_t begin, size_t end, Params* p) {
     const Table& t = *g.table;
     const std::string table = core_.Table(t.name);
     const std::string tombs = core_.Table("_dg_tombstones");
-    Params p;
-    const std::string tenant = p.AddText(tenant_);
-    const std::string tbl = p.AddText(t.name);
+    const std::string tenant = p->AddText(tenant_);
+    const std::string tbl = p->AddText(t.name);
     std::vector<std::string> key_names, key_cols;
     for (const size_t i : t.primary_key) {
       key_names.push_back(t.columns[i].name);
@@ -144,8 +143,14 @@ class SyncApplier {
     }
     const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
     std::string sql = absl::StrCat("WITH v AS (SELECT * FROM ");
-    AppendUnnest(t, g, cols, begin, end, &p, &sql);
+    AppendUnnest(t, g, cols, begin, end, p, &sql);
     sql += "), ";
+    // What the cloud kept, for an op not applied: read in the statement's
+    // snapshot, which its own changes are not part of.
+    const std::string kept =
+        absl::StrCat("coalesce(GREATEST((SELECT cur._dg_version FROM ", table, " cur WHERE cur.tenant_id = ", tenant,
+                     " AND ", KeyJoin(t, "cur", "v"), "), (SELECT tk.version FROM ", tombs,
+                     " tk WHERE tk.tenant_id = ", tenant, " AND tk.tbl = ", tbl, " AND tk.key_text = v._dg_k)), 0)");
     if (!g.deleted) {
       std::string quoted, sets;
       for (const std::string& c : cols) {
@@ -165,7 +170,8 @@ class SyncApplier {
                       "_dg_version = excluded._dg_version, _dg_create_us = excluded._dg_create_us, "
                       "_dg_update_us = excluded._dg_update_us, _dg_deleted = false "
                       "WHERE t._dg_version < excluded._dg_version RETURNING ",
-                      absl::StrJoin(key_cols, ", "), ") SELECT v._dg_i FROM v JOIN w ON ", KeyJoin(t, "w", "v"));
+                      absl::StrJoin(key_cols, ", "), ") SELECT v._dg_i, w.", key_cols[0], " IS NOT NULL, CASE WHEN w.",
+                      key_cols[0], " IS NULL THEN ", kept, " END FROM v LEFT JOIN w ON ", KeyJoin(t, "w", "v"));
     } else {
       absl::StrAppend(&sql, "d AS (UPDATE ", table,
                       " t SET _dg_deleted = true, _dg_version = v._dg_v, _dg_update_us = v._dg_u FROM v WHERE "
@@ -176,50 +182,73 @@ class SyncApplier {
                       " t WHERE t.tenant_id = ", tenant, " AND ", KeyJoin(t, "t", "v"),
                       ") ON CONFLICT (tenant_id, tbl, key_text) DO UPDATE SET version = excluded.version "
                       "WHERE tb.version < excluded.version RETURNING key_text) ",
-                      "SELECT _dg_i FROM d UNION ALL SELECT v._dg_i FROM v JOIN n ON n.key_text = v._dg_k");
+                      "SELECT v._dg_i, d._dg_i IS NOT NULL OR n.key_text IS NOT NULL, CASE WHEN d._dg_i IS NULL AND "
+                      "n.key_text IS NULL THEN ",
+                      kept, " END FROM v LEFT JOIN d ON d._dg_i = v._dg_i LEFT JOIN n ON n.key_text = v._dg_k");
     }
-    std::vector<bool> applied(end - begin, false);
-    for (const pqxx::row& r : p.Exec(tx, sql)) applied[r[0].as<size_t>() - begin] = true;
-    std::vector<size_t> stale;
-    for (size_t i = begin; i < end; ++i) {
-      SyncOutcome& o = out_[g.ops[i]];
-      if (applied[i - begin]) {
-        o.kind = SyncOutcome::kApplied;
-        o.cloud_version = ops_[g.ops[i]].version;
-      } else {
-        stale.push_back(i);
-      }
-    }
-    if (!stale.empty()) ReadStale(tx, g, key_names, stale);
+    return sql;
   }
 
-  // The version the cloud kept (its row's or tombstone's) for ops not applied.
-  void ReadStale(pqxx::transaction_base& tx, const Group& g, const std::vector<std::string>& key_names,
-                 const std::vector<size_t>& stale) {
-    const Table& t = *g.table;
-    Params p;
-    const std::string tenant = p.AddText(tenant_);
-    const std::string tbl = p.AddText(t.name);
-    std::string sql = "WITH v (_dg_i";
-    for (const std::string& c : key_names) absl::StrAppend(&sql, ", ", Quote(c));
-    sql += ", _dg_k) AS (VALUES ";
-    for (size_t n = 0; n < stale.size(); ++n) {
-      const SyncOp& op = ops_[g.ops[stale[n]]];
-      absl::StrAppend(&sql, n ? ", (" : "(", p.Add(Value{int64_t(stale[n])}), "::bigint");
-      for (const std::string& c : key_names) {
-        absl::StrAppend(&sql, ", ", p.Add(*Find(op.key, c)), "::", t.Find(c)->declared_type);
+  // Records the answer of `Statement(g, begin, end)`.
+  void Record(const pqxx::result& r, const Group& g, size_t begin, size_t end) {
+    for (const pqxx::row& row : r) {
+      const size_t i = row[0].as<size_t>();
+      if (i < begin || i >= end) continue;
+      SyncOutcome& o = out_[g.ops[i]];
+      const int64_t version = ops_[g.ops[i]].version;
+      if (row[1].as<bool>()) {
+        o.kind = SyncOutcome::kApplied;
+        o.cloud_version = version;
+      } else if (const int64_t kept = row[2].as<int64_t>(); kept >= version) {
+        o.kind = SyncOutcome::kStale;
+        o.cloud_version = kept;
+      } else {
+        // Not applied, yet the cloud is older in the statement's snapshot:
+        // a transaction that committed meanwhile wrote the row. Retried.
+        o.kind = SyncOutcome::kRejected;
+        o.error = errors::CloudTransactionConflict();
       }
-      absl::StrAppend(&sql, ", ", p.AddText(KeyText(op.key)), "::text)");
     }
-    absl::StrAppend(&sql, ") SELECT v._dg_i, coalesce(GREATEST(cur._dg_version, tb.version), 0) FROM v LEFT JOIN ",
-                    core_.Table(t.name), " cur ON cur.tenant_id = ", tenant, " AND ", KeyJoin(t, "cur", "v"),
-                    " LEFT JOIN ", core_.Table("_dg_tombstones"), " tb ON tb.tenant_id = ", tenant,
-                    " AND tb.tbl = ", tbl, " AND tb.key_text = v._dg_k");
-    for (const pqxx::row& r : p.Exec(tx, sql)) {
-      SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
-      o.kind = SyncOutcome::kStale;
-      o.cloud_version = r[1].as<int64_t>();
+  }
+
+  // Applies `group`'s ops `[begin, end)` under a savepoint, with bound
+  // parameters; when the statement fails on its own data, the halves are
+  // applied the same way, down to single ops, which are then kRejected.
+  // Throws the errors that fail the call.
+  void ApplyChunkCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, const Group& g, size_t begin,
+                           size_t end) {
+    auto failed = Savepoint(tx, [&] {
+      Params p;
+      const std::string sql = Statement(g, begin, end, &p);
+      Record(p.Exec(tx, sql), g, begin, end);
+    });
+    if (failed == nullptr) return;
+    if (end - begin == 1) {
+      SyncOutcome& o = out_[g.ops[begin]];
+      o.kind = SyncOutcome::kRejected;
+      o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
+      return;
     }
+    const size_t mid = begin + (end - begin) / 2;
+    ApplyChunkCarefully(tx, catalog, g, begin, mid);
+    ApplyChunkCarefully(tx, catalog, g, mid, end);
+  }
+
+ private:
+  // Runs `fn` under a savepoint: null when it succeeded, else the error
+  // (rolled back to the savepoint) when one op's data can cause it. Other
+  // errors are thrown: they fail the call.
+  static std::unique_ptr<pqxx::sql_error> Savepoint(pqxx::transaction_base& tx, absl::FunctionRef<void()> fn) {
+    tx.exec("SAVEPOINT dg_sync");
+    try {
+      fn();
+    } catch (const pqxx::sql_error& e) {
+      if (!IsDataError(e.sqlstate())) throw;  // not the ops': fails the call
+      tx.exec("ROLLBACK TO SAVEPOINT dg_sync");
+      return std::make_unique<pqxx::sql_error>(e);
+    }
+    tx.exec("RELEASE SAVEPOINT dg_sync");
+    return nullptr;
   }
 
   // `unnest($i::bigint[], $c::<type>[], ...) AS v(_dg_i, "c", ..., _dg_v,
@@ -273,80 +302,52 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
   RETURN_IF_ERROR(ValidateTenantId(tenant_id));
   std::vector<SyncOutcome> out(ops.size());
   if (ops.empty()) return out;
-  // Set statements first run bare; `careful` after one failed on an op's data.
-  bool careful = false;
-  bool redo = false;
-  absl::Status status;
-  do {
-    redo = false;
-    status = core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
-                        [&](pqxx::transaction_base& base, const PgCatalog& catalog) -> absl::Status {
-                          out.assign(ops.size(), SyncOutcome());
-                          // Groups in first-appearance order; ops that cannot run at all are
-                          // rejected here, alone.
-                          std::map<std::string, Group> groups;
-                          std::vector<Group*> order;
-                          for (size_t i = 0; i < ops.size(); ++i) {
-                            const SyncOp& op = ops[i];
-                            const Table* t = catalog.catalog->Find(op.table);
-                            absl::Status bad;
-                            std::vector<std::string> columns;
-                            if (t == nullptr) bad = errors::CloudSchemaMismatch(op.table);
-                            for (size_t k = 0; bad.ok() && t != nullptr && k < t->primary_key.size(); ++k) {
-                              const std::string& c = t->columns[t->primary_key[k]].name;
-                              if (Find(op.key, c) == nullptr) bad = errors::MissingKeyColumn(t->name, c);
-                            }
-                            if (bad.ok() && !op.deleted) {
-                              for (const Field& f : op.values) {
-                                if (t->Find(f.column) == nullptr) bad = errors::CloudSchemaMismatch(t->name);
-                              }
-                              for (const Column& c : t->columns) {
-                                if (Find(op.values, c.name) != nullptr || Find(op.key, c.name) != nullptr)
-                                  columns.push_back(c.name);
-                              }
-                            }
-                            if (!bad.ok()) {
-                              out[i].kind = SyncOutcome::kRejected;
-                              out[i].error = bad;
-                              continue;
-                            }
-                            const std::string id =
-                                absl::StrCat(op.table, op.deleted ? "\1" : "\2", absl::StrJoin(columns, "\1"));
-                            auto [it, inserted] = groups.try_emplace(id);
-                            if (inserted) {
-                              it->second.table = t;
-                              it->second.deleted = op.deleted;
-                              it->second.columns = std::move(columns);
-                              order.push_back(&it->second);
-                            }
-                            it->second.ops.push_back(i);
-                          }
-                          pqxx::transaction_base& tx = base;
-                          SyncApplier applier(*core_, tenant_id, ops, &out);
-                          for (const Group* g : order) {
-                            const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
-                            for (size_t begin = 0; begin < g->ops.size(); begin += chunk) {
-                              const size_t end = std::min(g->ops.size(), begin + chunk);
-                              if (careful) {
-                                applier.ApplyChunkCarefully(tx, catalog, *g, begin, end);
-                                continue;
-                              }
-                              try {
-                                applier.ApplyChunk(tx, *g, begin, end);
-                              } catch (const pqxx::sql_error& e) {
-                                if (!SyncApplier::OpsCanCause(e)) throw;
-                                // Rolled back (a failed statement spoils the transaction) and run
-                                // again carefully.
-                                redo = true;
-                                return errors::CloudTransactionConflict();  // rolls back; never answered
-                              }
-                            }
-                          }
-                          return absl::OkStatus();
-                        });
-    careful = redo;
-  } while (redo);
-  RETURN_IF_ERROR(status);
+  SyncApplier applier(*core_, tenant_id, ops, &out);
+  const size_t chunk = static_cast<size_t>(core_->options().sync_chunk_rows);
+  std::vector<Group> groups;
+  struct Chunk {
+    size_t group, begin, end;
+  };
+  std::vector<Chunk> chunks;
+  std::string failed;
+  absl::StatusOr<std::vector<pqxx::result>> results = core_->RunInOneTrip(
+      "sync apply", deadline, tenant_id,
+      [&](const pqxx::transaction_base& tx, const PgCatalog& catalog) {
+        out.assign(ops.size(), SyncOutcome());
+        groups = Plan(catalog, ops, &out);
+        chunks.clear();
+        std::vector<std::string> statements;
+        for (size_t g = 0; g < groups.size(); ++g) {
+          for (size_t begin = 0; begin < groups[g].ops.size(); begin += chunk) {
+            chunks.push_back(Chunk{g, begin, std::min(groups[g].ops.size(), begin + chunk)});
+            Params literals(tx);
+            statements.push_back(applier.Statement(groups[g], begin, chunks.back().end, &literals));
+          }
+        }
+        return statements;
+      },
+      &failed);
+  if (results.ok() && results->size() == chunks.size()) {
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      applier.Record((*results)[i], groups[chunks[i].group], chunks[i].begin, chunks[i].end);
+    }
+    return out;
+  }
+  if (results.ok()) return errors::StoreInternal();
+  if (!IsDataError(failed)) return results.status();
+  // An op's data failed the call (or the schema moved on): again, carefully.
+  RETURN_IF_ERROR(core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
+                             [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
+                               out.assign(ops.size(), SyncOutcome());
+                               groups = Plan(catalog, ops, &out);
+                               for (const Group& g : groups) {
+                                 for (size_t begin = 0; begin < g.ops.size(); begin += chunk) {
+                                   applier.ApplyChunkCarefully(tx, catalog, g, begin,
+                                                               std::min(g.ops.size(), begin + chunk));
+                                 }
+                               }
+                               return absl::OkStatus();
+                             }));
   return out;
 }
 
