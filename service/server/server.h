@@ -64,7 +64,7 @@ struct Options {
   // The sync worker: attempts before an op is dead-lettered, ops per cloud
   // call, tenants drained at once.
   int sync_max_attempts = 10;
-  int sync_batch_size = 1000;
+  int sync_batch_size = 2000;
   int sync_workers = 2;
 };
 

@@ -47,6 +47,7 @@ struct OutboxEntry {
 struct OutboxItem {
   OutboxEntry entry;
   std::vector<int64_t> superseded;
+  int64_t bytes = 0;  // the stored size of the entry and those it stands for
 };
 
 // What became of one pushed item.
@@ -86,8 +87,11 @@ class Outbox {
   // pending entries due by `now_us`, written under a schema version of at
   // most `max_schema_version`, of rows with no earlier entry that is dead,
   // waiting for its retry time or for the schema. At most one item per row.
-  virtual absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t now_us, int64_t max_schema_version,
-                                                            absl::Time deadline) = 0;
+  // Reads at most `limit` entries, and stops after the one that brings their
+  // stored size to `max_bytes` (a batch's memory stays bounded however big
+  // its rows are).
+  virtual absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t max_bytes, int64_t now_us,
+                                                            int64_t max_schema_version, absl::Time deadline) = 0;
   // Records what became of pushed items, in one transaction.
   virtual absl::Status Settle(const std::vector<OutboxSettlement>& settlements, absl::Time deadline) = 0;
   virtual absl::StatusOr<OutboxCounts> Counts(absl::Time deadline) = 0;

@@ -183,7 +183,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
   if (outbox == nullptr) return pass;
   const int64_t now = Now();
   absl::StatusOr<std::vector<store::OutboxItem>> items =
-      outbox->NextBatch(options_.batch_size, now, cloud_->SchemaVersion(), deadline);
+      outbox->NextBatch(options_.batch_size, options_.batch_bytes, now, cloud_->SchemaVersion(), deadline);
   if (!items.ok()) return items.status();
   if (items->empty()) return pass;
 
@@ -341,10 +341,15 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
     t.oldest_pending_us = head->empty() ? 0 : head->front().create_us;
     if (head->empty()) t.pending = 0;
   }
-  // The batch was full if it read `batch_size` entries (coalesced ones too).
+  // The batch was full if it read `batch_size` entries (coalesced ones too)
+  // or `batch_bytes`.
   size_t entries = 0;
-  for (const store::OutboxItem& item : *items) entries += 1 + item.superseded.size();
-  pass.more = static_cast<int>(entries) >= options_.batch_size;
+  int64_t bytes = 0;
+  for (const store::OutboxItem& item : *items) {
+    entries += 1 + item.superseded.size();
+    bytes += item.bytes;
+  }
+  pass.more = static_cast<int>(entries) >= options_.batch_size || bytes >= options_.batch_bytes;
   progress_cv_.SignalAll();
   return pass;
 }

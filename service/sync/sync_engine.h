@@ -55,7 +55,10 @@ namespace datagate::sync {
 
 struct Options {
   int workers = 2;        // tenants drained at once
-  int batch_size = 1000;  // ops per cloud call
+  int batch_size = 2000;  // ops per cloud call
+  // A batch stops early at this many stored bytes (its memory is bounded
+  // however big the rows).
+  int64_t batch_bytes = int64_t{8} << 20;
   int max_attempts = 10;  // then dead-lettered
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Minutes(5);

@@ -35,7 +35,7 @@ class OutboxTest : public ::testing::Test {
     return db_->Write(ops, o);
   }
   std::vector<OutboxItem> Next(int64_t now = kNow, int64_t schema = 100) {
-    auto items = db_->NextBatch(100, now, schema, kForever);
+    auto items = db_->NextBatch(100, int64_t{1} << 30, now, schema, kForever);
     EXPECT_TRUE(items.ok()) << items.status();
     return items.ok() ? *items : std::vector<OutboxItem>{};
   }
@@ -144,6 +144,22 @@ TEST_F(OutboxTest, EntriesWaitForTheCloudSchemaTheyWereWrittenUnder) {
   ASSERT_TRUE(Queue({Put(1, "a")}).ok());  // written under migration 1
   EXPECT_TRUE(Next(kNow, /*schema=*/0).empty());
   EXPECT_EQ(Next(kNow, /*schema=*/1).size(), 1u);
+}
+
+// A batch of big rows stops at its byte budget, after the entry that
+// reaches it, and says how big each item is.
+TEST_F(OutboxTest, ABatchStopsAtItsByteBudget) {
+  for (int64_t id = 1; id <= 10; ++id) ASSERT_TRUE(Queue({Put(id, std::string(1000, 'a' + id))}).ok());
+  auto items = db_->NextBatch(100, 2500, kNow, 100, kForever);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 3u);
+  for (const OutboxItem& item : *items) EXPECT_GT(item.bytes, 1000);
+  EXPECT_EQ(items->back().entry.seq, 3);
+  // At least one entry however small the budget.
+  items = db_->NextBatch(100, 1, kNow, 100, kForever);
+  ASSERT_TRUE(items.ok());
+  EXPECT_EQ(items->size(), 1u);
+  EXPECT_EQ(Next().size(), 10u);
 }
 
 TEST_F(OutboxTest, PurgeRemovesOnlyTheStateAndSeqsNamed) {

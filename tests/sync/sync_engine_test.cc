@@ -90,6 +90,25 @@ TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
   }
 }
 
+// Batches cut short by their byte budget still drain the whole backlog at
+// once (not a batch per sweep).
+TEST_F(SyncEngineTest, BatchesCutByBytesKeepDraining) {
+  Options o;
+  o.batch_bytes = 4096;
+  o.sweep_interval = absl::Hours(1);
+  auto engine = SyncEngine::Create(o, store_.get(), &cloud_);
+  ASSERT_TRUE(engine.ok());
+  engine_ = *std::move(engine);
+  engine_->Pause();
+  engine_->Start();
+  for (int i = 0; i < 60; ++i) Put("t1", i, std::string(1000, 'x'));
+  engine_->Resume();
+  ASSERT_TRUE(Flush(absl::Seconds(5)).ok());
+  EXPECT_EQ(cloud_.LiveRows(), 60u);
+  absl::MutexLock lock(&cloud_.mu);
+  EXPECT_GE(cloud_.calls, 60 / 4);  // about 4 rows of 1 KB per call
+}
+
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
   {
     absl::MutexLock lock(&cloud_.mu);

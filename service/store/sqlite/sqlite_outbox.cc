@@ -76,8 +76,8 @@ std::vector<Value> SeqValues(const std::vector<int64_t>& seqs) { return {seqs.be
 
 }  // namespace
 
-absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int64_t now_us, int64_t max_schema_version,
-                                                                  absl::Time deadline) {
+absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int64_t max_bytes, int64_t now_us,
+                                                                  int64_t max_schema_version, absl::Time deadline) {
   std::vector<OutboxItem> items;
   RETURN_IF_ERROR(Read("outbox", deadline, [&](Connection& conn, const Catalog&) -> absl::Status {
     SQLite::Statement& q = conn.Prepare(absl::StrCat(
@@ -90,14 +90,18 @@ absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int
     q.bind(3, limit);
     // Per row, the newest ready entry stands for the older ones.
     std::map<std::pair<std::string, std::string>, size_t> by_row;
-    while (q.executeStep()) {
+    int64_t bytes = 0;
+    while (bytes < max_bytes && q.executeStep()) {
       ASSIGN_OR_RETURN(OutboxEntry e, ReadEntry(q));
+      const int64_t size = q.getColumn(2).getBytes() + q.getColumn(4).getBytes();
+      bytes += size;
       auto [it, fresh] = by_row.try_emplace({e.table, BlobOf(q.getColumn(2))}, items.size());
       if (fresh) {
-        items.push_back(OutboxItem{std::move(e), {}});
+        items.push_back(OutboxItem{std::move(e), {}, size});
       } else {
         OutboxItem& item = items[it->second];
         item.superseded.push_back(item.entry.seq);
+        item.bytes += size;
         const int64_t attempts = std::max(item.entry.attempts, e.attempts);
         item.entry = std::move(e);
         item.entry.attempts = attempts;
