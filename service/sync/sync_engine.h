@@ -68,6 +68,11 @@ struct Options {
   // instead of one each (commits at a high rate would otherwise each pay a
   // cloud transaction and a local settle).
   absl::Duration linger = absl::Milliseconds(5);
+  // The workers' nice value (Linux, per thread): pushing is background
+  // work, so on a busy machine the calls being answered get the CPU first
+  // (the worker still gets its share: nice 5 is a third of a call thread's
+  // weight). 0 leaves it alone.
+  int worker_nice = 5;
   int breaker_failures = 3;  // in a row, to open it
   absl::Duration breaker_cooldown = absl::Seconds(1);
   absl::Duration max_breaker_cooldown = absl::Seconds(30);

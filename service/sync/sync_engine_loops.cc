@@ -1,6 +1,13 @@
 // SyncEngine: its threads (workers, sweep, counter loading), the breaker,
 // and the calls that wait on it (PushNow, Flush).
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "common/errors.h"
 #include "common/logging.h"
@@ -38,6 +45,15 @@ void SyncEngine::EndDrain(const std::string& tenant, bool more) {
 }
 
 void SyncEngine::WorkerLoop() {
+  pthread_setname_np(pthread_self(), "dg-sync-worker");  // as top -H and /proc show it
+  if (options_.worker_nice != 0) {
+    // Threads have their own nice value on Linux; lowering one's priority
+    // needs no privilege. A failure only leaves it at the default.
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    if (setpriority(PRIO_PROCESS, tid, options_.worker_nice) != 0) {
+      spdlog::debug("sync: could not lower the worker's priority: {}", std::strerror(errno));
+    }
+  }
   while (true) {
     std::string tenant;
     {

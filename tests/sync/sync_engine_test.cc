@@ -4,6 +4,10 @@
 // ops without failing them.
 #include "sync/sync_engine.h"
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "store/sqlite/sqlite_store.h"
@@ -88,6 +92,32 @@ TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
     EXPECT_GT(v, last[e.substr(0, at)]) << e;
     last[e.substr(0, at)] = v;
   }
+}
+
+// The workers run at a lower priority than the calls (they are named, so
+// an operator sees them in top -H).
+TEST_F(SyncEngineTest, WorkersRunNiceAndNamed) {
+  Start();
+  // The workers name themselves once running: look until they have.
+  std::vector<std::string> nice;
+  for (int tries = 0; tries < 200 && nice.size() < static_cast<size_t>(Options().workers); ++tries) {
+    nice.clear();
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name != "dg-sync-worker") continue;
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      // Fields after the parenthesised name: state is field 3, nice field 19.
+      std::istringstream rest(line.substr(line.rfind(')') + 2));
+      std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
+      nice.push_back(fields.size() > 16 ? fields[16] : line);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_THAT(nice, ::testing::ElementsAre("5", "5"));
 }
 
 // Batches cut short by their byte budget still drain the whole backlog at
