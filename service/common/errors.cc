@@ -335,6 +335,12 @@ absl::Status CloudUrlMalformed() {
       "postgresql://user@host:port/database?option=value)");
 }
 
+absl::Status CloudNotConnectedYet(absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat(
+      "the cloud store is not reachable yet (the gateway started without it and keeps trying to connect), so ", what,
+      " cannot run now; retry later, or use a local write mode or read source"));
+}
+
 absl::Status NulInCloudText(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(absl::StrCat("column '", E(column), "' of table '", E(table),
                                                  "' holds a NUL character, which the cloud database cannot store: "

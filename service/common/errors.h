@@ -187,6 +187,10 @@ absl::Status CloudUrlRefused(absl::string_view why);
 // INVALID_ARGUMENT (for operators): --cloud_url is not a libpq connection
 // string or URI (or names an option or value libpq does not know).
 absl::Status CloudUrlMalformed();
+// UNAVAILABLE: the gateway started while its cloud store could not be
+// reached, and has not connected to it yet (it keeps trying): `what` is
+// refused for now.
+absl::Status CloudNotConnectedYet(absl::string_view what);
 // ---- The cloud store (PostgreSQL) ----
 
 // INVALID_ARGUMENT: a create in the cloud does not give key column
