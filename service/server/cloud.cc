@@ -14,8 +14,12 @@ std::unique_ptr<CloudLink> OpenCloud(const Options& options, const migrate::Migr
   link.initial_backoff = absl::Milliseconds(options.cloud_retry_initial_ms);
   link.max_backoff = absl::Milliseconds(options.cloud_retry_max_ms);
   auto connect = [pg]() -> absl::StatusOr<std::unique_ptr<store::CloudStore>> {
+    // The bootstrap takes a few round trips; it waits longer only behind a
+    // bouncer whose server is down, or for another replica's migration (the
+    // advisory lock): then the attempt fails (DEADLINE_EXCEEDED) and another
+    // follows. The bound also bounds how long a stop waits for it.
     absl::StatusOr<std::unique_ptr<store::postgres::PgCloudStore>> cloud =
-        store::postgres::PgCloudStore::Create(pg, absl::Now() + absl::Seconds(30));
+        store::postgres::PgCloudStore::Create(pg, absl::Now() + absl::Seconds(10));
     if (!cloud.ok()) return cloud.status();
     return std::unique_ptr<store::CloudStore>(*std::move(cloud));
   };

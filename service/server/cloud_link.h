@@ -68,8 +68,10 @@ class CloudLink final : public store::CloudStore {
   // called once, on the link's thread, when connected (maybe before Start
   // returns). Call once.
   absl::Status Start(std::function<void()> on_ready);
-  // Stops trying. An attempt under way is waited for: a connect to a server
-  // that does not answer ends at its connect_timeout. Idempotent.
+  // Stops trying: at once while waiting to try again. An attempt under way
+  // is waited for: a connect to a server that does not answer ends at its
+  // connect_timeout (5 s), the gateway's bootstrap at 10 s (server/cloud.cc),
+  // a migration step when it ends. Idempotent.
   void Stop();
 
   bool Connected() const override { return ready_.load(std::memory_order_acquire) != nullptr; }
