@@ -324,6 +324,23 @@ absl::Status CloudConnectRefused(absl::string_view why) {
   return absl::UnavailableError(absl::StrCat("cannot connect to the cloud database: ", why));
 }
 
+absl::Status CloudUrlRefused(absl::string_view why) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("the cloud database refused the connection: ", why, "; fix --cloud_url and start again"));
+}
+
+absl::Status CloudUrlMalformed() {
+  return absl::InvalidArgumentError(
+      "--cloud_url is not a valid libpq connection string or URI (key=value pairs, or "
+      "postgresql://user@host:port/database?option=value)");
+}
+
+absl::Status CloudNotConnectedYet(absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat(
+      "the cloud store is not reachable yet (the gateway started without it and keeps trying to connect), so ", what,
+      " cannot run now; retry later, or use a local write mode or read source"));
+}
+
 absl::Status NulInCloudText(absl::string_view table, absl::string_view column) {
   return absl::InvalidArgumentError(absl::StrCat("column '", E(column), "' of table '", E(table),
                                                  "' holds a NUL character, which the cloud database cannot store: "

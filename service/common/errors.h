@@ -175,9 +175,22 @@ absl::Status CloudDown(absl::string_view what);
 absl::Status CloudConstraintAtCommit();
 // Text with a NUL character in a write bound for the cloud (INVALID_ARGUMENT).
 absl::Status NulInCloudText(absl::string_view table, absl::string_view column);
-// The cloud database answered but refused the connection: `why` says what
-// to fix in --cloud_url (UNAVAILABLE: the gateway does not start on it).
+// The cloud database answered but refused a new connection of a running
+// gateway: `why` says what to fix in --cloud_url (UNAVAILABLE: connections
+// already open keep working, and the sync queue waits it out).
 absl::Status CloudConnectRefused(absl::string_view why);
+// FAILED_PRECONDITION (for operators): the cloud database refused the
+// connection --cloud_url describes (`why`: the user, password or database),
+// on the gateway's first contact with it; that will not fix itself, so the
+// gateway does not start on it.
+absl::Status CloudUrlRefused(absl::string_view why);
+// INVALID_ARGUMENT (for operators): --cloud_url is not a libpq connection
+// string or URI (or names an option or value libpq does not know).
+absl::Status CloudUrlMalformed();
+// UNAVAILABLE: the gateway started while its cloud store could not be
+// reached, and has not connected to it yet (it keeps trying): `what` is
+// refused for now.
+absl::Status CloudNotConnectedYet(absl::string_view what);
 // ---- The cloud store (PostgreSQL) ----
 
 // INVALID_ARGUMENT: a create in the cloud does not give key column

@@ -300,15 +300,6 @@ absl::StatusOr<MigrationPlan> Migrations::Run(const MigrationTarget& target, int
 absl::Status Migrations::ApplyAllAtStart() {
   const absl::Time forever = absl::InfiniteFuture();
   RETURN_IF_ERROR(master_->ApplyAll("master", *store_->Master(), forever));
-  if (cloud_db_ != nullptr) {
-    absl::Status cloud = cloud_->ApplyAll("cloud", *cloud_db_, absl::Now() + absl::Minutes(5));
-    if (cloud.code() == absl::StatusCode::kUnavailable || cloud.code() == absl::StatusCode::kDeadlineExceeded) {
-      spdlog::warn("migrations: the cloud store cannot be reached ({}); its schema is left for later", cloud.message());
-    } else {
-      RETURN_IF_ERROR(cloud);
-    }
-    if (cloud_changed_) cloud_changed_();
-  }
   int64_t tenants = 0;
   RETURN_IF_ERROR(ForEachTenant("", forever, [&](const std::string& id) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, store_->OpenTenant(id, forever));

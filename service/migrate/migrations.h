@@ -108,10 +108,9 @@ class Migrations {
   absl::StatusOr<MigrationPlan> Run(const MigrationTarget& target, int64_t to_version, bool up, bool validate_only,
                                     absl::Time deadline);
 
-  // Brings the master, the cloud and every tenant to the latest version (at
-  // start-up). A cloud that cannot be reached (UNAVAILABLE) is left for
-  // later with a warning: the gateway serves locally meanwhile and queued
-  // writes wait for the cloud schema.
+  // Brings the master and every tenant to the latest version (at start-up).
+  // The cloud's schema is brought up by whoever connects the cloud, each
+  // time it connects (server/cloud.h): it may come after start-up.
   absl::Status ApplyAllAtStart();
 
  private:

@@ -4,21 +4,32 @@
 
 #include <memory>
 
-#include "absl/status/statusor.h"
+#include "migrate/migrator.h"
+#include "server/cloud_link.h"
 #include "server/server.h"
-#include "store/cloud.h"
 
 namespace datagate::server {
 
 // The health service entry that reports the cloud store.
 inline constexpr char kCloudHealthName[] = "datagate.v1.CloudStore";
 
-// Connects to options.cloud_url, creates the gateway's tables in the cloud
-// schema when missing and reads its catalog. The cloud must be reachable at
-// start (UNAVAILABLE otherwise: the gateway does not start); once running,
-// an outage only queues writes. A table whose key does not start with
-// tenant_id is FAILED_PRECONDITION naming it.
-absl::StatusOr<std::unique_ptr<store::CloudStore>> OpenCloud(const Options& options);
+// The cloud store of options.cloud_url, not connected yet: start it with
+// CloudLink::Start. Each attempt connects, creates the gateway's tables in
+// the cloud schema when missing, reads its catalog, and applies the pending
+// `migrations` (the tenant set in the Postgres dialect) under the schema's
+// advisory lock, as the gateway does at start.
+//
+// The cloud need not be reachable at start: a server that refuses
+// connections, does not answer, or whose name does not resolve yet lets the
+// gateway start without it (a warning; the link keeps trying, 1 s apart
+// doubling to 30 s by default). A cloud that cannot work as configured stops
+// the start instead: a malformed --cloud_url (INVALID_ARGUMENT), a server
+// that refuses its user, password or database (FAILED_PRECONDITION: that
+// will not fix itself), a table whose key does not start with tenant_id
+// (FAILED_PRECONDITION naming it), a failing migration. Found when the cloud
+// comes later, those are logged as errors and cloud calls answer them.
+// `migrations` must outlive the link.
+std::unique_ptr<CloudLink> OpenCloud(const Options& options, const migrate::Migrator* migrations);
 
 }  // namespace datagate::server
 

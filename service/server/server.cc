@@ -33,15 +33,58 @@
 #include "sync/sync_engine.h"
 
 namespace datagate::server {
+namespace {
+
+// The cloud store's health entry: SERVING once the cloud store is connected
+// and while the sync engine's breaker lets calls through. Thread-safe.
+class CloudHealth {
+ public:
+  explicit CloudHealth(const CloudLink* cloud) : cloud_(cloud) {}
+  // Reports to `health` from now on (once serving).
+  void Attach(api::HealthServiceImpl* health) {
+    absl::MutexLock lock(&mu_);
+    health_ = health;
+    PublishLocked();
+  }
+  // The cloud store connected.
+  void Connected() {
+    absl::MutexLock lock(&mu_);
+    PublishLocked();
+  }
+  // The sync engine found the cloud reachable again, or not.
+  void SetEngine(bool serving) {
+    absl::MutexLock lock(&mu_);
+    engine_serving_ = serving;
+    PublishLocked();
+  }
+
+ private:
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (health_ != nullptr) health_->SetStatus(kCloudHealthName, cloud_->Connected() && engine_serving_);
+  }
+
+  const CloudLink* const cloud_;
+  absl::Mutex mu_;
+  api::HealthServiceImpl* health_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool engine_serving_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+}  // namespace
 
 struct Server::State {
+  // The cloud link's thread ends before the parts it calls go.
+  ~State() {
+    if (cloud) cloud->Stop();
+  }
+
   std::unique_ptr<store::sqlite::SqliteStore> store;
   std::unique_ptr<migrate::Migrator> master_migrations;
   std::unique_ptr<migrate::Migrator> tenant_migrations;
   std::unique_ptr<migrate::Migrator> cloud_migrations;  // tenant set, Postgres dialect
   std::unique_ptr<core::Tenants> tenants;
-  std::unique_ptr<store::CloudStore> cloud;  // null without --cloud_url
-  std::unique_ptr<sync::SyncEngine> sync;    // null without a cloud
+  std::unique_ptr<CloudLink> cloud;  // null without --cloud_url
+  std::unique_ptr<CloudHealth> cloud_health;
+  std::unique_ptr<sync::SyncEngine> sync;  // null without a cloud
   std::unique_ptr<core::SyncHook> sync_hook;
   std::unique_ptr<core::Hybrid> hybrid;
   std::unique_ptr<migrate::Migrations> migrations;
@@ -52,7 +95,6 @@ struct Server::State {
   // What gRPC serves: the services above, with datagate's request parsing.
   std::vector<std::unique_ptr<api::UnaryAdapter>> adapters;
   std::unique_ptr<api::HealthServiceImpl> health_service;
-  std::atomic<api::HealthServiceImpl*> health_for_sync{nullptr};  // set once serving
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -129,6 +171,14 @@ absl::Status Validate(const Options& o) {
   }
   RETURN_IF_ERROR(WriteModeOf(o).status());
   if (o.cloud_pool_size < 1 || o.cloud_pool_size > 1000) return errors::InvalidOption("cloud_pool_size", "1 to 1000");
+  if (o.cloud_start_wait_ms < 0 || o.cloud_start_wait_ms > 600000) {
+    return errors::InvalidOption("cloud_start_wait_ms", "0 to 600000");
+  }
+  if (o.cloud_retry_initial_ms < 1 || o.cloud_retry_max_ms < o.cloud_retry_initial_ms ||
+      o.cloud_retry_max_ms > 3600000) {
+    return errors::InvalidOption("cloud_retry_initial_ms",
+                                 "at least 1, and at most cloud_retry_max_ms (itself at most 3600000)");
+  }
   std::error_code ec;
   if (!std::filesystem::is_directory(o.migrations_dir, ec)) {
     return errors::UnusablePath("migrations_dir", o.migrations_dir, "is not a folder (it needs master/ and tenant/)");
@@ -225,16 +275,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
       },
       TenantLimitsOf(options));
   if (!options.cloud_url.empty()) {
-    ASSIGN_OR_RETURN(s->cloud, OpenCloud(options));
     ASSIGN_OR_RETURN(s->cloud_migrations, LoadSet(options, "tenant", "postgres"));
+    s->cloud = OpenCloud(options, s->cloud_migrations.get());
+    s->cloud_health = std::make_unique<CloudHealth>(s->cloud.get());
     sync::Options sync_options;
     sync_options.max_attempts = options.sync_max_attempts;
     sync_options.batch_size = options.sync_batch_size;
     sync_options.workers = options.sync_workers;
-    std::atomic<api::HealthServiceImpl*>* health = &s->health_for_sync;
-    sync_options.on_cloud_health = [health](bool serving) {
-      if (api::HealthServiceImpl* h = health->load(); h != nullptr) h->SetStatus(kCloudHealthName, serving);
-    };
+    CloudHealth* health = s->cloud_health.get();
+    sync_options.on_cloud_health = [health](bool serving) { health->SetEngine(serving); };
     ASSIGN_OR_RETURN(s->sync, sync::SyncEngine::Create(sync_options, s->store.get(), s->cloud.get()));
     s->sync_hook = std::make_unique<EngineHook>(s->sync.get());
   }
@@ -245,6 +294,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
     s->tenants->SetCloud(
         s->cloud.get(), [engine](const std::string& id, absl::Time deadline) { return engine->Quiesce(id, deadline); });
     s->migrations->SetCloud(s->cloud->Schema().get(), s->cloud_migrations.get(), [engine] { engine->SchemaChanged(); });
+    // Connected (and migrated) here unless the cloud cannot be reached now;
+    // then queued writes wait for its schema, and go once it connects.
+    CloudHealth* health = s->cloud_health.get();
+    if (absl::Status cloud = s->cloud->Start([engine, health] {
+          engine->SchemaChanged();
+          health->Connected();
+        });
+        !cloud.ok()) {
+      return errors::During("cloud_url", cloud);
+    }
   }
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
   for (const std::string& id : options.create_tenants) {
@@ -295,8 +354,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   for (const std::string& name : health_names) s->health_service->SetStatus(name, true);
   if (s->sync) {
     // The cloud has its own entry; the gateway serves without it.
-    s->health_service->SetStatus(kCloudHealthName, s->sync->breaker() != sync::BreakerState::kOpen);
-    s->health_for_sync = s->health_service.get();
+    s->cloud_health->Attach(s->health_service.get());
     s->sync->Start();
   }
   std::unique_ptr<Server> server(new Server(std::move(s)));
@@ -330,6 +388,8 @@ void Server::Shutdown(std::chrono::system_clock::time_point deadline) {
     stopped.Notify();
     closer.join();
   }
+  // An attempt to connect under way ends at its connect timeout.
+  if (state_->cloud) state_->cloud->Stop();
   if (state_->store) state_->store->Close();
   spdlog::info("datagate stopped");
 }

@@ -57,6 +57,14 @@ struct Options {
   std::string cloud_schema = "public";
   // Pooled cloud connections.
   int cloud_pool_size = 8;
+  // A cloud that cannot be reached at start does not stop the gateway (see
+  // server/cloud.h): start-up waits for an answer at most this long (ms),
+  // then serves without it while it connects in the background, waiting
+  // cloud_retry_initial_ms after a failed attempt, doubling up to
+  // cloud_retry_max_ms.
+  int cloud_start_wait_ms = 2000;
+  int cloud_retry_initial_ms = 1000;
+  int cloud_retry_max_ms = 30000;
   // The write mode of requests that name none: LOCAL_ONLY, LOCAL_FIRST,
   // WRITE_THROUGH or CLOUD_ONLY. Empty: LOCAL_FIRST with a cloud store,
   // LOCAL_ONLY without.
@@ -71,9 +79,12 @@ struct Options {
 class Server {
  public:
   // Validates options, opens the store, applies migrations to the master and
-  // every tenant, and starts serving (with health and reflection).
-  // INVALID_ARGUMENT for bad options, FAILED_PRECONDITION for bad folders or
-  // migrations, UNAVAILABLE when the address cannot be bound.
+  // every tenant, connects the cloud store when there is one, and starts
+  // serving (with health and reflection). A cloud that cannot be reached
+  // does not stop it (server/cloud.h): its health entry stays NOT_SERVING
+  // until it connects. INVALID_ARGUMENT for bad options, FAILED_PRECONDITION
+  // for bad folders or migrations, or a cloud that answers and cannot be
+  // used; UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const Options& options);
   ~Server();
 

@@ -83,6 +83,12 @@ class CloudStore {
   // or migrated by this process; -1 before it is known.
   virtual int64_t SchemaVersion() const = 0;
 
+  // False while the store has not reached its database yet (a gateway that
+  // started while its cloud was down): then every call fails (UNAVAILABLE,
+  // or the error that keeps it from connecting) and SchemaVersion is -1.
+  // Once true it stays true; later outages fail calls UNAVAILABLE.
+  virtual bool Connected() const { return true; }
+
   // Applies `ops` (one tenant's, in outbox order, at most one per row) set
   // by set, each only if its version is newer than the cloud row's or
   // tombstone's; returns one outcome per op, in order. An op the cloud

@@ -21,7 +21,9 @@
 //   (types, names), the op is dead-lettered, holding back only later ops of
 //   its own row.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
-//   it (Ping) after a cool-down to close again.
+//   it (Ping) after a cool-down to close again. A cloud store not connected
+//   yet (CloudStore::Connected) reads as an open breaker: nothing is pushed
+//   and nothing counts as a failure until it connects.
 // - Schema first: an op waits, without failing, until the cloud schema has
 //   reached the version it was written under.
 // Counters are kept in memory (loaded from each outbox once at start), so
@@ -160,6 +162,7 @@ class SyncEngine {
   // The cloud schema changed: ops waiting for it may go.
   void SchemaChanged();
 
+  // The breaker; kOpen too while the cloud store is not connected yet.
   BreakerState breaker() const;
 
  private:

@@ -281,6 +281,7 @@ void SyncEngine::CloudFailed() {
 }
 
 bool SyncEngine::CloudAllowed() {
+  if (!cloud_->Connected()) return false;  // nothing to call yet; no failure either
   {
     absl::MutexLock lock(&breaker_mu_);
     if (breaker_ == BreakerState::kClosed) return true;
@@ -297,6 +298,7 @@ bool SyncEngine::CloudAllowed() {
 }
 
 BreakerState SyncEngine::breaker() const {
+  if (!cloud_->Connected()) return BreakerState::kOpen;
   absl::MutexLock lock(&breaker_mu_);
   return breaker_;
 }

@@ -369,7 +369,9 @@ TEST_F(CloudStoreTest, ACallHeldByABouncerWhileTheServerIsDownEndsAtItsDeadline)
 }
 
 // --cloud_url may be a URI as well as key=value pairs; a refused connect
-// says what to fix, without the password.
+// says what to fix, without the password, with a code that says a retry
+// will not help (the gateway does not start on it); a server that is not
+// there is UNAVAILABLE (the gateway starts without it).
 TEST(CloudConnectTest, UrisWorkAndRefusalsSayWhatToFix) {
   ConnInfo();  // the database exists
   const std::string port = std::to_string(testing::PgServer::Shared().port());
@@ -382,14 +384,29 @@ TEST(CloudConnectTest, UrisWorkAndRefusalsSayWhatToFix) {
   EXPECT_TRUE(PgCloudStore::Create(o, absl::Now() + absl::Seconds(20)).ok());
   o.connection_string = "postgresql://postgres:S3cretPW@127.0.0.1:" + port + "/no_such_db";
   auto missing = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(missing.status().message(), HasSubstr("does not exist"));
   EXPECT_THAT(missing.status().message(), Not(HasSubstr("S3cretPW")));
-  o.connection_string = "host=127.0.0.1 port=" + port + " passwrd=S3cretPW";
-  auto garbled = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
-  EXPECT_EQ(garbled.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(garbled.status().message(), HasSubstr("not a valid"));
-  EXPECT_THAT(garbled.status().message(), Not(HasSubstr("S3cretPW")));
+  o.connection_string = "postgresql://nobody_here:S3cretPW@127.0.0.1:" + port + "/cloud_store_test";
+  auto no_role = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(no_role.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(no_role.status().message(), Not(HasSubstr("S3cretPW")));
+  // Malformed strings are refused before any connect: an unknown key, a
+  // broken URI, a bad value libpq finds only when it connects.
+  for (const std::string& garbled :
+       {"host=127.0.0.1 port=" + port + " passwrd=S3cretPW", std::string("postgresql://postgres:S3cretPW@[::1/db"),
+        "host=127.0.0.1 port=x" + port + " password=S3cretPW"}) {
+    o.connection_string = garbled;
+    auto refused = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+    EXPECT_THAT(refused.status().message(), HasSubstr("not a valid"));
+    EXPECT_THAT(refused.status().message(), Not(HasSubstr("S3cretPW")));
+  }
+  // Nothing listening: not there yet, which a later try may find.
+  o.connection_string = "host=127.0.0.1 port=1 dbname=cloud_store_test password=S3cretPW";
+  auto absent = PgCloudStore::Create(o, absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(absent.status().code(), absl::StatusCode::kUnavailable) << absent.status();
+  EXPECT_THAT(absent.status().message(), Not(HasSubstr("S3cretPW")));
 }
 
 TEST_F(CloudStoreTest, ReplicasMigratingTogetherTakeTurns) {

@@ -1,5 +1,7 @@
 #include "store/postgres/pg_pool.h"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -29,26 +31,45 @@ std::string WithConnectTimeout(const std::string& conninfo, absl::Duration timeo
   return absl::StrCat(conninfo, " connect_timeout=", seconds);
 }
 
-// What a failed connect says, in the gateway's words (libpq's own text can
-// name hosts and users; never the password, but it stays in the log).
-absl::Status ConnectFailed(const std::exception& e) {
+// Why a connect failed, in the gateway's words (libpq's own text can name
+// hosts and users; it is never passed on, nor logged).
+struct ConnectFailure {
+  enum Kind {
+    kUnreachable,  // no answer, or not now (down, starting up, overloaded)
+    kRefused,      // the server answered and refused the user, password or database
+    kMalformed,    // libpq cannot use the string itself
+  };
+  Kind kind = kUnreachable;
+  const char* why = "";  // kRefused: what to fix
+};
+
+ConnectFailure Classify(const std::exception& e) {
   const std::string what = e.what();
   if (absl::StrContains(what, "authentication failed") || absl::StrContains(what, "no password supplied") ||
       absl::StrContains(what, "no pg_hba.conf entry")) {
-    return errors::CloudConnectRefused("it refused the user name or password in --cloud_url");
+    return {ConnectFailure::kRefused, "it refused the user name or password in --cloud_url"};
   }
   if (absl::StrContains(what, "does not exist")) {
-    return errors::CloudConnectRefused("the database or user named in --cloud_url does not exist");
+    return {ConnectFailure::kRefused, "the database or user named in --cloud_url does not exist"};
   }
   if (absl::StrContains(what, "invalid connection option") || absl::StrContains(what, "invalid URI") ||
       absl::StrContains(what, "missing \"=\"") || absl::StrContains(what, "invalid integer value") ||
-      absl::StrContains(what, "unterminated quoted string")) {
-    return errors::CloudConnectRefused("--cloud_url is not a valid libpq connection string or URI");
+      absl::StrContains(what, "unterminated quoted string") || absl::StrContains(what, "invalid sslmode value")) {
+    return {ConnectFailure::kMalformed, ""};
   }
-  return MapPgError(e, "connecting");
+  return {ConnectFailure::kUnreachable, ""};
 }
 
 }  // namespace
+
+bool ParsesAsConnInfo(const std::string& conninfo) {
+  char* error = nullptr;  // may quote the string: never shown
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (parsed == nullptr) return false;
+  PQconninfoFree(parsed);
+  return true;
+}
 
 PgPool::PgPool(Options options)
     : options_(std::move(options)), conninfo_(WithConnectTimeout(options_.conninfo, options_.connect_timeout)) {}
@@ -59,7 +80,11 @@ PgPool::~PgPool() {
   idle_.clear();
 }
 
-absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
+absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) { return Lend(deadline, /*first=*/false); }
+
+absl::Status PgPool::Open(absl::Time deadline) { return Lend(deadline, /*first=*/true).status(); }
+
+absl::StatusOr<PgPool::Lease> PgPool::Lend(absl::Time deadline, bool first) {
   {
     absl::MutexLock lock(&mu_);
     struct Ready {
@@ -87,7 +112,20 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) {
       absl::MutexLock lock(&mu_);
       --open_;
     }
-    return ConnectFailed(e);
+    const ConnectFailure failure = Classify(e);
+    switch (failure.kind) {
+      case ConnectFailure::kRefused:
+        return first ? errors::CloudUrlRefused(failure.why) : errors::CloudConnectRefused(failure.why);
+      case ConnectFailure::kMalformed:
+        return first ? errors::CloudUrlMalformed()
+                     : errors::CloudConnectRefused("--cloud_url is not a valid libpq connection string or URI");
+      case ConnectFailure::kUnreachable:
+        // The first contact's caller says it once (it may try again and
+        // again while the cloud is down); later ones are logged here.
+        if (first) return errors::StoreUnavailable("the cloud database cannot be reached");
+        return MapPgError(e, "connecting");
+    }
+    return MapPgError(e, "connecting");
   }
 }
 

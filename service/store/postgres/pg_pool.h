@@ -14,6 +14,10 @@
 
 namespace datagate::store::postgres {
 
+// Whether libpq can parse `conninfo` (a key=value string or a URI), without
+// connecting.
+bool ParsesAsConnInfo(const std::string& conninfo);
+
 // Thread-safe. At most `size` connections are open (idle + lent); Acquire
 // waits for one until the call's deadline. Connections are opened lazily,
 // so the pool reconnects by itself after the server comes back: a
@@ -55,8 +59,16 @@ class PgPool {
   ~PgPool();
 
   // A connection, idle or newly opened. DEADLINE_EXCEEDED when none is free
-  // by `deadline`; UNAVAILABLE when the server cannot be reached.
+  // by `deadline`; UNAVAILABLE when the server cannot be reached, or when it
+  // refuses the connection (a running gateway waits that out too).
   absl::StatusOr<Lease> Acquire(absl::Time deadline);
+  // The first contact: opens a connection (kept idle for the next Acquire)
+  // and tells a server that cannot be reached, which may come later
+  // (UNAVAILABLE, not logged: the caller says it), from a connection string
+  // that cannot work: INVALID_ARGUMENT when libpq cannot parse it,
+  // FAILED_PRECONDITION when the server refuses its user, password or
+  // database. DEADLINE_EXCEEDED as Acquire.
+  absl::Status Open(absl::Time deadline);
   // `SELECT 1` on a pooled connection: OK, UNAVAILABLE, or DEADLINE_EXCEEDED.
   absl::Status Ping(absl::Time deadline);
   // Closes every idle connection (after a break: they are likely broken).
@@ -65,6 +77,8 @@ class PgPool {
   int open() const;  // connections open or being opened (for tests)
 
  private:
+  // Acquire, with Open's errors when `first`.
+  absl::StatusOr<Lease> Lend(absl::Time deadline, bool first);
   void Return(std::unique_ptr<pqxx::connection> conn, bool discard);
 
   const Options options_;

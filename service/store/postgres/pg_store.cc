@@ -16,7 +16,11 @@ absl::StatusOr<std::unique_ptr<PgCloudStore>> PgCloudStore::Create(const Options
   }
   if (options.pool_size < 1) return errors::InvalidOption("pool_size", "must be at least 1");
   if (options.sync_chunk_rows < 1) return errors::InvalidOption("sync_chunk_rows", "must be at least 1");
+  if (!ParsesAsConnInfo(options.connection_string)) return errors::CloudUrlMalformed();
   auto core = std::make_shared<PgCore>(options);
+  // The first contact tells a server that is not there (yet) from a
+  // connection string it refuses; the connection stays for the bootstrap.
+  RETURN_IF_ERROR(core->pool().Open(deadline));
   std::shared_ptr<const PgCatalog> catalog;
   RETURN_IF_ERROR(core->Run("bootstrap", deadline, "", PgCore::Mode::kBootstrap,
                             [&](pqxx::transaction_base& tx, const PgCatalog&) -> absl::Status {

@@ -54,11 +54,21 @@ class PgCloudStore final : public CloudStore {
   };
 
   // Connects, creates the schema and the gateway's tables when missing
-  // (under the schema's migration lock), and reads the catalog.
-  // INVALID_ARGUMENT for bad options; UNAVAILABLE when the server cannot be
-  // reached; DEADLINE_EXCEEDED at `deadline`; FAILED_PRECONDITION naming the
-  // table when a table's primary key does not start with tenant_id (the
-  // gateway must not start on such a schema).
+  // (under the schema's migration lock), and reads the catalog. Errors say
+  // whether trying again later can help:
+  // - UNAVAILABLE (and ABORTED, UNKNOWN, DEADLINE_EXCEEDED at `deadline`):
+  //   the server cannot be reached or is busy now; it may come later (the
+  //   gateway then starts without it and tries again: server/cloud.h).
+  //   Note that the connect itself is bounded by connect_timeout, not by
+  //   `deadline`.
+  // - INVALID_ARGUMENT: bad options, or a connection string libpq cannot
+  //   parse (checked before connecting).
+  // - FAILED_PRECONDITION: the server refused the connection string's user,
+  //   password or database; or a table's primary key does not start with
+  //   tenant_id (named in the message): the gateway must not serve such a
+  //   schema.
+  // Once created, a refused or broken connection is UNAVAILABLE like any
+  // outage.
   static absl::StatusOr<std::unique_ptr<PgCloudStore>> Create(const Options& options,
                                                               absl::Time deadline = absl::InfiniteFuture());
   ~PgCloudStore() override;
