@@ -61,6 +61,7 @@ double ApplySyncRate(const std::string& conninfo, int64_t ops, int batch) {
 
 double RawUpsertRate(const std::string& conninfo, int64_t ops, int batch) {
   pqxx::connection c(conninfo);
+  pqxx::nontransaction(c).exec("SET jit = off");  // as ApplySync's statements run
   {
     pqxx::work tx(c);
     tx.exec(absl::StrCat("CREATE SCHEMA bench_raw; SET LOCAL search_path TO bench_raw; ", kTable,
