@@ -28,11 +28,14 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -614,6 +617,24 @@ void PrintPhases(const Phases& ph) {
 
 // LOCAL_ONLY and LOCAL_FIRST (and CLOUD_ONLY when `cloud_only`) create p50,
 // medians of rounds, beside a plain SQLite insert. `tag` names the setting.
+// CPU seconds (user + system) of the tasks under `dir` (/proc or
+// /proc/self/task) whose name is `comm`.
+double CpuSeconds(const std::string& dir, const std::string& comm) {
+  double ticks = 0;
+  for (const auto& task : std::filesystem::directory_iterator(dir)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    if (line.substr(open + 1, close - open - 1) != comm) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), {}};
+    if (f.size() > 12) ticks += std::atof(f[11].c_str()) + std::atof(f[12].c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 std::map<std::string, double> CreateP50(Gateway& g, const std::string& tag, bool cloud_only) {
   std::map<std::string, std::vector<double>> p50s;
   std::atomic<int64_t> next{0};
@@ -628,6 +649,9 @@ std::map<std::string, double> CreateP50(Gateway& g, const std::string& tag, bool
     if (round % 2 == 0) std::swap(modes[0], modes[1]);  // neither always goes first
     if (cloud_only) modes.emplace_back("CLOUD_ONLY", v1::CLOUD_ONLY);
     auto run = [&](const std::string& name, v1::WriteMode mode) {
+      const int64_t first = next.load();
+      const double workers = CpuSeconds("/proc/self/task", "dg-sync-worker");
+      const double backends = CpuSeconds("/proc", "postgres");
       r = Measure(1, [&](int, int64_t) {
         const int64_t i = next++;
         v1::Row row;
@@ -637,6 +661,14 @@ std::map<std::string, double> CreateP50(Gateway& g, const std::string& tag, bool
       });
       Print("gateway CreateRow " + name, r);
       p50s[name].push_back(r.p50_us);
+      if (mode == v1::LOCAL_FIRST) {
+        // What pushing them cost, per create: the sync workers' CPU and the
+        // cloud's (every postgres process: the cloud runs on this machine).
+        const double n = static_cast<double>(std::max<int64_t>(1, next.load() - first));
+        std::printf("    CPU per create while it ran: sync workers %.1f us, postgres %.1f us\n",
+                    (CpuSeconds("/proc/self/task", "dg-sync-worker") - workers) * 1e6 / n,
+                    (CpuSeconds("/proc", "postgres") - backends) * 1e6 / n);
+      }
     };
     for (const auto& [name, mode] : modes) run(name, mode);
     // Diagnosis: the same writes with the drain paused (the outbox insert
