@@ -302,7 +302,14 @@ absl::Status AdminOnly(absl::string_view method) {
       absl::StrCat(method, " is for administrators: send the metadata 'x-datagate-admin: true'"));
 }
 
-absl::Status FlushIncomplete(int64_t settled, int64_t total) {
+absl::Status FlushIncomplete(int64_t settled, int64_t total, absl::string_view why) {
+  if (!why.empty()) {
+    return absl::DeadlineExceededError(absl::StrCat("the deadline passed before the sync queue was flushed: ", settled,
+                                                    " of ", total,
+                                                    " operations committed before the call were applied or "
+                                                    "dead-lettered; ",
+                                                    why));
+  }
   return absl::DeadlineExceededError(absl::StrCat(
       "the deadline passed before the sync queue was flushed: ", settled, " of ", total,
       " operations committed before the call were applied or dead-lettered; call again (with a longer deadline) "
@@ -335,10 +342,10 @@ absl::Status CloudUrlMalformed() {
       "postgresql://user@host:port/database?option=value)");
 }
 
-absl::Status CloudNotConnectedYet(absl::string_view what) {
+absl::Status CloudNotConnectedYet(absl::string_view what, absl::string_view instead) {
   return absl::UnavailableError(absl::StrCat(
       "the cloud store is not reachable yet (the gateway started without it and keeps trying to connect), so ", what,
-      " cannot run now; retry later, or use a local write mode or read source"));
+      " cannot run now: retry later", instead.empty() ? "" : ", or ", instead));
 }
 
 absl::Status NulInCloudText(absl::string_view table, absl::string_view column) {

@@ -167,7 +167,8 @@ absl::Status CorruptOutbox(int64_t seq);
 // An admin-only call without the admin flag (PERMISSION_DENIED).
 absl::Status AdminOnly(absl::string_view method);
 // FlushSync's deadline passed first (DEADLINE_EXCEEDED), with its progress.
-absl::Status FlushIncomplete(int64_t settled, int64_t total);
+// `why` (may be empty) says what holds the rest back when the engine knows.
+absl::Status FlushIncomplete(int64_t settled, int64_t total, absl::string_view why = "");
 // The cloud is down and the breaker open (UNAVAILABLE): `what` is refused.
 absl::Status CloudDown(absl::string_view what);
 // A constraint the cloud checks at commit (a deferred foreign key) refused
@@ -189,8 +190,8 @@ absl::Status CloudUrlRefused(absl::string_view why);
 absl::Status CloudUrlMalformed();
 // UNAVAILABLE: the gateway started while its cloud store could not be
 // reached, and has not connected to it yet (it keeps trying): `what` is
-// refused for now.
-absl::Status CloudNotConnectedYet(absl::string_view what);
+// refused for now; `instead` (may be empty) says what works meanwhile.
+absl::Status CloudNotConnectedYet(absl::string_view what, absl::string_view instead = "");
 // ---- The cloud store (PostgreSQL) ----
 
 // INVALID_ARGUMENT: a create in the cloud does not give key column

@@ -62,7 +62,7 @@ class CloudLink::SchemaView final : public store::Database {
   using Database::Write;
 
  private:
-  static constexpr char kWhat[] = "the migration target 'cloud' needs it: retry later";
+  static constexpr char kWhat[] = "the migration target 'cloud'";
   store::CloudStore* Ready() const { return link_->ready_.load(std::memory_order_acquire); }
   CloudLink* const link_;
 };
@@ -197,15 +197,15 @@ void CloudLink::Report(const absl::Status& status, absl::Duration next) {
       text, absl::FormatDuration(next));
 }
 
-absl::Status CloudLink::NotConnected(absl::string_view what) const {
+absl::Status CloudLink::NotConnected(absl::string_view what, absl::string_view instead) const {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
-  return errors::CloudNotConnectedYet(what);
+  return errors::CloudNotConnectedYet(what, instead);
 }
 
 absl::StatusOr<std::shared_ptr<store::Database>> CloudLink::Tenant(const std::string& tenant_id) {
   if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->Tenant(tenant_id);
-  return NotConnected("cloud reads and writes need it: retry later, or use a local write mode or read source");
+  return NotConnected("cloud reads and writes", "use a local write mode or read source");
 }
 
 int64_t CloudLink::SchemaVersion() const {
@@ -217,17 +217,17 @@ absl::StatusOr<std::vector<store::SyncOutcome>> CloudLink::ApplySync(const std::
                                                                      const std::vector<store::SyncOp>& ops,
                                                                      absl::Time deadline) {
   if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->ApplySync(tenant_id, ops, deadline);
-  return errors::CloudNotConnectedYet("queued writes wait for it");
+  return errors::CloudNotConnectedYet("pushing queued writes");
 }
 
 absl::Status CloudLink::DeleteTenantData(const std::string& tenant_id, absl::Time deadline) {
   if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->DeleteTenantData(tenant_id, deadline);
-  return NotConnected("deleting a tenant, whose cloud rows go with it, needs it: retry later");
+  return NotConnected("deleting a tenant (its cloud rows go with it)");
 }
 
 absl::Status CloudLink::Ping(absl::Time deadline) {
   if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->Ping(deadline);
-  return errors::CloudNotConnectedYet("a ping needs it");
+  return errors::CloudNotConnectedYet("a ping");
 }
 
 }  // namespace datagate::server

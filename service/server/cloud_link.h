@@ -93,7 +93,7 @@ class CloudLink final : public store::CloudStore {
   // One attempt; publishes the store when it succeeds.
   absl::Status Attempt();
   // Why a call for `what` fails now (the store is not connected).
-  absl::Status NotConnected(absl::string_view what) const;
+  absl::Status NotConnected(absl::string_view what, absl::string_view instead = "") const;
   // Logs an attempt's failure that Start did not report.
   void Report(const absl::Status& status, absl::Duration next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

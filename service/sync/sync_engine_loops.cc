@@ -403,7 +403,15 @@ absl::Status SyncEngine::Flush(const std::optional<std::string>& tenant, absl::T
   }
   if (settled) *settled = start_total - left;
   if (total) *total = start_total;
-  if (left > 0) return errors::FlushIncomplete(start_total - left, start_total);
+  if (left > 0) {
+    // A longer deadline helps only while the queue moves: say when it cannot.
+    const char* why = paused_ ? "sync is paused: call ResumeSync, then FlushSync again"
+                      : breaker() != BreakerState::kClosed
+                          ? "the cloud store is unreachable (the circuit breaker is open): the rest waits on disk and "
+                            "goes once it answers; see GetSyncStats"
+                          : "";
+    return errors::FlushIncomplete(start_total - left, start_total, why);
+  }
   return absl::OkStatus();
 }
 

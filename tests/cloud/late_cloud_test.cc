@@ -176,7 +176,9 @@ TEST(LateCloudTest, StartsWithoutTheCloudServesLocallyAndCatchesUpWhenItComes) {
   grpc::Status cloud_only =
       c.Create(R"({"table": "customers", "row": {"id": 50, "name": "C", "email": "c@x"}})", v1::CLOUD_ONLY, &row);
   EXPECT_EQ(cloud_only.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(cloud_only.error_message(), HasSubstr("not reachable yet"));
+  EXPECT_EQ(cloud_only.error_message(),
+            "the cloud store is not reachable yet (the gateway started without it and keeps trying to connect), so "
+            "cloud reads and writes cannot run now: retry later, or use a local write mode or read source");
   grpc::Status cloud_read = c.Get("customers", R"({"id": 1})", v1::CLOUD, &row);
   EXPECT_EQ(cloud_read.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(cloud_read.error_message(), HasSubstr("not reachable yet"));

@@ -189,7 +189,9 @@ TEST_F(SyncEngineTest, AnOutageOpensTheBreakerAndLosesNothing) {
   for (int i = 0; i < 300; ++i) Put("t2", i, "x");
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(engine_->breaker(), BreakerState::kOpen);
-  EXPECT_EQ(Flush(absl::Milliseconds(100)).code(), absl::StatusCode::kDeadlineExceeded);
+  const absl::Status down = Flush(absl::Milliseconds(100));
+  EXPECT_EQ(down.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(down.message()), ::testing::HasSubstr("the circuit breaker is open"));
   EXPECT_EQ(engine_->GetStats(std::nullopt).total.pending, 300);
   EXPECT_EQ(engine_->GetStats(std::nullopt).total.dead, 0);  // an outage is not the ops' fault
   cloud_.down = false;
@@ -226,7 +228,9 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
   ASSERT_TRUE(Flush().ok());
   engine_->Pause();
   Put("t1", 2, "b");
-  EXPECT_EQ(Flush(absl::Milliseconds(150)).code(), absl::StatusCode::kDeadlineExceeded);
+  const absl::Status paused = Flush(absl::Milliseconds(150));
+  EXPECT_EQ(paused.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(paused.message()), ::testing::HasSubstr("sync is paused: call ResumeSync"));
   EXPECT_EQ(cloud_.LiveRows(), 1u);
   engine_->Resume();
   ASSERT_TRUE(Flush().ok());
