@@ -31,6 +31,24 @@ absl::Time AnswerBy(absl::Time deadline) {
   return deadline - std::clamp(left / 100, absl::Milliseconds(250), absl::Seconds(2));
 }
 
+// How long a cloud call may take. CLOUD (and CLOUD_ONLY): until the
+// gateway must answer (AnswerBy), so a slow cloud gets the gateway's own
+// DEADLINE_EXCEEDED, not the client's. CLOUD_IF_AVAILABLE: half of that (at
+// most 5 s without a deadline), so a slow cloud leaves time to read locally.
+absl::Time CloudDeadline(absl::Time deadline, bool leave_time_for_local) {
+  const absl::Time now = absl::Now();
+  if (!leave_time_for_local) return AnswerBy(deadline);
+  if (deadline == absl::InfiniteFuture()) return now + absl::Seconds(5);
+  const absl::Time by = AnswerBy(deadline);
+  return by <= now ? by : now + (by - now) / 2;
+}
+
+// Whether a CLOUD_IF_AVAILABLE read that failed this way reads locally: the
+// cloud is down or too slow for the call.
+bool LocalInstead(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
 absl::StatusOr<std::shared_ptr<store::Database>> Hybrid::Cloud(const std::string& tenant, absl::Time deadline) {
   // The tenant must be registered here: the cloud has no registry of its own.
   RETURN_IF_ERROR(tenants_->Open(tenant, deadline).status());
@@ -58,7 +76,9 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
   WriteOutcome out;
   if (mode == WriteMode::kCloudOnly) {
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, Cloud(tenant, request.deadline));
-    ASSIGN_OR_RETURN(out.rows, core::Write(*db, request, limits_));
+    WriteRequest cloud_request = request;
+    cloud_request.deadline = CloudDeadline(request.deadline, false);
+    ASSIGN_OR_RETURN(out.rows, core::Write(*db, cloud_request, limits_));
     out.sync.assign(out.rows.size(), CloudSync::kApplied);
     return out;
   }
@@ -103,11 +123,12 @@ absl::StatusOr<bool> Hybrid::UseCloud(ReadSource source) const {
 absl::StatusOr<StoredRow> Hybrid::Get(const std::string& tenant, ReadSource source, const GetSpec& spec) {
   ASSIGN_OR_RETURN(const bool cloud, UseCloud(source));
   if (cloud) {
-    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, spec.deadline);
-    absl::StatusOr<StoredRow> row = db.ok() ? GetRow(**db, spec, limits_) : db.status();
-    const bool fall_back =
-        source == ReadSource::kCloudIfAvailable && !row.ok() && row.status().code() == absl::StatusCode::kUnavailable;
-    if (!fall_back) return row;
+    const bool optional = source == ReadSource::kCloudIfAvailable;
+    GetSpec cloud_spec = spec;
+    cloud_spec.deadline = CloudDeadline(spec.deadline, optional);
+    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, cloud_spec.deadline);
+    absl::StatusOr<StoredRow> row = db.ok() ? GetRow(**db, cloud_spec, limits_) : db.status();
+    if (!optional || row.ok() || !LocalInstead(row.status())) return row;
   }
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
   return GetRow(*db, spec, limits_);
@@ -116,13 +137,13 @@ absl::StatusOr<StoredRow> Hybrid::Get(const std::string& tenant, ReadSource sour
 absl::StatusOr<ListPage> Hybrid::List(const std::string& tenant, ReadSource source, ListSpec spec) {
   ASSIGN_OR_RETURN(const bool cloud, UseCloud(source));
   if (cloud) {
-    spec.token_scope = "cloud";
-    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, spec.deadline);
-    absl::StatusOr<ListPage> page = db.ok() ? ListRows(**db, spec, limits_) : db.status();
-    const bool fall_back =
-        source == ReadSource::kCloudIfAvailable && !page.ok() && page.status().code() == absl::StatusCode::kUnavailable;
-    if (!fall_back) return page;
-    spec.token_scope.clear();
+    const bool optional = source == ReadSource::kCloudIfAvailable;
+    ListSpec cloud_spec = spec;
+    cloud_spec.token_scope = "cloud";
+    cloud_spec.deadline = CloudDeadline(spec.deadline, optional);
+    absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, cloud_spec.deadline);
+    absl::StatusOr<ListPage> page = db.ok() ? ListRows(**db, cloud_spec, limits_) : db.status();
+    if (!optional || page.ok() || !LocalInstead(page.status())) return page;
   }
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
   return ListRows(*db, spec, limits_);

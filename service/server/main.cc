@@ -8,6 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -80,7 +82,12 @@ void FromEnv(absl::Flag<T>& flag, const char* env) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("datagate: a gRPC data gateway over SQLite (see README.md)");
+  absl::SetProgramUsageMessage("datagate: a gRPC data gateway over SQLite and PostgreSQL (see README.md)");
+  // --help lists the gateway's own flags (those of this file), not only
+  // --helpfull's everything.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "server/main.cc"); };
+  absl::SetFlagsUsageConfig(usage);
   FromEnv(FLAGS_listen, "DATAGATE_LISTEN");
   FromEnv(FLAGS_data_dir, "DATAGATE_DATA_DIR");
   FromEnv(FLAGS_migrations_dir, "DATAGATE_MIGRATIONS_DIR");

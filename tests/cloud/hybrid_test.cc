@@ -310,6 +310,48 @@ TEST_P(HybridTest, APoisonWriteIsDeadLetteredListedAndRetriedWhileOthersFlow) {
   EXPECT_EQ(Stats().total().dead_lettered(), 0);
 }
 
+// A cloud too slow for the call (a table locked there): CLOUD_IF_AVAILABLE
+// reads locally in time; CLOUD and CLOUD_ONLY get the gateway's own
+// DEADLINE_EXCEEDED before the caller's deadline, not gRPC's.
+TEST_P(HybridTest, ASlowCloudLeavesTimeToReadLocallyAndAnswersInTime) {
+  StartGateway();
+  Create(R"({"table": "customers", "row": {"name": "Ann", "email": "ann@x"}})", v1::LOCAL_FIRST);
+  Flush();
+  pqxx::connection locker(*url_);
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
+  auto call = [&](const std::function<grpc::Status(grpc::ClientContext*)>& fn, absl::Duration* took) {
+    auto ctx = Ctx(tenant_);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
+    const absl::Time start = absl::Now();
+    grpc::Status s = fn(ctx.get());
+    *took = absl::Now() - start;
+    return s;
+  };
+  absl::Duration took;
+  v1::Row row;
+  auto get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  get.set_read_source(v1::CLOUD_IF_AVAILABLE);
+  grpc::Status s = call([&](grpc::ClientContext* c) { return server_->data().GetRow(c, get, &row); }, &took);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(row.fields().fields().at("name").string_value(), "Ann");
+  EXPECT_LT(took, absl::Milliseconds(1000));
+  get.set_read_source(v1::CLOUD);
+  s = call([&](grpc::ClientContext* c) { return server_->data().GetRow(c, get, &row); }, &took);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(s.error_message(), "Deadline Exceeded") << "the gateway's own answer";
+  EXPECT_LT(took, absl::Milliseconds(1000));
+  auto create =
+      FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"id": 9, "name": "B", "email": "b@x"}})");
+  create.set_write_mode(v1::CLOUD_ONLY);
+  s = call([&](grpc::ClientContext* c) { return server_->data().CreateRow(c, create, &row); }, &took);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(s.error_message(), "Deadline Exceeded");
+  EXPECT_LT(took, absl::Milliseconds(1000));
+  lock.abort();
+  EXPECT_EQ(CloudCount("customers"), 1) << "the timed-out CLOUD_ONLY create wrote nothing";
+}
+
 TEST_P(HybridTest, AnOutageLosesNoAcknowledgedWrite) {
   tenant_ = "outage";
   StartGateway();
