@@ -122,8 +122,11 @@ class SqliteDatabase final : public Database, public Outbox {
   // Keeps versions from repeating for a key: a delete leaves a tombstone,
   // a row made over one continues from its version (and `row` says so).
   void TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key, StoredRow* row);
-  // Appends the row's state to the outbox; returns the entry's seq.
-  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op, const std::string& key,
+  // Records that `key` of `table` was deleted, leaving it at `version`.
+  static void WriteTombstone(Connection& conn, const std::string& table, const std::string& key, int64_t version);
+  // Appends the row's state to the outbox (with `deleted`, its delete, at
+  // version row.version + 1); returns the entry's seq.
+  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted, const std::string& key,
                   const StoredRow& row, int64_t now);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(Connection& conn, const WriteOptions& options);
   void RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows, int64_t now);

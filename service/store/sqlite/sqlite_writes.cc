@@ -92,48 +92,31 @@ absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalo
   return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
 }
 
-namespace {
-
-// The row's key, in key order, from `fields` (a row or a key).
-std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& fields) {
-  std::vector<Field> key;
-  for (size_t index : t.primary_key) {
-    const std::string& name = t.columns[index].name;
-    for (const Field& f : fields) {
-      if (f.column == name) key.push_back(f);
-    }
-  }
-  return key;
+void SqliteDatabase::WriteTombstone(Connection& conn, const std::string& table, const std::string& key,
+                                    int64_t version) {
+  const Value table_value = table;
+  const Value key_value = Blob{key};
+  const Value version_value = version;
+  SQLite::Statement& tomb = conn.Prepare(
+      "INSERT INTO _dg_tombstones(tbl, key, version) VALUES (?, ?, ?) "
+      "ON CONFLICT (tbl, key) DO UPDATE SET version = excluded.version");
+  Bind(tomb, 1, table_value);
+  Bind(tomb, 2, key_value);
+  Bind(tomb, 3, version_value);
+  tomb.exec();
 }
-
-// The key as the outbox and tombstones keep it: one encoded row of the key
-// columns (deterministic, so equal keys give equal bytes).
-std::string EncodeKey(const std::vector<Field>& key) {
-  StoredRow row;
-  row.fields = key;
-  return EncodeRows({row});
-}
-
-}  // namespace
 
 void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key,
                                   StoredRow* row) {
-  const Value table = t.name;
-  const Value key_value = Blob{key};
   if (op.kind == WriteKind::kDelete) {
     // The tombstone's version is the one the delete gives the row.
-    const Value version = row->version + 1;
-    SQLite::Statement& tomb = conn.Prepare(
-        "INSERT INTO _dg_tombstones(tbl, key, version) VALUES (?, ?, ?) "
-        "ON CONFLICT (tbl, key) DO UPDATE SET version = excluded.version");
-    Bind(tomb, 1, table);
-    Bind(tomb, 2, key_value);
-    Bind(tomb, 3, version);
-    tomb.exec();
+    WriteTombstone(conn, t.name, key, row->version + 1);
     return;
   }
   if (op.kind == WriteKind::kUpdate) return;
   // A row made over a tombstone continues from its version.
+  const Value table = t.name;
+  const Value key_value = Blob{key};
   SQLite::Statement& revive = conn.Prepare("DELETE FROM _dg_tombstones WHERE tbl = ? AND key = ? RETURNING version");
   Bind(revive, 1, table);
   Bind(revive, 2, key_value);
@@ -152,9 +135,8 @@ void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteO
   row->version = tomb + 1;
 }
 
-int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op,
+int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted,
                                 const std::string& key, const StoredRow& row, int64_t now) {
-  const bool deleted = op.kind == WriteKind::kDelete;
   const Value table = t.name;
   const Value key_value = Blob{key};
   const Value deleted_value = int64_t{deleted ? 1 : 0};
@@ -251,10 +233,11 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           if (row.ok()) {
             try {
               const Table& t = *catalog.Find(ops[i].table);
-              const std::string key = EncodeKey(KeyOf(t, ops[i].kind == WriteKind::kDelete ? ops[i].key : row->fields));
+              const bool deleted = ops[i].kind == WriteKind::kDelete;
+              const std::string key = EncodeKey(KeyOf(t, deleted ? ops[i].key : row->fields));
               TrackVersion(conn, t, ops[i], key, &*row);
               if (options.enqueue) {
-                const int64_t seq = Enqueue(conn, catalog, t, ops[i], key, *row, now);
+                const int64_t seq = Enqueue(conn, catalog, t, deleted, key, *row, now);
                 if (options.enqueued != nullptr) options.enqueued->push_back(seq);
               }
             } catch (const std::exception& e) {
