@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "store/sqlite/cascades.h"
 #include "store/sqlite/sql.h"
 #include "store/sqlite/sqlite_database.h"
 
@@ -90,6 +91,29 @@ absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalo
   SQLite::Statement& p = probe.Prepare(conn);
   if (!p.executeStep()) return errors::RowNotFound(t->name, DescribeFields(op.key));
   return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
+}
+
+absl::Status SqliteDatabase::TrackOp(Connection& conn, const Catalog& catalog, const WriteOp& op, Cascades& cascades,
+                                     const WriteOptions& options, int64_t now, StoredRow* row,
+                                     std::vector<int64_t>* cascade_seqs) {
+  const Table& t = *catalog.Find(op.table);
+  const bool deleted = op.kind == WriteKind::kDelete;
+  const std::string key = EncodeKey(KeyOf(t, deleted ? op.key : row->fields));
+  // Nothing but a pointer check when no trigger or foreign-key action fired.
+  if (cascades.pending()) {
+    RETURN_IF_ERROR(cascades.Collect());
+    RETURN_IF_ERROR(FoldOwnRow(conn, cascades, t, op, key, row));
+  }
+  TrackVersion(conn, t, op, key, row);
+  if (options.enqueue) {
+    const int64_t seq = Enqueue(conn, catalog, t, deleted, key, *row, now);
+    if (options.enqueued != nullptr) options.enqueued->push_back(seq);
+  }
+  // The op's entry comes first: per row, the cloud applies entries in order.
+  if (cascades.pending() || !cascades.rows().empty()) {
+    RETURN_IF_ERROR(TrackCascades(conn, catalog, cascades, options.enqueue, now, cascade_seqs));
+  }
+  return absl::OkStatus();
 }
 
 void SqliteDatabase::WriteTombstone(Connection& conn, const std::string& table, const std::string& key,
@@ -220,6 +244,10 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           ASSIGN_OR_RETURN(ops, plan(catalog));
         }
         const int64_t now = NowUs();
+        // Rows that triggers and foreign-key actions change are captured
+        // while the ops run (the hook is removed when this returns).
+        Cascades cascades(conn, catalog);
+        std::vector<int64_t> cascade_seqs;
         rows.reserve(ops.size());
         for (size_t i = 0; i < ops.size(); ++i) {
           absl::StatusOr<StoredRow> row;
@@ -231,18 +259,13 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
                 t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
           }
           if (row.ok()) {
+            absl::Status tracked;
             try {
-              const Table& t = *catalog.Find(ops[i].table);
-              const bool deleted = ops[i].kind == WriteKind::kDelete;
-              const std::string key = EncodeKey(KeyOf(t, deleted ? ops[i].key : row->fields));
-              TrackVersion(conn, t, ops[i], key, &*row);
-              if (options.enqueue) {
-                const int64_t seq = Enqueue(conn, catalog, t, deleted, key, *row, now);
-                if (options.enqueued != nullptr) options.enqueued->push_back(seq);
-              }
+              tracked = TrackOp(conn, catalog, ops[i], cascades, options, now, &*row, &cascade_seqs);
             } catch (const std::exception& e) {
-              row = MapError(e, absl::StrCat(path_, ": write"));
+              tracked = MapError(e, absl::StrCat(path_, ": write"));
             }
+            if (!tracked.ok()) row = tracked;
           }
           if (row.ok() && options.check_row) {
             if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
@@ -250,6 +273,10 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           if (!row.ok())
             return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
           rows.push_back(*std::move(row));
+        }
+        // The ops' seqs first, in op order (the answer pairs them with rows).
+        if (options.enqueued != nullptr) {
+          options.enqueued->insert(options.enqueued->end(), cascade_seqs.begin(), cascade_seqs.end());
         }
         if (!options.request_id.empty()) RecordResult(conn, options, rows, now);
         return absl::OkStatus();
