@@ -212,6 +212,38 @@ TEST_F(CascadeTest, AKeyMovedByOnUpdateCascadeIsADeleteAndACreate) {
   EXPECT_EQ(Count("SELECT count(*) FROM _dg_tombstones WHERE tbl = 'coded'"), 1);
 }
 
+// A constraint's ON CONFLICT REPLACE deletes rows in the op's own statement:
+// a row replaced under its own key continues from its version; another row
+// replaced (by a UNIQUE column) is deleted, with a tombstone and an entry.
+TEST_F(CascadeTest, RowsThatReplaceDeletesAreTrackedToo) {
+  Migrate(2, R"sql(
+CREATE TABLE slots (k TEXT PRIMARY KEY ON CONFLICT REPLACE, v TEXT, tag TEXT UNIQUE ON CONFLICT REPLACE);
+)sql");
+  auto slot = [](std::string k, std::string v, std::string tag) {
+    return Insert("slots", {{"k", S(std::move(k))}, {"v", S(std::move(v))}, {"tag", S(std::move(tag))}});
+  };
+  ASSERT_TRUE(Write({slot("a", "1", "t1")}).ok());
+  const int64_t before = LastSeq();
+  auto again = Write({slot("a", "2", "t2")});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].version, 2);  // not 1 again: the cloud has 1
+  std::vector<OutboxEntry> entries = Entries(before);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].version, 2);
+  EXPECT_FALSE(entries[0].deleted);
+  // "b" takes tag t2 from "a": "a" goes.
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(Write({slot("b", "3", "t2")}, true, &seqs).ok());
+  EXPECT_EQ(seqs.size(), 2u);
+  entries = Entries(before + 1);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].key, (std::vector<Field>{{"k", S("b")}}));
+  EXPECT_EQ(entries[1].key, (std::vector<Field>{{"k", S("a")}}));
+  EXPECT_TRUE(entries[1].deleted);
+  EXPECT_EQ(entries[1].version, 3);
+  EXPECT_EQ(Count("SELECT version FROM _dg_tombstones WHERE tbl = 'slots'"), 3);
+}
+
 TEST_F(CascadeTest, LocalOnlyWritesKeepVersionsAndTombstonesButQueueNothing) {
   ASSERT_TRUE(
       Write({Parent(1), Child(1, 1), Child(1, 2), Child(1, 3), Insert("tagged", {{"id", I(10)}, {"parent_id", I(1)}})},

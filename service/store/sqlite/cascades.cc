@@ -54,14 +54,16 @@ Cascades::~Cascades() { sqlite3_preupdate_hook(conn_.db().getHandle(), nullptr, 
 void Cascades::OnPreUpdate(void* self, ::sqlite3* db, int op, const char* database, const char* table, long long,
                            long long) {  // NOLINT(runtime/int)
   // The write's own statements run at depth 0: the hot path ends here.
-  if (sqlite3_preupdate_depth(db) < 1) return;
   auto* c = static_cast<Cascades*>(self);
+  const bool top_level = sqlite3_preupdate_depth(db) < 1;
+  if (top_level && !(op == SQLITE_DELETE && c->replace_deletes_)) return;
   if (std::strcmp(database, "main") != 0) return;
   const Table* t = c->catalog_.Find(table);  // none for _dg_* and sqlite_* tables
   if (t == nullptr) return;
   try {
     Change change;
     change.op = op;
+    change.top_level = top_level;
     change.table = t;
     const int n = sqlite3_preupdate_count(db);
     auto read = [&](int (*get)(::sqlite3*, int, sqlite3_value**), std::vector<Value>* out) {
@@ -170,7 +172,11 @@ absl::Status Cascades::Collect() {
     }
     // A delete, an insert, or an update that moved the row to another key
     // (the old key is gone, the new one made).
-    if (has_before) Touch(t, std::move(before), true, old_version, old_create_us).gone = true;
+    if (has_before) {
+      CascadedRow& row = Touch(t, std::move(before), true, old_version, old_create_us);
+      if (c.top_level && row.existed && !row.gone) row.replaced = true;
+      row.gone = true;
+    }
     if (c.op != SQLITE_DELETE) Touch(t, std::move(after), false, 0, 0).gone = false;
   }
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 // Rows SQLite changes by itself inside a write, below the write's own
 // statement: foreign-key actions (ON DELETE CASCADE, SET NULL, SET DEFAULT,
-// ON UPDATE CASCADE) and triggers, at trigger depth >= 1. They are captured
+// ON UPDATE CASCADE) and triggers, at trigger depth >= 1; and the rows that
+// REPLACE conflict resolution deletes in the statement itself. They are captured
 // through SQLite's pre-update hook and summed up per row, so the write can
 // version, tombstone and queue them as it does an op's own row. Internal to
 // the SQLite store; used on the writer connection by the thread holding it.
@@ -32,6 +33,8 @@ struct CascadedRow {
   int64_t old_create_us = 0;
   // Its last change deleted it (or moved it to another key).
   bool gone = false;
+  // Its first change was a REPLACE (a delete in the op's own statement).
+  bool replaced = false;
   // Already accounted for by the op (Forget): not tracked again.
   bool skip = false;
 };
@@ -50,6 +53,11 @@ class Cascades {
 
   // Whether changes were captured since the last Collect. Cheap.
   bool pending() const { return !changes_.empty() || out_of_memory_; }
+
+  // Set while an op that deletes no row itself runs its statement: a
+  // delete at the top level is then REPLACE conflict resolution (a
+  // constraint's ON CONFLICT REPLACE), and is captured too.
+  void set_replace_deletes(bool on) { replace_deletes_ = on; }
 
   // Sums the changes captured so far into rows(), reading where each
   // table's key and bookkeeping columns sit in its stored record (throws
@@ -72,7 +80,8 @@ class Cascades {
   // One change as the hook reported it: the row's values by their position
   // in the stored record, before (update, delete) and after (insert, update).
   struct Change {
-    int op = 0;  // SQLITE_INSERT, SQLITE_UPDATE or SQLITE_DELETE
+    int op = 0;              // SQLITE_INSERT, SQLITE_UPDATE or SQLITE_DELETE
+    bool top_level = false;  // a REPLACE's delete
     const Table* table = nullptr;
     std::vector<Value> before;
     std::vector<Value> after;
@@ -95,6 +104,7 @@ class Cascades {
   const Catalog& catalog_;
   std::vector<Change> changes_;
   bool out_of_memory_ = false;
+  bool replace_deletes_ = false;
   std::map<std::string, Layout, std::less<>> layouts_;
   std::vector<CascadedRow> rows_;
   std::map<std::pair<std::string, std::string>, size_t> index_;  // (table, encoded key) -> rows_

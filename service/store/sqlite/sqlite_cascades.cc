@@ -2,6 +2,7 @@
 // actions (captured by Cascades) get versions, tombstones and outbox
 // entries exactly as an op's own row does, in the same transaction, so
 // local and cloud never part ways over them.
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -73,11 +74,13 @@ absl::Status SqliteDatabase::FoldOwnRow(Connection& conn, Cascades& cascades, co
   }
   // Its AFTER triggers changed the row the op wrote (RETURNING does not
   // show that): the op's one entry carries the row as stored, at the op's
-  // version.
+  // version. A row the op REPLACEd continues from the version it replaced.
+  int64_t version = row->version;
+  if (own->replaced) version = std::max(version, own->old_version + 1);
   cascades.Forget(t.name, key);
   TriggersOff off(conn);
   std::optional<StoredRow> stored =
-      SetMeta(conn, t, KeyOf(t, row->fields), row->version, row->create_time_us, row->update_time_us);
+      SetMeta(conn, t, KeyOf(t, row->fields), version, row->create_time_us, row->update_time_us);
   if (!stored) return errors::CascadeNotSynced(t.name, "it deleted the row the operation wrote");
   *row = *std::move(stored);
   return absl::OkStatus();

@@ -244,13 +244,15 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           ASSIGN_OR_RETURN(ops, plan(catalog));
         }
         const int64_t now = NowUs();
-        // Rows that triggers and foreign-key actions change are captured
-        // while the ops run (the hook is removed when this returns).
+        // Rows that triggers, foreign-key actions and REPLACE conflict
+        // resolution change are captured while the ops run (the hook is
+        // removed when this returns).
         Cascades cascades(conn, catalog);
         std::vector<int64_t> cascade_seqs;
         rows.reserve(ops.size());
         for (size_t i = 0; i < ops.size(); ++i) {
           absl::StatusOr<StoredRow> row;
+          cascades.set_replace_deletes(ops[i].kind != WriteKind::kDelete);
           try {
             row = ApplyOp(conn, catalog, ops[i], now);
           } catch (const std::exception& e) {
@@ -258,6 +260,7 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
             row =
                 t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
           }
+          cascades.set_replace_deletes(false);
           if (row.ok()) {
             absl::Status tracked;
             try {
