@@ -2,6 +2,7 @@
 // triggers) are versioned, tombstoned and queued like an op's own rows, in
 // the same transaction; what cannot be tracked fails the write cleanly.
 #include "SQLiteCpp/SQLiteCpp.h"
+#include "absl/strings/str_cat.h"
 #include "store/outbox.h"
 #include "store/sqlite/sqlite_database.h"
 #include "test_env.h"
@@ -59,7 +60,7 @@ class CascadeTest : public ::testing::Test {
     return WriteOp{WriteKind::kDelete, std::move(table), std::move(key), {}, 0};
   }
   static WriteOp Parent(int64_t id) {
-    return Insert("parents", {{"id", I(id)}, {"code", S("c" + std::to_string(id))}, {"name", S("p")}});
+    return Insert("parents", {{"id", I(id)}, {"code", S(absl::StrCat("c", id))}, {"name", S("p")}});
   }
   static WriteOp Child(int64_t parent, int64_t line) {
     return Insert("children", {{"parent_id", I(parent)}, {"line", I(line)}, {"note", S("n")}});
