@@ -190,6 +190,12 @@ absl::Status TriggerRefused(absl::string_view table) {
   return absl::FailedPreconditionError(absl::StrCat("a trigger refused the write to table '", E(table), "'"));
 }
 
+absl::Status CascadeNotSynced(absl::string_view table, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "a trigger or foreign key action changed a row of table '", E(table), "' that cannot be synced: ", why,
+      "; nothing was written (change the schema's trigger or foreign key)"));
+}
+
 absl::Status MissingTenant() { return absl::UnauthenticatedError("no tenant: set the 'x-tenant-id' request metadata"); }
 
 absl::Status TenantHeaderRepeated(int count) {

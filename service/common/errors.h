@@ -99,6 +99,10 @@ absl::Status CheckViolated(absl::string_view table, absl::string_view constraint
 absl::Status ConstraintViolated(absl::string_view table);
 // FAILED_PRECONDITION: a trigger of the schema refused the write.
 absl::Status TriggerRefused(absl::string_view table);
+// FAILED_PRECONDITION: a trigger or foreign-key action (ON DELETE CASCADE,
+// SET NULL, ...) changed a row of `table` in a way the gateway cannot
+// version and sync (`why`); the whole write was rolled back.
+absl::Status CascadeNotSynced(absl::string_view table, absl::string_view why);
 
 // ---- Tenants ----
 

@@ -86,7 +86,9 @@ struct WriteRequest {
   std::string fingerprint;  // the request's method and content, for request_id
   absl::Time deadline = absl::InfiniteFuture();
   // Queue the rows for the cloud in the same transaction (LOCAL_FIRST,
-  // WRITE_THROUGH); `enqueued` receives the outbox seqs.
+  // WRITE_THROUGH); `enqueued` receives the outbox seqs (store::WriteOptions:
+  // the ops' first, then those of rows their triggers and foreign-key
+  // actions changed).
   bool enqueue = false;
   std::vector<int64_t>* enqueued = nullptr;
 };

@@ -95,13 +95,19 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
   }
   out.sync.assign(out.rows.size(), CloudSync::kQueued);
   if (seqs.empty()) return out;  // a replay: its entries were queued the first time
+  // Every entry counts, those of rows that triggers and foreign-key actions
+  // changed too (they follow the ops' own).
   sync_->Committed(tenant, *std::max_element(seqs.begin(), seqs.end()), static_cast<int64_t>(seqs.size()));
   if (mode == WriteMode::kWriteThrough && sync_->CloudUp()) {
     // Stop in time for the answer to reach the caller.
     const absl::Time now = absl::Now();
     const absl::Time push_deadline =
         request.deadline == absl::InfiniteFuture() ? now + absl::Seconds(10) : AnswerBy(request.deadline);
-    if (push_deadline > now) out.sync = sync_->PushNow(tenant, seqs, push_deadline);
+    if (push_deadline > now) {
+      // Pushes the cascaded entries too; the answer has one state per op.
+      out.sync = sync_->PushNow(tenant, seqs, push_deadline);
+      out.sync.resize(out.rows.size());
+    }
   }
   return out;
 }

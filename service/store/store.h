@@ -143,8 +143,11 @@ struct WriteOptions {
   // Queue every changed row for the cloud in the same transaction (the
   // outbox; stores without one refuse with FAILED_PRECONDITION).
   bool enqueue = false;
-  // When set, receives the outbox seq of each op's entry, in op order (on a
-  // replay: the seqs of the first run's entries are not known; empty).
+  // When set, receives the outbox seq of every entry the write queued: each
+  // op's entry, in op order, then those of the rows its triggers and
+  // foreign-key actions changed (ON DELETE CASCADE, ...), in the order they
+  // were queued. All are in one transaction, so the seqs are consecutive.
+  // On a replay: the seqs of the first run's entries are not known; empty.
   std::vector<int64_t>* enqueued = nullptr;
 };
 

@@ -545,6 +545,64 @@ TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {
   EXPECT_EQ(got.fields().fields().at("name").string_value(), "new");
 }
 
+// The example schema's order_items cascade when their order is deleted
+// (ON DELETE CASCADE, locally): the items' deletes reach the cloud with the
+// order's, and an item made again with the same key continues past its
+// tombstone there instead of losing to the cloud's older version.
+TEST_P(HybridTest, ACascadedDeleteReachesTheCloudAndAnItemMadeAgainFollows) {
+  tenant_ = "cascade";
+  StartGateway();
+  auto item = [&](int order, int line, int quantity, v1::WriteMode mode) {
+    return Create(R"({"table": "order_items", "row": {"order_id": )" + std::to_string(order) + R"(, "line": )" +
+                      std::to_string(line) + R"(, "sku": "s1", "quantity": )" + std::to_string(quantity) +
+                      R"(, "price_cents": 100}})",
+                  mode);
+  };
+  auto del_order = [&](int order, v1::WriteMode mode) {
+    auto del = FromJson<v1::DeleteRowRequest>(R"({"table": "orders", "key": {"id": )" + std::to_string(order) + "}}");
+    del.set_write_mode(mode);
+    v1::DeleteRowResponse deleted;
+    grpc::Status s = server_->data().DeleteRow(Ctx(tenant_).get(), del, &deleted);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return deleted;
+  };
+  const std::vector<std::string> tables = {"customers", "products", "orders", "order_items"};
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "Ann", "email": "ann@x"}})", v1::LOCAL_FIRST);
+  Create(R"({"table": "products", "row": {"sku": "s1", "name": "n", "price_cents": 100}})", v1::LOCAL_FIRST);
+  for (int order : {1, 2}) {
+    Create(R"({"table": "orders", "row": {"id": )" + std::to_string(order) + R"(, "customer_id": 1}})",
+           v1::LOCAL_FIRST);
+    for (int line = 1; line <= 3; ++line) item(order, line, 1, v1::LOCAL_FIRST);
+  }
+  Flush();
+  ASSERT_EQ(CloudCount("order_items"), 6);
+  // The order's delete and its three items' are all counted in the queue.
+  v1::SyncStats paused;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &paused).ok());
+  EXPECT_EQ(del_order(1, v1::LOCAL_FIRST).cloud_sync(), v1::CLOUD_SYNC_QUEUED);
+  EXPECT_EQ(Stats().total().depth(), 4);
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &paused).ok());
+  Flush();
+  EXPECT_EQ(CloudCount("orders"), 1);
+  EXPECT_EQ(CloudCount("order_items"), 3);  // only order 2's
+  for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
+  // WRITE_THROUGH pushes the cascaded deletes before it answers.
+  EXPECT_EQ(del_order(2, v1::WRITE_THROUGH).cloud_sync(), v1::CLOUD_SYNC_APPLIED);
+  EXPECT_EQ(CloudCount("order_items"), 0);
+  // Made again (other content): past the tombstone, so the cloud takes it.
+  Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 1}})", v1::LOCAL_FIRST);
+  v1::Row again = item(1, 2, 5, v1::LOCAL_FIRST);
+  EXPECT_EQ(again.version(), 3);  // made at 1, deleted at 2
+  Flush();
+  v1::Row got;
+  ASSERT_TRUE(Get("order_items", R"({"order_id": 1, "line": 2})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.version(), 3);
+  EXPECT_EQ(got.fields().fields().at("quantity").number_value(), 5);
+  EXPECT_EQ(Stats().total().conflicts(), 0);
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
+}
+
 // A backlog where rows have several queued writes drains without pauses
 // (coalesced batches still count as full).
 TEST_P(HybridTest, ABacklogOfRepeatedRowsDrainsWithoutPauses) {

@@ -53,6 +53,23 @@ StoredRow ReadRow(SQLite::Statement& stmt, const Table& table, const std::vector
   return row;
 }
 
+std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& fields) {
+  std::vector<Field> key;
+  for (size_t index : t.primary_key) {
+    const std::string& name = t.columns[index].name;
+    for (const Field& f : fields) {
+      if (f.column == name) key.push_back(f);
+    }
+  }
+  return key;
+}
+
+std::string EncodeKey(const std::vector<Field>& key) {
+  StoredRow row;
+  row.fields = key;
+  return EncodeRows({row});
+}
+
 void AppendKeyMatch(const std::vector<Field>& key, Sql* sql) {
   for (size_t i = 0; i < key.size(); ++i) {
     absl::StrAppend(&sql->text, i ? " AND " : " WHERE ", Quote(key[i].column), " = ");

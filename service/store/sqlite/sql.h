@@ -38,6 +38,11 @@ std::vector<const Column*> Projection(const Table& table, const std::vector<std:
 std::string SelectList(const std::vector<const Column*>& cols);
 // The row at the cursor: `cols`, then the meta columns.
 StoredRow ReadRow(SQLite::Statement& stmt, const Table& table, const std::vector<const Column*>& cols);
+// The row's key, in key order, from `fields` (a row or a key).
+std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& fields);
+// The key as the outbox and tombstones keep it: one encoded row of the key
+// columns (deterministic, so equal keys give equal bytes).
+std::string EncodeKey(const std::vector<Field>& key);
 // ` WHERE "k1" = ? AND "k2" = ?`.
 void AppendKeyMatch(const std::vector<Field>& key, Sql* sql);
 // One filter condition.

@@ -5,7 +5,9 @@
 //
 // The code is split by concern: sqlite_database.cc (connections, the writer
 // and reader turns, closing), sqlite_reads.cc, sqlite_writes.cc,
-// sqlite_migrations.cc, sqlite_cursors.cc, sqlite_outbox.cc; the catalog is read in catalog.cc.
+// sqlite_migrations.cc, sqlite_cursors.cc, sqlite_outbox.cc, sqlite_cascades.cc
+// (rows changed by triggers and foreign-key actions; captured by
+// cascades.cc); the catalog is read in catalog.cc.
 #ifndef DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 #define DATAGATE_STORE_SQLITE_SQLITE_DATABASE_H_
 
@@ -24,6 +26,7 @@
 
 namespace datagate::store::sqlite {
 
+class Cascades;
 struct DatabaseOptions;
 // File descriptors an open database may hold: the writer's database and WAL
 // files, the shared-memory index, and two for each reader.
@@ -119,11 +122,30 @@ class SqliteDatabase final : public Database, public Outbox {
   void SetCatalog(std::shared_ptr<const Catalog> catalog);
 
   absl::StatusOr<StoredRow> ApplyOp(Connection& conn, const Catalog& catalog, const WriteOp& op, int64_t now);
+  // After ApplyOp made `row`: versions and (with options.enqueue) queues it,
+  // and then the rows its triggers and foreign-key actions changed
+  // (`cascades`), whose seqs go to `cascade_seqs`. FAILED_PRECONDITION
+  // (CascadeNotSynced) for a cascade that cannot be tracked. Throws
+  // SQLite::Exception.
+  absl::Status TrackOp(Connection& conn, const Catalog& catalog, const WriteOp& op, Cascades& cascades,
+                       const WriteOptions& options, int64_t now, StoredRow* row, std::vector<int64_t>* cascade_seqs);
+  // The op's own row, changed again by its triggers in its statement: `row`
+  // becomes the row as stored (with the op's version). FAILED_PRECONDITION
+  // if they deleted it.
+  absl::Status FoldOwnRow(Connection& conn, Cascades& cascades, const Table& t, const WriteOp& op,
+                          const std::string& key, StoredRow* row);
+  // Gives each row in `cascades` a new version (a deleted one a tombstone),
+  // as TrackVersion does for an op, and with `enqueue` queues it.
+  absl::Status TrackCascades(Connection& conn, const Catalog& catalog, Cascades& cascades, bool enqueue, int64_t now,
+                             std::vector<int64_t>* seqs);
   // Keeps versions from repeating for a key: a delete leaves a tombstone,
   // a row made over one continues from its version (and `row` says so).
   void TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key, StoredRow* row);
-  // Appends the row's state to the outbox; returns the entry's seq.
-  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op, const std::string& key,
+  // Records that `key` of `table` was deleted, leaving it at `version`.
+  static void WriteTombstone(Connection& conn, const std::string& table, const std::string& key, int64_t version);
+  // Appends the row's state to the outbox (with `deleted`, its delete, at
+  // version row.version + 1); returns the entry's seq.
+  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted, const std::string& key,
                   const StoredRow& row, int64_t now);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(Connection& conn, const WriteOptions& options);
   void RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows, int64_t now);

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "store/sqlite/cascades.h"
 #include "store/sqlite/sql.h"
 #include "store/sqlite/sqlite_database.h"
 
@@ -92,48 +93,54 @@ absl::StatusOr<StoredRow> SqliteDatabase::ApplyOp(Connection& conn, const Catalo
   return errors::VersionMismatch(t->name, op.expected_version, p.getColumn(0).getInt64());
 }
 
-namespace {
-
-// The row's key, in key order, from `fields` (a row or a key).
-std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& fields) {
-  std::vector<Field> key;
-  for (size_t index : t.primary_key) {
-    const std::string& name = t.columns[index].name;
-    for (const Field& f : fields) {
-      if (f.column == name) key.push_back(f);
-    }
+absl::Status SqliteDatabase::TrackOp(Connection& conn, const Catalog& catalog, const WriteOp& op, Cascades& cascades,
+                                     const WriteOptions& options, int64_t now, StoredRow* row,
+                                     std::vector<int64_t>* cascade_seqs) {
+  const Table& t = *catalog.Find(op.table);
+  const bool deleted = op.kind == WriteKind::kDelete;
+  const std::string key = EncodeKey(KeyOf(t, deleted ? op.key : row->fields));
+  // Nothing but a pointer check when no trigger or foreign-key action fired.
+  if (cascades.pending()) {
+    RETURN_IF_ERROR(cascades.Collect());
+    RETURN_IF_ERROR(FoldOwnRow(conn, cascades, t, op, key, row));
   }
-  return key;
+  TrackVersion(conn, t, op, key, row);
+  if (options.enqueue) {
+    const int64_t seq = Enqueue(conn, catalog, t, deleted, key, *row, now);
+    if (options.enqueued != nullptr) options.enqueued->push_back(seq);
+  }
+  // The op's entry comes first: per row, the cloud applies entries in order.
+  if (cascades.pending() || !cascades.rows().empty()) {
+    RETURN_IF_ERROR(TrackCascades(conn, catalog, cascades, options.enqueue, now, cascade_seqs));
+  }
+  return absl::OkStatus();
 }
 
-// The key as the outbox and tombstones keep it: one encoded row of the key
-// columns (deterministic, so equal keys give equal bytes).
-std::string EncodeKey(const std::vector<Field>& key) {
-  StoredRow row;
-  row.fields = key;
-  return EncodeRows({row});
+void SqliteDatabase::WriteTombstone(Connection& conn, const std::string& table, const std::string& key,
+                                    int64_t version) {
+  const Value table_value = table;
+  const Value key_value = Blob{key};
+  const Value version_value = version;
+  SQLite::Statement& tomb = conn.Prepare(
+      "INSERT INTO _dg_tombstones(tbl, key, version) VALUES (?, ?, ?) "
+      "ON CONFLICT (tbl, key) DO UPDATE SET version = excluded.version");
+  Bind(tomb, 1, table_value);
+  Bind(tomb, 2, key_value);
+  Bind(tomb, 3, version_value);
+  tomb.exec();
 }
-
-}  // namespace
 
 void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteOp& op, const std::string& key,
                                   StoredRow* row) {
-  const Value table = t.name;
-  const Value key_value = Blob{key};
   if (op.kind == WriteKind::kDelete) {
     // The tombstone's version is the one the delete gives the row.
-    const Value version = row->version + 1;
-    SQLite::Statement& tomb = conn.Prepare(
-        "INSERT INTO _dg_tombstones(tbl, key, version) VALUES (?, ?, ?) "
-        "ON CONFLICT (tbl, key) DO UPDATE SET version = excluded.version");
-    Bind(tomb, 1, table);
-    Bind(tomb, 2, key_value);
-    Bind(tomb, 3, version);
-    tomb.exec();
+    WriteTombstone(conn, t.name, key, row->version + 1);
     return;
   }
   if (op.kind == WriteKind::kUpdate) return;
   // A row made over a tombstone continues from its version.
+  const Value table = t.name;
+  const Value key_value = Blob{key};
   SQLite::Statement& revive = conn.Prepare("DELETE FROM _dg_tombstones WHERE tbl = ? AND key = ? RETURNING version");
   Bind(revive, 1, table);
   Bind(revive, 2, key_value);
@@ -152,9 +159,8 @@ void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteO
   row->version = tomb + 1;
 }
 
-int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, const WriteOp& op,
+int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted,
                                 const std::string& key, const StoredRow& row, int64_t now) {
-  const bool deleted = op.kind == WriteKind::kDelete;
   const Value table = t.name;
   const Value key_value = Blob{key};
   const Value deleted_value = int64_t{deleted ? 1 : 0};
@@ -238,9 +244,15 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           ASSIGN_OR_RETURN(ops, plan(catalog));
         }
         const int64_t now = NowUs();
+        // Rows that triggers, foreign-key actions and REPLACE conflict
+        // resolution change are captured while the ops run (the hook is
+        // removed when this returns).
+        Cascades cascades(conn, catalog);
+        std::vector<int64_t> cascade_seqs;
         rows.reserve(ops.size());
         for (size_t i = 0; i < ops.size(); ++i) {
           absl::StatusOr<StoredRow> row;
+          cascades.set_replace_deletes(ops[i].kind != WriteKind::kDelete);
           try {
             row = ApplyOp(conn, catalog, ops[i], now);
           } catch (const std::exception& e) {
@@ -248,18 +260,15 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
             row =
                 t ? MapConstraint(e, *t, absl::StrCat(path_, ": write")) : MapError(e, absl::StrCat(path_, ": write"));
           }
+          cascades.set_replace_deletes(false);
           if (row.ok()) {
+            absl::Status tracked;
             try {
-              const Table& t = *catalog.Find(ops[i].table);
-              const std::string key = EncodeKey(KeyOf(t, ops[i].kind == WriteKind::kDelete ? ops[i].key : row->fields));
-              TrackVersion(conn, t, ops[i], key, &*row);
-              if (options.enqueue) {
-                const int64_t seq = Enqueue(conn, catalog, t, ops[i], key, *row, now);
-                if (options.enqueued != nullptr) options.enqueued->push_back(seq);
-              }
+              tracked = TrackOp(conn, catalog, ops[i], cascades, options, now, &*row, &cascade_seqs);
             } catch (const std::exception& e) {
-              row = MapError(e, absl::StrCat(path_, ": write"));
+              tracked = MapError(e, absl::StrCat(path_, ": write"));
             }
+            if (!tracked.ok()) row = tracked;
           }
           if (row.ok() && options.check_row) {
             if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
@@ -267,6 +276,10 @@ absl::StatusOr<std::vector<StoredRow>> SqliteDatabase::Write(Planner<std::vector
           if (!row.ok())
             return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
           rows.push_back(*std::move(row));
+        }
+        // The ops' seqs first, in op order (the answer pairs them with rows).
+        if (options.enqueued != nullptr) {
+          options.enqueued->insert(options.enqueued->end(), cascade_seqs.begin(), cascade_seqs.end());
         }
         if (!options.request_id.empty()) RecordResult(conn, options, rows, now);
         return absl::OkStatus();
