@@ -72,6 +72,16 @@ class HybridTest : public ::testing::TestWithParam<bool> {
         .exec1("SELECT count(*) FROM " + table + " WHERE tenant_id = " + w.quote(tenant_) + " AND NOT _dg_deleted")[0]
         .as<int64_t>();
   }
+  // The tenant's queued operations in `state` (first page).
+  v1::ListSyncOperationsResponse Listed(v1::SyncOperation::State state) {
+    v1::ListSyncOperationsRequest list;
+    list.set_tenant_id(tenant_);
+    list.set_state(state);
+    v1::ListSyncOperationsResponse ops;
+    grpc::Status s = sync_->ListSyncOperations(Ctx().get(), list, &ops);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return ops;
+  }
   v1::SyncStats Stats() {
     v1::GetSyncStatsRequest req;
     req.set_tenant_id(tenant_);
@@ -216,11 +226,7 @@ TEST_P(HybridTest, ANewerCloudRowWinsAndTheLocalWriteIsAListedConflict) {
   v1::Row got;
   ASSERT_TRUE(Get("customers", R"({"id": 7})", v1::CLOUD, &got).ok());
   EXPECT_EQ(got.fields().fields().at("name").string_value(), "Cloud2");
-  v1::ListSyncOperationsRequest list;
-  list.set_tenant_id(tenant_);
-  list.set_state(v1::SyncOperation::CONFLICT);
-  v1::ListSyncOperationsResponse ops;
-  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  const v1::ListSyncOperationsResponse ops = Listed(v1::SyncOperation::CONFLICT);
   ASSERT_EQ(ops.operations_size(), 1);
   EXPECT_EQ(ops.operations(0).cloud_version(), 2);
   EXPECT_EQ(ops.operations(0).key().fields().at("id").number_value(), 7);
@@ -244,11 +250,7 @@ TEST_P(HybridTest, APoisonWriteIsDeadLetteredListedAndRetriedWhileOthersFlow) {
   Flush();
   EXPECT_EQ(CloudCount("products"), 20);
   EXPECT_EQ(Stats().total().dead_lettered(), 1);
-  v1::ListSyncOperationsRequest list;
-  list.set_tenant_id(tenant_);
-  list.set_state(v1::SyncOperation::DEAD_LETTERED);
-  v1::ListSyncOperationsResponse ops;
-  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  const v1::ListSyncOperationsResponse ops = Listed(v1::SyncOperation::DEAD_LETTERED);
   ASSERT_EQ(ops.operations_size(), 1);
   EXPECT_EQ(ops.operations(0).attempts(), 2);
   EXPECT_EQ(ops.operations(0).key().fields().at("sku").string_value(), "p");
@@ -495,11 +497,7 @@ TEST_P(HybridTest, AForeignKeyCheckedAtCommitHoldsBackOnlyItsRow) {
   EXPECT_EQ(CloudCount("products"), 20);
   EXPECT_EQ(CloudCount("orders"), 0);
   EXPECT_EQ(Stats().total().dead_lettered(), 1);
-  v1::ListSyncOperationsRequest list;
-  list.set_tenant_id(tenant_);
-  list.set_state(v1::SyncOperation::DEAD_LETTERED);
-  v1::ListSyncOperationsResponse ops;
-  ASSERT_TRUE(sync_->ListSyncOperations(Ctx().get(), list, &ops).ok());
+  const v1::ListSyncOperationsResponse ops = Listed(v1::SyncOperation::DEAD_LETTERED);
   ASSERT_EQ(ops.operations_size(), 1);
   EXPECT_EQ(ops.operations(0).table(), "orders");
   EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("FAILED_PRECONDITION"));
