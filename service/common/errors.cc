@@ -309,17 +309,10 @@ absl::Status AdminOnly(absl::string_view method) {
 }
 
 absl::Status FlushIncomplete(int64_t settled, int64_t total, absl::string_view why) {
-  if (!why.empty()) {
-    return absl::DeadlineExceededError(absl::StrCat("the deadline passed before the sync queue was flushed: ", settled,
-                                                    " of ", total,
-                                                    " operations committed before the call were applied or "
-                                                    "dead-lettered; ",
-                                                    why));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "the deadline passed before the sync queue was flushed: ", settled, " of ", total,
-      " operations committed before the call were applied or dead-lettered; call again (with a longer deadline) "
-      "to wait for the rest"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the deadline passed before the sync queue was flushed: ", settled, " of ", total,
+                   " operations committed before the call were applied or dead-lettered; ",
+                   why.empty() ? "call again (with a longer deadline) to wait for the rest" : why));
 }
 
 absl::Status CloudDown(absl::string_view what) {
