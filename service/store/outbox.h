@@ -87,11 +87,14 @@ class Outbox {
   // pending entries due by `now_us`, written under a schema version of at
   // most `max_schema_version`, of rows with no earlier entry that is dead,
   // waiting for its retry time or for the schema. At most one item per row.
-  // Reads at most `limit` entries, and stops after the one that brings their
+  // Takes at most `limit` entries, and stops after the one that brings their
   // stored size to `max_bytes` (a batch's memory stays bounded however big
-  // its rows are).
+  // its rows are). Entries in `held` (ascending seqs of items out in a cloud
+  // call whose settling is still to come) are passed over, and so is every
+  // later entry of their rows: per row, one item is out at a time.
   virtual absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t max_bytes, int64_t now_us,
-                                                            int64_t max_schema_version, absl::Time deadline) = 0;
+                                                            int64_t max_schema_version,
+                                                            const std::vector<int64_t>& held, absl::Time deadline) = 0;
   // Records what became of pushed items, in one transaction.
   virtual absl::Status Settle(const std::vector<OutboxSettlement>& settlements, absl::Time deadline) = 0;
   virtual absl::StatusOr<OutboxCounts> Counts(absl::Time deadline) = 0;

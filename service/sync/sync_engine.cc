@@ -1,7 +1,10 @@
 #include "sync/sync_engine.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <random>
 
 #include "common/clock.h"
@@ -172,24 +175,25 @@ absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::ApplyIsolating(const
   return left;
 }
 
-absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenant, absl::Time deadline) {
-  Pass pass;
+absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, const std::vector<int64_t>& held,
+                                                   absl::Time deadline) {
+  Batch batch;
   absl::StatusOr<std::shared_ptr<store::Database>> db = local_->OpenTenant(tenant, deadline);
   if (!db.ok()) {
     if (db.status().code() == absl::StatusCode::kNotFound) Forget(tenant);
     return db.status();
   }
-  store::Outbox* outbox = (*db)->outbox();
-  if (outbox == nullptr) return pass;
-  const int64_t now = Now();
+  batch.db = *std::move(db);
+  store::Outbox* outbox = batch.db->outbox();
+  if (outbox == nullptr) return batch;
   absl::StatusOr<std::vector<store::OutboxItem>> items =
-      outbox->NextBatch(options_.batch_size, options_.batch_bytes, now, cloud_->SchemaVersion(), deadline);
+      outbox->NextBatch(options_.batch_size, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline);
   if (!items.ok()) return items.status();
-  if (items->empty()) return pass;
-
-  std::vector<store::SyncOp> ops;
-  ops.reserve(items->size());
-  for (const store::OutboxItem& item : *items) {
+  batch.items = *std::move(items);
+  batch.ops.reserve(batch.items.size());
+  int64_t entries = 0;
+  int64_t bytes = 0;
+  for (const store::OutboxItem& item : batch.items) {
     const store::OutboxEntry& e = item.entry;
     store::SyncOp op;
     op.seq = e.seq;
@@ -205,19 +209,99 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
       op.create_time_us = e.row.create_time_us;
       op.update_time_us = e.row.update_time_us;
     }
-    ops.push_back(std::move(op));
+    batch.ops.push_back(std::move(op));
+    entries += 1 + static_cast<int64_t>(item.superseded.size());
+    bytes += item.bytes;
   }
-  const int64_t n = static_cast<int64_t>(ops.size());
+  // Full if it read `batch_size` entries (coalesced ones too) or
+  // `batch_bytes`: more are likely ready.
+  batch.full = entries >= options_.batch_size || bytes >= options_.batch_bytes;
+  return batch;
+}
+
+std::vector<int64_t> SyncEngine::Batch::Seqs() const {
+  std::vector<int64_t> seqs;
+  for (const store::OutboxItem& item : items) {
+    seqs.push_back(item.entry.seq);
+    seqs.insert(seqs.end(), item.superseded.begin(), item.superseded.end());
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
+absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::Push(const std::string& tenant, const Batch& batch,
+                                                                 absl::Time deadline) {
+  const int64_t n = static_cast<int64_t>(batch.ops.size());
   {
     absl::MutexLock lock(&mu_);
     tenants_[tenant].in_flight += n;
   }
-  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = ApplyIsolating(tenant, ops, deadline);
+  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = ApplyIsolating(tenant, batch.ops, deadline);
   {
     absl::MutexLock lock(&mu_);
     tenants_[tenant].in_flight -= n;
   }
+  return outcomes;
+}
 
+absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenant, absl::Time deadline) {
+  absl::StatusOr<Batch> batch = Take(tenant, {}, deadline);
+  if (!batch.ok()) return batch.status();
+  if (batch->items.empty()) return Pass();
+  absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = Push(tenant, *batch, deadline);
+  return Record(tenant, *batch, outcomes, deadline);
+}
+
+bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
+  auto go_on = [&] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_ || paused_) return false;
+    }
+    return CloudAllowed();  // the sweep comes back for it
+  };
+  if (!go_on()) return false;
+  // Batches live on the heap: the call in flight holds a pointer to its own.
+  auto take = [&](const std::vector<int64_t>& held) -> std::unique_ptr<Batch> {
+    absl::StatusOr<Batch> b = Take(tenant, held, absl::Now() + options_.call_timeout);
+    if (!b.ok() || b->items.empty()) return nullptr;
+    return std::make_unique<Batch>(*std::move(b));
+  };
+  auto push = [&](const Batch* b) {
+    return std::async(std::launch::async, [this, &tenant, b, d = absl::Now() + options_.call_timeout] {
+      pthread_setname_np(pthread_self(), "dg-sync-call");  // nice as its worker's (inherited)
+      return Push(tenant, *b, d);
+    });
+  };
+  std::unique_ptr<Batch> cur = take({});
+  if (cur == nullptr) return false;
+  // One cloud call is out at a time. While it is, this thread reads the
+  // next batch (passing over the rows out) and then records the previous
+  // one, so the local work and the cloud's overlap instead of taking turns.
+  auto call = push(cur.get());
+  for (int round = 1;; ++round) {
+    std::unique_ptr<Batch> next;
+    if (cur->full && round < rounds) next = take(cur->Seqs());
+    const absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = call.get();
+    const bool answered = outcomes.ok() || (!CloudOutage(outcomes.status().code()) &&
+                                            outcomes.status().code() != absl::StatusCode::kDeadlineExceeded);
+    const bool overlap = answered && next != nullptr && go_on();
+    if (overlap) call = push(next.get());
+    const absl::StatusOr<Pass> pass = Record(tenant, *cur, outcomes, absl::Now() + options_.call_timeout);
+    if (!overlap) {
+      // A full batch leaves more (maybe rows passed over for being out).
+      return pass.ok() && cur->full;
+    }
+    cur = std::move(next);
+  }
+}
+
+absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, const Batch& batch,
+                                                    const absl::StatusOr<std::vector<store::SyncOutcome>>& outcomes,
+                                                    absl::Time deadline) {
+  Pass pass;
+  const std::vector<store::OutboxItem>* items = &batch.items;
+  store::Outbox* outbox = batch.db->outbox();
   std::vector<store::OutboxSettlement> settlements;
   settlements.reserve(items->size());
   if (!outcomes.ok() && outcomes.status().code() == absl::StatusCode::kDeadlineExceeded) {
@@ -341,15 +425,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
     t.oldest_pending_us = head->empty() ? 0 : head->front().create_us;
     if (head->empty()) t.pending = 0;
   }
-  // The batch was full if it read `batch_size` entries (coalesced ones too)
-  // or `batch_bytes`.
-  size_t entries = 0;
-  int64_t bytes = 0;
-  for (const store::OutboxItem& item : *items) {
-    entries += 1 + item.superseded.size();
-    bytes += item.bytes;
-  }
-  pass.more = static_cast<int>(entries) >= options_.batch_size || bytes >= options_.batch_bytes;
+  pass.more = batch.full;
   progress_cv_.SignalAll();
   return pass;
 }

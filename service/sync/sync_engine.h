@@ -213,8 +213,30 @@ class SyncEngine {
                                                                  absl::Time deadline);
   // Whether the cloud holds exactly the entry's row (or its delete).
   absl::StatusOr<bool> SameInCloud(const std::string& tenant, const store::OutboxEntry& entry, absl::Time deadline);
-  // One batch of the tenant (the caller marked it draining).
+  // One batch read from a tenant's outbox, and the ops it pushes.
+  struct Batch {
+    std::shared_ptr<store::Database> db;
+    std::vector<store::OutboxItem> items;
+    std::vector<store::SyncOp> ops;     // one per item
+    bool full = false;                  // read `batch_size` entries or `batch_bytes`
+    std::vector<int64_t> Seqs() const;  // every entry's, ascending
+  };
+  // The tenant's next batch, passing over the rows of `held` (a batch out).
+  absl::StatusOr<Batch> Take(const std::string& tenant, const std::vector<int64_t>& held, absl::Time deadline);
+  // The batch's cloud call (counted in flight meanwhile).
+  absl::StatusOr<std::vector<store::SyncOutcome>> Push(const std::string& tenant, const Batch& batch,
+                                                       absl::Time deadline);
+  // What the call did: the breaker told, the outbox settled, the counters
+  // moved.
+  absl::StatusOr<Pass> Record(const std::string& tenant, const Batch& batch,
+                              const absl::StatusOr<std::vector<store::SyncOutcome>>& outcomes, absl::Time deadline);
+  // One batch of the tenant, step after step (the caller marked it
+  // draining).
   absl::StatusOr<Pass> DrainBatch(const std::string& tenant, absl::Time deadline);
+  // Up to `rounds` batches of the tenant, each one's cloud call overlapping
+  // the reading of the next and the recording of the one before (the
+  // caller marked it draining). Whether more may be ready.
+  bool DrainRounds(const std::string& tenant, int rounds);
   // Breaker bookkeeping after a cloud call.
   void CloudSucceeded();
   void CloudFailed();

@@ -84,18 +84,8 @@ void SyncEngine::WorkerLoop() {
         mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.linger);
       }
     }
-    bool more = false;
     // A few batches, then the tenant goes to the back of the line.
-    for (int i = 0; i < 8; ++i) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_ || paused_) break;
-      }
-      if (!CloudAllowed()) break;  // the sweep comes back for it
-      absl::StatusOr<Pass> pass = DrainBatch(tenant, absl::Now() + options_.call_timeout);
-      more = pass.ok() && pass->more;
-      if (!more) break;
-    }
+    const bool more = DrainRounds(tenant, 8);
     EndDrain(tenant, more);
   }
 }

@@ -47,6 +47,12 @@ class FakeCloud final : public store::CloudStore {
         out.push_back(o);
         continue;
       }
+      if (flaky.count(KeyText(op)) && failed_once.insert(key + "@" + std::to_string(op.version)).second) {
+        o.kind = store::SyncOutcome::kRejected;
+        o.error = absl::Status(absl::StatusCode::kAborted, "serialization failure");  // NOLINT: test double
+        out.push_back(o);
+        continue;
+      }
       Row& row = rows[key];
       if (row.version >= op.version) {
         o.kind = store::SyncOutcome::kStale;
@@ -88,6 +94,9 @@ class FakeCloud final : public store::CloudStore {
   absl::Mutex mu;
   std::map<std::string, Row> rows ABSL_GUARDED_BY(mu);
   std::set<std::string> poison ABSL_GUARDED_BY(mu);  // KeyText of rows refused
+  // KeyText of rows whose every op is refused once (ABORTED), then applied.
+  std::set<std::string> flaky ABSL_GUARDED_BY(mu);
+  std::set<std::string> failed_once ABSL_GUARDED_BY(mu);  // "key@version"
   std::vector<std::string> order ABSL_GUARDED_BY(mu);
   int64_t applied ABSL_GUARDED_BY(mu) = 0;
   int64_t calls ABSL_GUARDED_BY(mu) = 0;

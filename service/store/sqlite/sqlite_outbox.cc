@@ -3,6 +3,7 @@
 // drained here. Reads run on a snapshot; changes take the writer's turn.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -77,7 +78,9 @@ std::vector<Value> SeqValues(const std::vector<int64_t>& seqs) { return {seqs.be
 }  // namespace
 
 absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int64_t max_bytes, int64_t now_us,
-                                                                  int64_t max_schema_version, absl::Time deadline) {
+                                                                  int64_t max_schema_version,
+                                                                  const std::vector<int64_t>& held,
+                                                                  absl::Time deadline) {
   std::vector<OutboxItem> items;
   RETURN_IF_ERROR(Read("outbox", deadline, [&](Connection& conn, const Catalog&) -> absl::Status {
     SQLite::Statement& q = conn.Prepare(absl::StrCat(
@@ -87,15 +90,31 @@ absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int
         "(b.state = 0 AND (b.next_us > ?1 OR b.schema_version > ?2)))) ORDER BY seq LIMIT ?3"));
     q.bind(1, static_cast<int64_t>(now_us));
     q.bind(2, static_cast<int64_t>(max_schema_version));
-    q.bind(3, limit);
+    // Held entries and their rows' later ones come back too, and are passed
+    // over: they must not take the places of others (-1: no limit; the
+    // loop stops at `limit` taken).
+    q.bind(3, held.empty() ? limit : -1);
     // Per row, the newest ready entry stands for the older ones.
     std::map<std::pair<std::string, std::string>, size_t> by_row;
+    // Rows with an item out: their later entries wait for its settling.
+    std::set<std::pair<std::string, std::string>> out;
     int64_t bytes = 0;
-    while (bytes < max_bytes && q.executeStep()) {
+    int taken = 0;
+    while (bytes < max_bytes && taken < limit && q.executeStep()) {
+      const int64_t seq = q.getColumn(0).getInt64();
+      std::pair<std::string, std::string> row{q.getColumn(1).getString(), BlobOf(q.getColumn(2))};
+      if (!held.empty()) {
+        if (std::binary_search(held.begin(), held.end(), seq)) {
+          out.insert(std::move(row));
+          continue;
+        }
+        if (out.contains(row)) continue;
+      }
       ASSIGN_OR_RETURN(OutboxEntry e, ReadEntry(q));
       const int64_t size = q.getColumn(2).getBytes() + q.getColumn(4).getBytes();
       bytes += size;
-      auto [it, fresh] = by_row.try_emplace({e.table, BlobOf(q.getColumn(2))}, items.size());
+      ++taken;
+      auto [it, fresh] = by_row.try_emplace(std::move(row), items.size());
       if (fresh) {
         items.push_back(OutboxItem{std::move(e), {}, size});
       } else {
