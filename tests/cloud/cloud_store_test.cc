@@ -240,6 +240,45 @@ TEST_F(CloudStoreTest, AFewBadOpsInABigBatchAreRejectedExactly) {
   }
 }
 
+// Item names unique per tenant among live rows, checked at commit: an
+// exclusion constraint by `=`, deferred (as the example's customer emails).
+constexpr char kNamesUniqueAtCommit[] =
+    "ALTER TABLE items ADD CONSTRAINT items_name EXCLUDE USING btree (tenant_id WITH =, name WITH =) "
+    "WHERE (NOT _dg_deleted) DEFERRABLE INITIALLY DEFERRED";
+
+// A tags table whose foreign key to items is checked at commit.
+constexpr char kTagsCheckedAtCommit[] =
+    "CREATE TABLE tags (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, item_id BIGINT NOT NULL, PRIMARY KEY "
+    "(tenant_id, id), FOREIGN KEY (tenant_id, item_id) REFERENCES items (tenant_id, id) DEFERRABLE INITIALLY DEFERRED)";
+
+WriteOp Rename(int64_t id, std::string name) {
+  return WriteOp{WriteKind::kUpdate, "items", {{"id", Value{id}}}, {{"name", Value{std::move(name)}}}, 0};
+}
+
+// A value taken, found only when the transaction commits, is ALREADY_EXISTS
+// naming the column, a definite refusal (never a commit in doubt); rows may
+// swap values in one write; another tenant may hold the same value.
+TEST_F(CloudStoreTest, AUniqueValueTakenAtCommitIsAlreadyExistsNamingTheColumn) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kNamesUniqueAtCommit), absl::InfiniteFuture()).ok());
+  ASSERT_TRUE(a_->Write({Insert(1, "x"), Insert(2, "y")}).ok());
+  const absl::Status taken = absl::AlreadyExistsError("table 'items' already has a row with the same name");
+  EXPECT_EQ(a_->Write({Insert(3, "x")}).status(), taken);
+  EXPECT_EQ(a_->Write({Rename(2, "x")}).status(), taken);
+  EXPECT_EQ(a_->Write({Insert(3, "z"), Rename(2, "z")}).status(), taken);
+  EXPECT_FALSE(Get(*a_, 3).has_value()) << "nothing of a refused write stays";
+  ASSERT_TRUE(a_->Write({Rename(1, "y"), Rename(2, "x")}).ok());
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "y");
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 2)->fields[1].value), "x");
+  ASSERT_TRUE(b_->Write({Insert(1, "x")}).ok());
+  // A deleted row's value is free (its tombstone holds none).
+  ASSERT_TRUE(a_->Write({Del(2)}).ok());
+  EXPECT_TRUE(a_->Write({Insert(3, "x")}).ok());
+  // Other constraints checked at commit keep their code.
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(3, kTagsCheckedAtCommit), absl::InfiniteFuture()).ok());
+  WriteOp orphan{WriteKind::kInsert, "tags", {}, {{"id", Value{int64_t{1}}}, {"item_id", Value{int64_t{999}}}}, 0};
+  EXPECT_EQ(a_->Write({orphan}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {
   testing::TempDir dir;
   auto local = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});

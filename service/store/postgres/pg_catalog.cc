@@ -128,13 +128,19 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
     out->extra[name];
   }
-  // Constraints: names, and the columns of unique ones (for messages).
+  // Constraints: names, and the columns of unique ones (for messages). An
+  // exclusion constraint whose operators are all `=` is a unique one (one
+  // that can have a WHERE and be deferred); its columns are plain ones
+  // unless conkey holds a 0 (an expression).
   Params cp;
   cp.AddText(schema);
   const pqxx::result cons = cp.Exec(
       tx, absl::StrCat("SELECT c.relname, k.conname, k.contype, (SELECT string_agg(a.attname, ', ' ORDER BY o.n) "
                        "FROM unnest(k.conkey) WITH ORDINALITY AS o(attnum, n) JOIN pg_attribute a ON "
-                       "a.attrelid = c.oid AND a.attnum = o.attnum WHERE a.attname <> 'tenant_id') ",
+                       "a.attrelid = c.oid AND a.attnum = o.attnum WHERE a.attname <> 'tenant_id'), "
+                       "k.contype IN ('u', 'p') OR (k.contype = 'x' AND NOT 0 = ANY (k.conkey) AND NOT EXISTS ("
+                       "SELECT 1 FROM unnest(k.conexclop) AS x(op) JOIN pg_operator p ON p.oid = x.op "
+                       "WHERE p.oprname <> '=')) ",
                        kUserFrom, " JOIN pg_constraint k ON k.conrelid = c.oid", kUserWhere));
   for (const pqxx::row& r : cons) {
     auto it = tables.find(r[0].c_str());
@@ -143,7 +149,7 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     const std::string name = r[1].c_str();
     extra.constraints.insert(name);
     const std::string type = r[2].c_str();
-    if (type == "u" || type == "p") extra.unique_columns[name] = r[3].is_null() ? "" : r[3].c_str();
+    if (r[4].as<bool>()) extra.unique_columns[name] = r[3].is_null() ? "" : r[3].c_str();
     if (type == "c") it->second.check_constraints.push_back(name);
   }
   for (auto& [name, t] : tables) catalog->tables.emplace(name, std::move(t));

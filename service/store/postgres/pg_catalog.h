@@ -16,8 +16,9 @@ namespace datagate::store::postgres {
 
 // What the store needs about a table beyond store::Table.
 struct PgTableExtra {
-  std::map<std::string, std::string> unique_columns;  // unique/pk constraint -> "a, b" (tenant_id hidden)
-  std::set<std::string> constraints;                  // every constraint name of the table
+  // unique/pk constraint, or exclusion constraint by `=` only -> "a, b" (tenant_id hidden)
+  std::map<std::string, std::string> unique_columns;
+  std::set<std::string> constraints;  // every constraint name of the table
 };
 
 // A catalog as tenants see it (tenant_id and _dg_* columns hidden), with
@@ -30,6 +31,17 @@ struct PgCatalog {
   const PgTableExtra* Extra(absl::string_view table) const {
     auto it = extra.find(table);
     return it == extra.end() ? nullptr : &it->second;
+  }
+  // The table that has a constraint named `constraint`, when exactly one
+  // has; "" otherwise.
+  std::string TableWithConstraint(absl::string_view constraint) const {
+    std::string found;
+    for (const auto& [table, e] : extra) {
+      if (e.constraints.count(std::string(constraint)) == 0) continue;
+      if (!found.empty()) return "";
+      found = table;
+    }
+    return found;
   }
 };
 
