@@ -162,6 +162,15 @@ absl::Status DuplicateRow(absl::string_view table, absl::string_view columns) {
   return absl::AlreadyExistsError(absl::StrCat("table '", E(table), "' already has a row with the same ", E(columns)));
 }
 
+absl::Status ConflictingRow(absl::string_view table, absl::string_view constraint) {
+  if (constraint.empty()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("table '", E(table), "' already has a row that an exclusion constraint keeps this one from"));
+  }
+  return absl::AlreadyExistsError(absl::StrCat("table '", E(table), "' already has a row that constraint '",
+                                               E(constraint), "' keeps this one from"));
+}
+
 absl::Status VersionMismatch(absl::string_view table, int64_t expected, int64_t actual) {
   return absl::AbortedError(absl::StrCat("row in table '", E(table), "' is at version ", actual, ", not the expected ",
                                          expected, ": read it again and retry"));
@@ -324,6 +333,11 @@ absl::Status CloudConstraintAtCommit() {
   return absl::FailedPreconditionError(
       "the write breaks a constraint the cloud database checks at commit (e.g. a foreign key to a row it does not "
       "have): write the row it refers to first");
+}
+
+absl::Status CloudDuplicateAtCommit() {
+  return absl::AlreadyExistsError(
+      "the cloud database found at commit that a unique value written is taken by another row");
 }
 
 absl::Status CloudConnectRefused(absl::string_view why) {

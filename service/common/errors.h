@@ -88,6 +88,10 @@ absl::Status RowNotFound(absl::string_view table, absl::string_view key);
 // ALREADY_EXISTS: a row with the same key or unique values exists.
 // `columns` names them ("email", "order_id, line"); may be empty.
 absl::Status DuplicateRow(absl::string_view table, absl::string_view columns);
+// ALREADY_EXISTS: an exclusion constraint other than "the same values" (one
+// on overlapping ranges, say) found a row the written one conflicts with.
+// `constraint` is its name in the schema; may be empty.
+absl::Status ConflictingRow(absl::string_view table, absl::string_view constraint);
 // ABORTED: optimistic concurrency check failed; re-read and retry.
 absl::Status VersionMismatch(absl::string_view table, int64_t expected, int64_t actual);
 // FAILED_PRECONDITION: a foreign key of (or to) the table refused the write.
@@ -178,6 +182,9 @@ absl::Status CloudDown(absl::string_view what);
 // A constraint the cloud checks at commit (a deferred foreign key) refused
 // the write (FAILED_PRECONDITION).
 absl::Status CloudConstraintAtCommit();
+// A unique value the cloud checks at commit is taken, by a row of a table
+// it could not name (ALREADY_EXISTS).
+absl::Status CloudDuplicateAtCommit();
 // Text with a NUL character in a write bound for the cloud (INVALID_ARGUMENT).
 absl::Status NulInCloudText(absl::string_view table, absl::string_view column);
 // The cloud database answered but refused a new connection of a running

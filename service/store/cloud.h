@@ -55,10 +55,11 @@ struct SyncOutcome {
 // The cloud store. Thread-safe; every call waits at most until its deadline
 // (for a pooled connection too) and fails with DEADLINE_EXCEEDED after.
 // Errors are mapped by SQLSTATE class: connection and resource classes
-// UNAVAILABLE, serialization failure and deadlock ABORTED, unique violation
-// ALREADY_EXISTS, other integrity violations FAILED_PRECONDITION, a commit
-// whose outcome is unknown UNKNOWN. No SQL, connection string or server
-// text that could carry them reaches a message.
+// UNAVAILABLE, serialization failure and deadlock ABORTED, unique and
+// exclusion violations ALREADY_EXISTS (also when found at COMMIT), other
+// integrity violations FAILED_PRECONDITION, a commit whose outcome is
+// unknown UNKNOWN (a COMMIT the server refused is not unknown). No SQL,
+// connection string or server text that could carry them reaches a message.
 class CloudStore {
  public:
   virtual ~CloudStore() = default;
@@ -93,9 +94,14 @@ class CloudStore {
   // by set, each only if its version is newer than the cloud row's or
   // tombstone's; returns one outcome per op, in order. An op the cloud
   // refuses on its own (integrity, type) is kRejected without stopping the
-  // others. The call fails whole only for the store's errors above
-  // (UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED, UNKNOWN): then nothing of it
-  // may be assumed applied, and a retry is harmless.
+  // others. Constraints the schema defers hold for the call as a whole, so
+  // rows that swap unique values pass together; an op whose row takes a
+  // value another row keeps is kRejected (ALREADY_EXISTS). The call fails
+  // whole for the store's errors above (UNAVAILABLE, ABORTED,
+  // DEADLINE_EXCEEDED, UNKNOWN), and with FAILED_PRECONDITION for another
+  // deferred constraint that refuses it (a foreign key checked at commit:
+  // the caller splits the call to find the op): then nothing of it may be
+  // assumed applied, and a retry is harmless.
   virtual absl::StatusOr<std::vector<SyncOutcome>> ApplySync(const std::string& tenant_id,
                                                              const std::vector<SyncOp>& ops, absl::Time deadline) = 0;
 

@@ -2,6 +2,7 @@
 // tombstones, ApplySync's newer-only replays, SQLite-equal text semantics,
 // the pool's deadline, an outage and the reconnect after it, and migrations
 // racing from two replicas.
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -238,6 +239,85 @@ TEST_F(CloudStoreTest, AFewBadOpsInABigBatchAreRejectedExactly) {
     const int64_t id = static_cast<int64_t>(i) + 1;
     EXPECT_EQ(out[i].kind, bad.count(id) ? SyncOutcome::kRejected : SyncOutcome::kStale) << id;
   }
+}
+
+// Item names unique per tenant among live rows, checked at commit: an
+// exclusion constraint by `=`, deferred (as the example's customer emails).
+constexpr char kNamesUniqueAtCommit[] =
+    "ALTER TABLE items ADD CONSTRAINT items_name EXCLUDE USING btree (tenant_id WITH =, name WITH =) "
+    "WHERE (NOT _dg_deleted) DEFERRABLE INITIALLY DEFERRED";
+
+// A tags table whose foreign key to items is checked at commit.
+constexpr char kTagsCheckedAtCommit[] =
+    "CREATE TABLE tags (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, item_id BIGINT NOT NULL, PRIMARY KEY "
+    "(tenant_id, id), FOREIGN KEY (tenant_id, item_id) REFERENCES items (tenant_id, id) DEFERRABLE INITIALLY DEFERRED)";
+
+WriteOp Rename(int64_t id, std::string name) {
+  return WriteOp{WriteKind::kUpdate, "items", {{"id", Value{id}}}, {{"name", Value{std::move(name)}}}, 0};
+}
+
+// A value taken, found only when the transaction commits, is ALREADY_EXISTS
+// naming the column, a definite refusal (never a commit in doubt); rows may
+// swap values in one write; another tenant may hold the same value.
+TEST_F(CloudStoreTest, AUniqueValueTakenAtCommitIsAlreadyExistsNamingTheColumn) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kNamesUniqueAtCommit), absl::InfiniteFuture()).ok());
+  ASSERT_TRUE(a_->Write({Insert(1, "x"), Insert(2, "y")}).ok());
+  const absl::Status taken = absl::AlreadyExistsError("table 'items' already has a row with the same name");
+  EXPECT_EQ(a_->Write({Insert(3, "x")}).status(), taken);
+  EXPECT_EQ(a_->Write({Rename(2, "x")}).status(), taken);
+  EXPECT_EQ(a_->Write({Insert(3, "z"), Rename(2, "z")}).status(), taken);
+  EXPECT_FALSE(Get(*a_, 3).has_value()) << "nothing of a refused write stays";
+  ASSERT_TRUE(a_->Write({Rename(1, "y"), Rename(2, "x")}).ok());
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "y");
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 2)->fields[1].value), "x");
+  ASSERT_TRUE(b_->Write({Insert(1, "x")}).ok());
+  // A deleted row's value is free (its tombstone holds none).
+  ASSERT_TRUE(a_->Write({Del(2)}).ok());
+  EXPECT_TRUE(a_->Write({Insert(3, "x")}).ok());
+  // Other constraints checked at commit keep their code.
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(3, kTagsCheckedAtCommit), absl::InfiniteFuture()).ok());
+  WriteOp orphan{WriteKind::kInsert, "tags", {}, {{"id", Value{int64_t{1}}}, {"item_id", Value{int64_t{999}}}}, 0};
+  EXPECT_EQ(a_->Write({orphan}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// ApplySync with values checked at commit: rows that swap values arrive
+// together (alone, each would meet the other's old value), and a value
+// another row keeps rejects only the op that takes it, with the column
+// named, wherever that op is in the batch. A foreign key checked at commit
+// still fails the call whole, as a definite refusal.
+TEST_F(CloudStoreTest, SwappedUniqueValuesArriveTogetherAndATakenOneIsRejectedAlone) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kNamesUniqueAtCommit), absl::InfiniteFuture()).ok());
+  for (const SyncOutcome& o : Sync({Up(1, "x", 1), Up(2, "y", 1), Up(3, "z", 1)})) {
+    EXPECT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
+  }
+  // 1 and 2 swap; 4 takes z, which 3 keeps; 5 is new and free.
+  std::vector<SyncOp> batch = {Up(1, "y", 2), Up(4, "z", 1), Up(2, "x", 2), Up(5, "w", 1)};
+  for (int turn = 0; turn < 4; ++turn) {
+    auto out = Sync(batch);
+    ASSERT_EQ(out.size(), batch.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (batch[i].key[0].value == Value{int64_t{4}}) {
+        EXPECT_EQ(out[i].kind, SyncOutcome::kRejected) << turn;
+        EXPECT_EQ(out[i].error, absl::AlreadyExistsError("table 'items' already has a row with the same name"));
+      } else {
+        EXPECT_EQ(out[i].kind, turn == 0 ? SyncOutcome::kApplied : SyncOutcome::kStale) << turn << " " << out[i].error;
+      }
+    }
+    std::rotate(batch.begin(), batch.begin() + 1, batch.end());
+  }
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "y");
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 2)->fields[1].value), "x");
+  EXPECT_FALSE(Get(*a_, 4).has_value());
+  EXPECT_TRUE(Get(*a_, 5).has_value());
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(3, kTagsCheckedAtCommit), absl::InfiniteFuture()).ok());
+  SyncOp orphan;
+  orphan.table = "tags";
+  orphan.key = {{"id", Value{int64_t{1}}}};
+  orphan.values = {{"id", Value{int64_t{1}}}, {"item_id", Value{int64_t{999}}}};
+  orphan.version = 1;
+  auto refused = store_->ApplySync("tenant-a", {orphan, Up(6, "v", 1)}, absl::InfiniteFuture());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_FALSE(Get(*a_, 6).has_value());
 }
 
 TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {

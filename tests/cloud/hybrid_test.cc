@@ -54,6 +54,29 @@ class HybridTest : public ::testing::TestWithParam<bool> {
     req.set_read_source(source);
     return server_->data().GetRow(Ctx(tenant_).get(), req, row);
   }
+  // Sets customer `id`'s email in `mode`.
+  grpc::Status SetEmail(int id, const std::string& email, v1::WriteMode mode = v1::LOCAL_FIRST) {
+    auto req =
+        FromJson<v1::UpdateRowRequest>(R"({"table": "customers", "row": {"id": )" + std::to_string(id) +
+                                       R"(, "email": ")" + email + R"("}, "update_mask": {"paths": ["email"]}})");
+    req.set_write_mode(mode);
+    v1::Row row;
+    return server_->data().UpdateRow(Ctx(tenant_).get(), req, &row);
+  }
+  std::string CloudEmail(int id) {
+    v1::Row row;
+    grpc::Status s = Get("customers", R"({"id": )" + std::to_string(id) + "}", v1::CLOUD, &row);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? row.fields().fields().at("email").string_value() : "";
+  }
+  void Pause() {
+    v1::SyncStats stats;
+    ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  }
+  void Resume() {
+    v1::SyncStats stats;
+    ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  }
   void Flush() {
     v1::FlushSyncResponse resp;
     auto ctx = Ctx();
@@ -426,17 +449,17 @@ TEST_P(HybridTest, TheCloudIsAMigrationTargetAndWritesWaitForItsSchema) {
   };
   v1::MigrationPlanResponse plan;
   ASSERT_TRUE(plan_of(false, 0, /*dry=*/true, &plan).ok());
-  ASSERT_EQ(plan.steps_size(), 3);
+  ASSERT_EQ(plan.steps_size(), 4);
   EXPECT_EQ(plan.steps(0).target(), "cloud");
-  EXPECT_EQ(plan.steps(0).version(), 3);
+  EXPECT_EQ(plan.steps(0).version(), 4);
   EXPECT_FALSE(plan.steps(0).done());
   plan.Clear();
   ASSERT_TRUE(plan_of(false, 2, /*dry=*/false, &plan).ok());  // the cloud loses orders
-  ASSERT_EQ(plan.steps_size(), 1);
-  EXPECT_TRUE(plan.steps(0).done());
+  ASSERT_EQ(plan.steps_size(), 2);
+  EXPECT_TRUE(plan.steps(1).done());
 
   Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "a@x"}})", v1::LOCAL_FIRST);
-  Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 1}})", v1::LOCAL_FIRST);  // written under 3
+  Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 1}})", v1::LOCAL_FIRST);  // written under 4
   auto ctx = Ctx();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   v1::FlushSyncResponse flushed;
@@ -444,12 +467,12 @@ TEST_P(HybridTest, TheCloudIsAMigrationTargetAndWritesWaitForItsSchema) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(Stats().total().retrying(), 0);  // waiting is not failing
   EXPECT_EQ(Stats().total().dead_lettered(), 0);
-  // Both were written under migration 3 (the tenant's version then): both wait.
+  // Both were written under migration 4 (the tenant's version then): both wait.
   EXPECT_EQ(CloudCount("customers"), 0);
 
   plan.Clear();
   ASSERT_TRUE(plan_of(true, 0, /*dry=*/false, &plan).ok());
-  ASSERT_EQ(plan.steps_size(), 1);
+  ASSERT_EQ(plan.steps_size(), 2);
   Flush();
   EXPECT_EQ(CloudCount("customers"), 1);
   EXPECT_EQ(CloudCount("orders"), 1);
@@ -458,7 +481,7 @@ TEST_P(HybridTest, TheCloudIsAMigrationTargetAndWritesWaitForItsSchema) {
   v1::GetMigrationStatusResponse status;
   ASSERT_TRUE(server_->migrations().GetMigrationStatus(Ctx().get(), status_req, &status).ok());
   ASSERT_EQ(status.targets_size(), 1);
-  EXPECT_EQ(status.targets(0).current_version(), 3);
+  EXPECT_EQ(status.targets(0).current_version(), 4);
 }
 
 // A CLOUD_ONLY write and a local one can reach the same version with
@@ -504,6 +527,102 @@ TEST_P(HybridTest, AForeignKeyCheckedAtCommitHoldsBackOnlyItsRow) {
   // The same written straight to the cloud is refused with the same code.
   Create(R"({"table": "orders", "row": {"id": 2, "customer_id": 999}})", v1::CLOUD_ONLY,
          grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Rows that swap emails while sync is paused reach the cloud as their
+// newest states only (a: y, b: x), each of which the other's old email
+// refuses; the example cloud schema checks emails at commit, so the two
+// arrive together.
+TEST_P(HybridTest, RowsThatSwapEmailsWhileTheQueueIsBehindArriveTogether) {
+  tenant_ = "swap";
+  StartGateway(/*max_attempts=*/2);
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "x@swap"}})", v1::LOCAL_FIRST);
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "B", "email": "y@swap"}})", v1::LOCAL_FIRST);
+  Flush();
+  Pause();
+  ASSERT_TRUE(SetEmail(1, "tmp@swap").ok());
+  ASSERT_TRUE(SetEmail(2, "x@swap").ok());
+  ASSERT_TRUE(SetEmail(1, "y@swap").ok());
+  Resume();
+  Flush();
+  EXPECT_EQ(CloudEmail(1), "y@swap");
+  EXPECT_EQ(CloudEmail(2), "x@swap");
+  EXPECT_EQ(All("customers", v1::LOCAL), All("customers", v1::CLOUD));
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  EXPECT_EQ(Stats().total().retrying(), 0);
+  EXPECT_EQ(Stats().total().applied(), 5);
+}
+
+// CLOUD_ONLY: an email another row has is ALREADY_EXISTS naming the column
+// (found at commit), and a batch may swap two rows' emails.
+TEST_P(HybridTest, ACloudOnlyDuplicateEmailIsAlreadyExistsAndABatchMaySwapThem) {
+  tenant_ = "cloud-dup";
+  StartGateway();
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "a@dup"}})", v1::CLOUD_ONLY);
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "B", "email": "b@dup"}})", v1::CLOUD_ONLY);
+  auto create = FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"id": 3, "name": "C",
+                                                  "email": "a@dup"}})");
+  create.set_write_mode(v1::CLOUD_ONLY);
+  v1::Row row;
+  grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), create, &row);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message(), "table 'customers' already has a row with the same email");
+  s = SetEmail(2, "a@dup", v1::CLOUD_ONLY);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message(), "table 'customers' already has a row with the same email");
+  EXPECT_EQ(CloudCount("customers"), 2);
+  // A deleted row's email is free again (its tombstone holds none).
+  auto del = FromJson<v1::DeleteRowRequest>(R"({"table": "customers", "key": {"id": 2}})");
+  del.set_write_mode(v1::CLOUD_ONLY);
+  v1::DeleteRowResponse deleted;
+  ASSERT_TRUE(server_->data().DeleteRow(Ctx(tenant_).get(), del, &deleted).ok());
+  Create(R"({"table": "customers", "row": {"id": 3, "name": "C", "email": "b@dup"}})", v1::CLOUD_ONLY);
+  // Rows swap emails in one batch: unique again once it commits.
+  auto batch = FromJson<v1::BatchWriteRequest>(R"({"operations": [
+      {"update": {"table": "customers", "row": {"id": 1, "email": "b@dup"}, "update_mask": {"paths": ["email"]}}},
+      {"update": {"table": "customers", "row": {"id": 3, "email": "a@dup"}, "update_mask": {"paths": ["email"]}}}]})");
+  batch.set_write_mode(v1::CLOUD_ONLY);
+  v1::BatchWriteResponse written;
+  s = server_->data().BatchWrite(Ctx(tenant_).get(), batch, &written);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(CloudEmail(1), "b@dup");
+  EXPECT_EQ(CloudEmail(3), "a@dup");
+}
+
+// A real duplicate pushed LOCAL_FIRST (the cloud has the email on a row
+// written there directly) is retried, then dead-lettered, naming the
+// column; it holds back nothing else, not even rows that swap emails in the
+// same batch.
+TEST_P(HybridTest, AnEmailTakenInTheCloudIsDeadLetteredAloneAndASwapBesideItArrives) {
+  tenant_ = "taken";
+  StartGateway(/*max_attempts=*/2);
+  Create(R"({"table": "customers", "row": {"id": 100, "name": "Cloud", "email": "taken@x"}})", v1::CLOUD_ONLY);
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "x@taken"}})", v1::LOCAL_FIRST);
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "B", "email": "y@taken"}})", v1::LOCAL_FIRST);
+  Flush();
+  Pause();
+  ASSERT_TRUE(SetEmail(1, "tmp@taken").ok());
+  Create(R"({"table": "customers", "row": {"id": 3, "name": "Dup", "email": "taken@x"}})", v1::LOCAL_FIRST);
+  ASSERT_TRUE(SetEmail(2, "x@taken").ok());
+  ASSERT_TRUE(SetEmail(1, "y@taken").ok());
+  for (int i = 0; i < 20; ++i) {
+    Create(R"({"table": "customers", "row": {"id": )" + std::to_string(10 + i) + R"(, "name": "n", "email": "e)" +
+               std::to_string(i) + R"(@taken"}})",
+           v1::LOCAL_FIRST);
+  }
+  Resume();
+  Flush();
+  EXPECT_EQ(CloudEmail(1), "y@taken");
+  EXPECT_EQ(CloudEmail(2), "x@taken");
+  EXPECT_EQ(CloudCount("customers"), 23);  // 100, 1, 2 and the 20; not 3
+  v1::Row got;
+  EXPECT_EQ(Get("customers", R"({"id": 3})", v1::CLOUD, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Stats().total().dead_lettered(), 1);
+  const v1::ListSyncOperationsResponse ops = Listed(v1::SyncOperation::DEAD_LETTERED);
+  ASSERT_EQ(ops.operations_size(), 1);
+  EXPECT_EQ(ops.operations(0).key().fields().at("id").number_value(), 3);
+  EXPECT_EQ(ops.operations(0).attempts(), 2);
+  EXPECT_EQ(ops.operations(0).last_error(), "ALREADY_EXISTS: table 'customers' already has a row with the same email");
 }
 
 // A deleted tenant leaves no counters behind, and flushing everything

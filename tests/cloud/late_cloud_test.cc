@@ -221,11 +221,11 @@ TEST(LateCloudTest, StartsWithoutTheCloudServesLocallyAndCatchesUpWhenItComes) {
   EXPECT_TRUE(c.AwaitCloudHealth(HealthCheckResponse::SERVING, absl::Seconds(5)));
   stats = c.Stats();
   EXPECT_EQ(stats.breaker(), v1::SyncStats::CLOSED);
-  EXPECT_EQ(stats.cloud_schema_version(), 3);
+  EXPECT_EQ(stats.cloud_schema_version(), 4);
   EXPECT_EQ(stats.total().depth(), 0);
   EXPECT_EQ(stats.total().dead_lettered(), 0);
   EXPECT_EQ(stats.total().conflicts(), 0);
-  EXPECT_EQ(c.CloudVersion(), 3);
+  EXPECT_EQ(c.CloudVersion(), 4);
   // The cloud holds exactly the local rows that were bound for it.
   EXPECT_EQ(CloudRows(*url, "customers", "late"), 2);  // not the LOCAL_ONLY one
   EXPECT_EQ(CloudRows(*url, "products", "late"), 200);

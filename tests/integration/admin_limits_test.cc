@@ -126,8 +126,8 @@ TEST_F(AdminLimitsTest, StatusPagesEndEarlyAndListEveryTargetOnce) {
     EXPECT_EQ(all[0].target(), "master");
     for (int i = 0; i < kTenants; ++i) {
       EXPECT_EQ(all[i + 1].target(), "tenant/" + TenantId(i));
-      EXPECT_EQ(all[i + 1].current_version(), 3);
-      EXPECT_EQ(all[i + 1].applied_size(), 3);
+      EXPECT_EQ(all[i + 1].current_version(), 4);
+      EXPECT_EQ(all[i + 1].applied_size(), 4);
     }
     EXPECT_GT(pages, page_size == 0 ? kTenants / 100 : 1);
   }
@@ -135,7 +135,7 @@ TEST_F(AdminLimitsTest, StatusPagesEndEarlyAndListEveryTargetOnce) {
 
 TEST_F(AdminLimitsTest, AllTenantRevertsAndAppliesThatRunAreAnsweredOk) {
   auto& stub = server_->migrations();
-  constexpr int64_t kSteps = 3 * kTenants;  // three tenant migrations each
+  constexpr int64_t kSteps = 4 * kTenants;  // four tenant migrations each
 
   // The dry run lists what fits and counts the rest; nothing changes.
   auto revert = FromJson<v1::RevertMigrationsRequest>(
@@ -145,7 +145,7 @@ TEST_F(AdminLimitsTest, AllTenantRevertsAndAppliesThatRunAreAnsweredOk) {
   EXPECT_GT(plan.omitted_steps(), 0);
   EXPECT_EQ(plan.steps_size() + plan.omitted_steps(), kSteps);
   EXPECT_EQ(plan.errors_size() + plan.omitted_errors(), 0);
-  for (const auto& [target, version] : TenantVersions(*server_)) EXPECT_EQ(version, 3) << target;
+  for (const auto& [target, version] : TenantVersions(*server_)) EXPECT_EQ(version, 4) << target;
 
   revert.set_validate_only(false);
   plan.Clear();
@@ -156,7 +156,7 @@ TEST_F(AdminLimitsTest, AllTenantRevertsAndAppliesThatRunAreAnsweredOk) {
   EXPECT_EQ(plan.errors_size() + plan.omitted_errors(), 0);
   ASSERT_GT(plan.steps_size(), 0);
   EXPECT_EQ(plan.steps(0).target(), "tenant/" + TenantId(0));  // listed in execution order
-  EXPECT_EQ(plan.steps(0).version(), 3);
+  EXPECT_EQ(plan.steps(0).version(), 4);
   for (const v1::MigrationStep& step : plan.steps()) EXPECT_TRUE(step.done()) << step.target();
   std::map<std::string, int64_t> versions = TenantVersions(*server_);
   EXPECT_EQ(versions.size(), static_cast<size_t>(kTenants));
@@ -172,12 +172,12 @@ TEST_F(AdminLimitsTest, AllTenantRevertsAndAppliesThatRunAreAnsweredOk) {
   for (const v1::MigrationStep& step : plan.steps()) EXPECT_TRUE(step.done()) << step.target();
   versions = TenantVersions(*server_);
   EXPECT_EQ(versions.size(), static_cast<size_t>(kTenants));
-  for (const auto& [target, version] : versions) EXPECT_EQ(version, 3) << target;
+  for (const auto& [target, version] : versions) EXPECT_EQ(version, 4) << target;
   v1::GetTenantRequest get;
   get.set_tenant_id(TenantId(kTenants - 1));
   v1::Tenant tenant;
   ASSERT_THAT(server_->tenants().GetTenant(Ctx().get(), get, &tenant), IsCode(grpc::OK));
-  EXPECT_EQ(tenant.schema_version(), 3);  // the registry followed
+  EXPECT_EQ(tenant.schema_version(), 4);  // the registry followed
 }
 
 // A migrations folder whose second tenant migration cannot be reverted while

@@ -12,7 +12,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Example migrations plus a tenant migration 4 whose up and down each take
+// Example migrations plus a tenant migration 5 whose up and down each take
 // about half a second (on the 2-core CI machine).
 std::string SlowMigrations(const TempDir& dir) {
   const std::string root = dir.path() + "/migrations";
@@ -20,8 +20,8 @@ std::string SlowMigrations(const TempDir& dir) {
   const char* busy =
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000) "
       "SELECT count(*) FROM n;";
-  std::ofstream(root + "/tenant/0004_slow.up.sql") << "CREATE TABLE slow (id INTEGER PRIMARY KEY);" << busy;
-  std::ofstream(root + "/tenant/0004_slow.down.sql") << busy << "DROP TABLE slow;";
+  std::ofstream(root + "/tenant/0005_slow.up.sql") << "CREATE TABLE slow (id INTEGER PRIMARY KEY);" << busy;
+  std::ofstream(root + "/tenant/0005_slow.down.sql") << busy << "DROP TABLE slow;";
   return root;
 }
 
@@ -66,31 +66,31 @@ TEST_F(DeadlineTest, CreateTenantStopsAtItsDeadlineAndLeavesNothing) {
   EXPECT_FALSE(std::filesystem::exists(server_->options().data_dir + "/tenants/late.db"));
   // Nothing half-made is in the way of a patient retry.
   ASSERT_TRUE(server_->tenants().CreateTenant(Ctx().get(), req, &t).ok());
-  EXPECT_EQ(t.schema_version(), 4);
+  EXPECT_EQ(t.schema_version(), 5);
 }
 
 TEST_F(DeadlineTest, ApplyAndRevertStopAtTheirDeadlinesAndRollBack) {
   server_->CreateTenant("mig");
-  ASSERT_EQ(CurrentVersion(*server_, "mig"), 4);
+  ASSERT_EQ(CurrentVersion(*server_, "mig"), 5);
   v1::MigrationPlanResponse plan;
-  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "mig"}, "to_version": 3})");
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "mig"}, "to_version": 4})");
   EXPECT_THAT(server_->migrations().RevertMigrations(Within(150).get(), revert, &plan),
               IsCode(grpc::DEADLINE_EXCEEDED));
   Settle();
-  EXPECT_EQ(CurrentVersion(*server_, "mig"), 4);  // the down step rolled back
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 5);  // the down step rolled back
   ASSERT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
-  EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 4);
 
   auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "mig"}})");
   EXPECT_THAT(server_->migrations().ApplyMigrations(Within(150).get(), apply, &plan), IsCode(grpc::DEADLINE_EXCEEDED));
   Settle();
-  EXPECT_EQ(CurrentVersion(*server_, "mig"), 3);  // the up step rolled back
+  EXPECT_EQ(CurrentVersion(*server_, "mig"), 4);  // the up step rolled back
   // The registry agrees with the database.
   v1::Tenant t;
   v1::GetTenantRequest get;
   get.set_tenant_id("mig");
   ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &t).ok());
-  EXPECT_EQ(t.schema_version(), 3);
+  EXPECT_EQ(t.schema_version(), 4);
 }
 
 TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDeadline) {
@@ -100,7 +100,7 @@ TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDea
   // happens to take, which varies with the machine's load).
   SQLite::Database outsider(server_->options().data_dir + "/tenants/queue.db", SQLite::OPEN_READWRITE);
   outsider.exec("BEGIN IMMEDIATE");
-  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "to_version": 3})");
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "queue"}, "to_version": 4})");
   std::thread slow([&] {
     v1::MigrationPlanResponse plan;
     grpc::Status s = server_->migrations().RevertMigrations(Ctx().get(), revert, &plan);
@@ -118,7 +118,7 @@ TEST_F(DeadlineTest, AMigrationCallWaitingForAnotherOnTheSameTargetStopsAtItsDea
   // After its turn, the plan reflects what the first call left.
   ASSERT_TRUE(server_->migrations().ApplyMigrations(Ctx().get(), dry_run, &plan).ok());
   ASSERT_EQ(plan.steps_size(), 1);
-  EXPECT_EQ(plan.steps(0).version(), 4);
+  EXPECT_EQ(plan.steps(0).version(), 5);
 }
 
 // The registry's copy of a tenant's schema version is bookkeeping: when the
@@ -128,7 +128,7 @@ TEST_F(DeadlineTest, ARevertThatRanIsAnsweredOkWhenTheRegistryCannotRecordIt) {
   server_->CreateTenant("rec");
   SQLite::Database outsider(server_->options().data_dir + "/master.db", SQLite::OPEN_READWRITE);
   outsider.exec("BEGIN IMMEDIATE");
-  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "rec"}, "to_version": 3})");
+  auto revert = FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "rec"}, "to_version": 4})");
   v1::MigrationPlanResponse plan;
   const auto start = Clock::now();
   grpc::Status s = server_->migrations().RevertMigrations(Within(8000).get(), revert, &plan);
@@ -137,14 +137,14 @@ TEST_F(DeadlineTest, ARevertThatRanIsAnsweredOkWhenTheRegistryCannotRecordIt) {
   ASSERT_EQ(plan.steps_size(), 1);
   EXPECT_TRUE(plan.steps(0).done());
   outsider.exec("ROLLBACK");
-  EXPECT_EQ(CurrentVersion(*server_, "rec"), 3);
+  EXPECT_EQ(CurrentVersion(*server_, "rec"), 4);
   // The next call records it.
   ASSERT_TRUE(server_->migrations().RevertMigrations(Ctx().get(), revert, &plan).ok());
   v1::Tenant t;
   v1::GetTenantRequest get;
   get.set_tenant_id("rec");
   ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &t).ok());
-  EXPECT_EQ(t.schema_version(), 3);
+  EXPECT_EQ(t.schema_version(), 4);
 }
 
 }  // namespace

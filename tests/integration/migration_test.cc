@@ -19,17 +19,19 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
 
   v1::ListMigrationsResponse list;
   ASSERT_TRUE(stub.ListMigrations(Ctx().get(), {}, &list).ok());
-  ASSERT_EQ(list.migrations_size(), 4);
+  ASSERT_EQ(list.migrations_size(), 5);
   EXPECT_EQ(list.migrations(0).set(), v1::MASTER);
   EXPECT_EQ(list.migrations(3).name(), "orders");
   EXPECT_TRUE(list.migrations(3).reversible());
+  EXPECT_EQ(list.migrations(4).name(), "customers_email_at_commit");
+  EXPECT_TRUE(list.migrations(4).reversible());
 
   v1::GetMigrationStatusResponse status;
   ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(), {}, &status).ok());
   ASSERT_EQ(status.targets_size(), 3);
   EXPECT_EQ(status.targets(0).target(), "master");
   EXPECT_EQ(status.targets(1).target(), "tenant/m1");
-  EXPECT_EQ(status.targets(2).current_version(), 3);
+  EXPECT_EQ(status.targets(2).current_version(), 4);
   EXPECT_EQ(status.targets(2).pending_size(), 0);
 
   // A dry run plans and changes nothing.
@@ -37,8 +39,8 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
       R"({"target": {"tenant_id": "m1"}, "to_version": 1, "validate_only": true})");
   v1::MigrationPlanResponse plan;
   ASSERT_TRUE(stub.RevertMigrations(Ctx().get(), revert, &plan).ok());
-  ASSERT_EQ(plan.steps_size(), 2);
-  EXPECT_EQ(plan.steps(0).version(), 3);
+  ASSERT_EQ(plan.steps_size(), 3);
+  EXPECT_EQ(plan.steps(0).version(), 4);
   EXPECT_EQ(plan.steps(0).direction(), "down");
   EXPECT_FALSE(plan.steps(0).done());
   v1::Row row;
@@ -47,7 +49,7 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
 
   revert.set_validate_only(false);
   ASSERT_TRUE(stub.RevertMigrations(Ctx().get(), revert, &plan).ok());
-  EXPECT_TRUE(plan.steps(1).done());
+  EXPECT_TRUE(plan.steps(2).done());
   grpc::Status gone = server->data().GetRow(Ctx("m1").get(), get_order, &row);
   EXPECT_THAT(gone, IsCode(grpc::INVALID_ARGUMENT));
   EXPECT_THAT(gone.error_message(), HasSubstr("unknown table 'orders'"));
@@ -57,7 +59,7 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
   ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(), one, &status).ok());
   ASSERT_EQ(status.targets_size(), 1);
   EXPECT_EQ(status.targets(0).current_version(), 1);
-  EXPECT_EQ(status.targets(0).pending_size(), 2);
+  EXPECT_EQ(status.targets(0).pending_size(), 3);
   v1::GetTenantRequest get_tenant;
   get_tenant.set_tenant_id("m1");
   v1::Tenant tenant;
@@ -70,7 +72,7 @@ TEST(MigrationServiceTest, ListsStatusRevertsAndReapplies) {
 
   auto apply = FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"all_tenants": true}})");
   ASSERT_TRUE(stub.ApplyMigrations(Ctx().get(), apply, &plan).ok());
-  EXPECT_EQ(plan.steps_size(), 2);  // only m1 was behind
+  EXPECT_EQ(plan.steps_size(), 3);  // only m1 was behind
   EXPECT_EQ(plan.errors_size(), 0);
   EXPECT_THAT(server->data().GetRow(Ctx("m1").get(), get_order, &row), IsCode(grpc::NOT_FOUND));
 }
@@ -116,9 +118,9 @@ server::Options WithEditableMigrations(const TempDir& dir, const std::string& te
 TEST(MigrationServiceTest, AFailedStepSaysWhatTheCallAppliedBeforeIt) {
   TempDir dir;
   server::Options o = WithEditableMigrations(dir, "part");
-  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
+  std::ofstream(dir.path() + "/migrations/tenant/0005_reviews.up.sql")
       << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
-  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.down.sql") << "DROP TABLE reviews;";
+  std::ofstream(dir.path() + "/migrations/tenant/0005_reviews.down.sql") << "DROP TABLE reviews;";
   auto server = TestServer::Start(o);
   auto& stub = server->migrations();
   v1::MigrationPlanResponse plan;
@@ -127,8 +129,8 @@ TEST(MigrationServiceTest, AFailedStepSaysWhatTheCallAppliedBeforeIt) {
                       FromJson<v1::RevertMigrationsRequest>(R"({"target": {"tenant_id": "part"}, "to_version": 2})"),
                       &plan)
                   .ok());
-  ASSERT_EQ(plan.steps_size(), 2);
-  // Migration 4 cannot be applied again: a clashing table appeared.
+  ASSERT_EQ(plan.steps_size(), 3);
+  // Migration 5 cannot be applied again: a clashing table appeared.
   {
     SQLite::Database db(o.data_dir + "/tenants/part.db", SQLite::OPEN_READWRITE);
     db.exec("CREATE TABLE reviews (x TEXT)");
@@ -136,16 +138,16 @@ TEST(MigrationServiceTest, AFailedStepSaysWhatTheCallAppliedBeforeIt) {
   grpc::Status s = stub.ApplyMigrations(
       Ctx().get(), FromJson<v1::ApplyMigrationsRequest>(R"({"target": {"tenant_id": "part"}})"), &plan);
   EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION);
-  EXPECT_THAT(s.error_message(), HasSubstr("tenant/part: migration 4 'reviews' (0004_reviews.up.sql) failed"));
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant/part: migration 5 'reviews' (0005_reviews.up.sql) failed"));
   EXPECT_THAT(s.error_message(),
-              HasSubstr("(this call applied 1 migration(s) before it, the last being version 3; they stay applied)"));
+              HasSubstr("(this call applied 2 migration(s) before it, the last being version 4; they stay applied)"));
   v1::GetMigrationStatusResponse status;
   ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(),
                                       FromJson<v1::GetMigrationStatusRequest>(R"({"target": {"tenant_id": "part"}})"),
                                       &status)
                   .ok());
   ASSERT_EQ(status.targets_size(), 1);
-  EXPECT_EQ(status.targets(0).current_version(), 3);
+  EXPECT_EQ(status.targets(0).current_version(), 4);
 }
 
 TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
@@ -162,7 +164,7 @@ TEST(MigrationStartTest, AChangedAppliedFileStopsStartUpLoudly) {
 TEST(MigrationStartTest, NewMigrationsReachEveryTenantAtStart) {
   TempDir dir;
   server::Options o = WithEditableMigrations(dir, "t1");
-  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
+  std::ofstream(dir.path() + "/migrations/tenant/0005_reviews.up.sql")
       << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
   auto server = TestServer::Start(o);
   v1::Row row;
@@ -182,16 +184,16 @@ namespace {
 TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
   TempDir dir;
   server::Options o = WithEditableMigrations(dir, "good");
-  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.up.sql")
+  std::ofstream(dir.path() + "/migrations/tenant/0005_reviews.up.sql")
       << "CREATE TABLE reviews (id INTEGER PRIMARY KEY, stars INTEGER NOT NULL);";
-  std::ofstream(dir.path() + "/migrations/tenant/0004_reviews.down.sql") << "DROP TABLE reviews;";
+  std::ofstream(dir.path() + "/migrations/tenant/0005_reviews.down.sql") << "DROP TABLE reviews;";
   auto server = TestServer::Start(o);
   server->CreateTenant("bad");
   auto& stub = server->migrations();
   v1::MigrationPlanResponse plan;
   ASSERT_TRUE(stub.RevertMigrations(
                       Ctx().get(),
-                      FromJson<v1::RevertMigrationsRequest>(R"({"target": {"all_tenants": true}, "to_version": 3})"),
+                      FromJson<v1::RevertMigrationsRequest>(R"({"target": {"all_tenants": true}, "to_version": 4})"),
                       &plan)
                   .ok());
   ASSERT_EQ(plan.steps_size(), 2);
@@ -206,7 +208,7 @@ TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
   ASSERT_EQ(plan.errors_size(), 1);
   EXPECT_THAT(
       plan.errors(0),
-      HasSubstr("tenant/bad: migration 4 'reviews' (0004_reviews.up.sql) failed: table reviews already exists"));
+      HasSubstr("tenant/bad: migration 5 'reviews' (0005_reviews.up.sql) failed: table reviews already exists"));
   EXPECT_THAT(plan.errors(0), HasSubstr("already exists"));
   ASSERT_EQ(plan.steps_size(), 2);
   for (const auto& step : plan.steps()) EXPECT_EQ(step.done(), step.target() == "tenant/good") << step.target();
@@ -215,8 +217,8 @@ TEST(MigrationFanOutTest, OneFailingTenantDoesNotStopTheOthers) {
   ASSERT_TRUE(stub.GetMigrationStatus(Ctx().get(), {}, &status).ok());
   std::map<std::string, int64_t> versions;
   for (const auto& t : status.targets()) versions[t.target()] = t.current_version();
-  EXPECT_EQ(versions["tenant/good"], 4);
-  EXPECT_EQ(versions["tenant/bad"], 3);
+  EXPECT_EQ(versions["tenant/good"], 5);
+  EXPECT_EQ(versions["tenant/bad"], 4);
   v1::Row row;
   EXPECT_TRUE(server->data()
                   .CreateRow(Ctx("good").get(),
@@ -247,7 +249,7 @@ TEST(MigrationFanOutTest, AStatusListingShowsATenantThatCannotBeReadWithItsError
   ASSERT_EQ(errors.size(), 3u);  // master, gone, here
   EXPECT_THAT(errors["tenant/gone"], HasSubstr("'gone'"));
   EXPECT_EQ(errors["tenant/here"], "");
-  EXPECT_EQ(versions["tenant/here"], 3);
+  EXPECT_EQ(versions["tenant/here"], 4);
 }
 
 }  // namespace

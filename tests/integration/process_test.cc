@@ -241,10 +241,10 @@ TEST(ShutdownTest, GraceEndsASlowCreateAndOpensOfALockedTenant) {
   TempDir dir;
   const std::string migrations = dir.path() + "/migrations";
   std::filesystem::copy(ExampleMigrationsDir(), migrations, std::filesystem::copy_options::recursive);
-  std::ofstream(migrations + "/tenant/0004_slow.up.sql")
+  std::ofstream(migrations + "/tenant/0005_slow.up.sql")
       << "CREATE TABLE slow (id INTEGER PRIMARY KEY); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
          "WHERE i < 100000000) SELECT count(*) FROM n;";
-  std::ofstream(migrations + "/tenant/0004_slow.down.sql") << "DROP TABLE slow;";
+  std::ofstream(migrations + "/tenant/0005_slow.down.sql") << "DROP TABLE slow;";
   const std::string data = dir.path() + "/data";
   {
     // "held" exists.
@@ -317,7 +317,7 @@ TEST(ConfigTest, EnvironmentVariablesSetOptionsAndFlagsWin) {
   ASSERT_TRUE(tenants->ListTenants(Ctx().get(), {}, &list).ok());
   ASSERT_EQ(list.tenants_size(), 2);
   EXPECT_EQ(list.tenants(0).tenant_id(), "env-one");
-  EXPECT_EQ(list.tenants(1).schema_version(), 3);
+  EXPECT_EQ(list.tenants(1).schema_version(), 4);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/from-env/tenants/env-two.db"));
   tenants.reset();
   p.Kill(SIGTERM);

@@ -86,15 +86,15 @@ grpc::Status GetTenant(TestServer& s, const std::string& id) {
 TEST(TenantLifecycleTest, AFailedCreateLeavesNothingToServe) {
   TempDir dir;
   server::Options o = Fast();
-  o.migrations_dir = MigrationsWith(dir, {{"0004_broken.up.sql", "CREATE TABLE broken(;"}});
+  o.migrations_dir = MigrationsWith(dir, {{"0005_broken.up.sql", "CREATE TABLE broken(;"}});
   auto server = TestServer::Start(o);
   v1::CreateTenantRequest req;
   req.set_tenant_id("broken");
   v1::Tenant t;
   grpc::Status s = server->tenants().CreateTenant(Ctx().get(), req, &t);
   EXPECT_THAT(s, IsCode(grpc::FAILED_PRECONDITION));
-  EXPECT_THAT(s.error_message(), HasSubstr("tenant/broken: migration 4 'broken' (0004_broken.up.sql) failed"));
-  // The tables of migrations 1-3 were made, but the tenant never existed.
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant/broken: migration 5 'broken' (0005_broken.up.sql) failed"));
+  // The tables of migrations 1-4 were made, but the tenant never existed.
   EXPECT_THAT(CreateCustomer(*server, "broken", 1), IsCode(grpc::NOT_FOUND));
   EXPECT_THAT(GetTenant(*server, "broken"), IsCode(grpc::NOT_FOUND));
   EXPECT_FALSE(std::filesystem::exists(server->options().data_dir + "/tenants/broken.db"));
@@ -105,7 +105,7 @@ TEST(TenantLifecycleTest, ATenantIsNotServedWhileItIsBeingProvisioned) {
   server::Options o = Fast();
   // A last migration slow enough to call the tenant while it runs.
   o.migrations_dir =
-      MigrationsWith(dir, {{"0004_slow.up.sql",
+      MigrationsWith(dir, {{"0005_slow.up.sql",
                             "CREATE TABLE filler (id INTEGER PRIMARY KEY, s TEXT);"
                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400000) "
                             "INSERT INTO filler (id, s) SELECT i, hex(randomblob(8)) FROM n;"}});
@@ -268,12 +268,12 @@ TEST(SchemaRaceTest, MigrationCallsOnOneTargetTakeTurns) {
                                       FromJson<v1::GetMigrationStatusRequest>(R"({"target": {"tenant_id": "turns"}})"),
                                       &status)
                   .ok());
-  EXPECT_EQ(status.targets(0).current_version(), 3);
+  EXPECT_EQ(status.targets(0).current_version(), 4);
   v1::Tenant t;
   v1::GetTenantRequest get;
   get.set_tenant_id("turns");
   ASSERT_TRUE(server->tenants().GetTenant(Ctx().get(), get, &t).ok());
-  EXPECT_EQ(t.schema_version(), 3);
+  EXPECT_EQ(t.schema_version(), 4);
 }
 
 }  // namespace

@@ -222,7 +222,7 @@ TEST(NumericColumnTest, NumericTextThatWouldBeInfiniteIsRefused) {
   TempDir dir;
   const std::string root = dir.path() + "/migrations";
   std::filesystem::copy(ExampleMigrationsDir(), root, std::filesystem::copy_options::recursive);
-  std::ofstream(root + "/tenant/0004_amounts.up.sql") << "CREATE TABLE amounts (id INTEGER PRIMARY KEY, a NUMERIC);";
+  std::ofstream(root + "/tenant/0005_amounts.up.sql") << "CREATE TABLE amounts (id INTEGER PRIMARY KEY, a NUMERIC);";
   server::Options o;
   o.migrations_dir = root;
   auto server = TestServer::Start(o);
@@ -246,7 +246,7 @@ TEST(ConstraintMessagesTest, NameTheTableAndTheConstraintNeverItsExpression) {
   TempDir dir;
   const std::string root = dir.path() + "/migrations";
   std::filesystem::copy(ExampleMigrationsDir(), root, std::filesystem::copy_options::recursive);
-  std::ofstream(root + "/tenant/0004_reviews.up.sql")
+  std::ofstream(root + "/tenant/0005_reviews.up.sql")
       << "CREATE TABLE reviews (id INTEGER PRIMARY KEY,"
          " rating INTEGER NOT NULL CONSTRAINT rating_range CHECK (rating BETWEEN 1 AND 5),"
          " body TEXT CHECK (length(body) < 10));";

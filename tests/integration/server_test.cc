@@ -26,7 +26,7 @@ TEST_F(ServerTest, CreateTenantProvisionsMigratedStorage) {
   v1::Tenant t = MustCreate(*server_, "prov");
   EXPECT_EQ(t.tenant_id(), "prov");
   EXPECT_EQ(t.display_name(), "Tenant prov");
-  EXPECT_EQ(t.schema_version(), 3);
+  EXPECT_EQ(t.schema_version(), 4);
   EXPECT_GT(t.create_time().seconds(), 0);
   EXPECT_TRUE(std::filesystem::exists(server_->options().data_dir + "/tenants/prov.db"));
   v1::Tenant got;

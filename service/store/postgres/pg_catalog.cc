@@ -128,14 +128,22 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
     out->extra[name];
   }
-  // Constraints: names, and the columns of unique ones (for messages).
+  // Constraints: names, the columns of unique ones (for messages), and those
+  // checked at commit. An exclusion constraint whose operators are all `=`
+  // is a unique one (one that can have a WHERE and be deferred); its columns
+  // are plain ones unless conkey holds a 0 (an expression).
   Params cp;
   cp.AddText(schema);
   const pqxx::result cons = cp.Exec(
       tx, absl::StrCat("SELECT c.relname, k.conname, k.contype, (SELECT string_agg(a.attname, ', ' ORDER BY o.n) "
                        "FROM unnest(k.conkey) WITH ORDINALITY AS o(attnum, n) JOIN pg_attribute a ON "
-                       "a.attrelid = c.oid AND a.attnum = o.attnum WHERE a.attname <> 'tenant_id') ",
-                       kUserFrom, " JOIN pg_constraint k ON k.conrelid = c.oid", kUserWhere));
+                       "a.attrelid = c.oid AND a.attnum = o.attnum WHERE a.attname <> 'tenant_id'), "
+                       "k.contype IN ('u', 'p') OR (k.contype = 'x' AND NOT 0 = ANY (k.conkey) AND NOT EXISTS ("
+                       "SELECT 1 FROM unnest(k.conexclop) AS x(op) JOIN pg_operator p ON p.oid = x.op "
+                       "WHERE p.oprname <> '=')), k.condeferrable, "
+                       "(SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i WHERE i.indexrelid = k.conindid) ",
+                       kUserFrom, " JOIN pg_constraint k ON k.conrelid = c.oid", kUserWhere,
+                       " ORDER BY c.relname, k.conname"));
   for (const pqxx::row& r : cons) {
     auto it = tables.find(r[0].c_str());
     if (it == tables.end()) continue;
@@ -143,8 +151,28 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     const std::string name = r[1].c_str();
     extra.constraints.insert(name);
     const std::string type = r[2].c_str();
-    if (type == "u" || type == "p") extra.unique_columns[name] = r[3].is_null() ? "" : r[3].c_str();
+    const bool unique = r[4].as<bool>();
+    if (unique) extra.unique_columns[name] = r[3].is_null() ? "" : r[3].c_str();
+    if (unique && r[5].as<bool>()) {
+      extra.deferred_uniques.push_back(PgDeferredUnique{name, {}, r[6].is_null() ? "" : r[6].c_str()});
+    }
     if (type == "c") it->second.check_constraints.push_back(name);
+  }
+  // The columns of those checked at commit, in the constraint's order.
+  Params dp;
+  dp.AddText(schema);
+  const pqxx::result deferred_columns = dp.Exec(
+      tx, absl::StrCat("SELECT c.relname, k.conname, a.attname ", kUserFrom,
+                       " JOIN pg_constraint k ON k.conrelid = c.oid AND k.condeferrable AND k.contype IN ('u', 'p', "
+                       "'x') CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS o(attnum, n) JOIN pg_attribute a "
+                       "ON a.attrelid = c.oid AND a.attnum = o.attnum",
+                       kUserWhere, " ORDER BY c.relname, k.conname, o.n"));
+  for (const pqxx::row& r : deferred_columns) {
+    auto it = out->extra.find(r[0].c_str());
+    if (it == out->extra.end()) continue;
+    for (PgDeferredUnique& d : it->second.deferred_uniques) {
+      if (d.name == r[1].c_str()) d.columns.push_back(r[2].c_str());
+    }
   }
   for (auto& [name, t] : tables) catalog->tables.emplace(name, std::move(t));
   out->catalog = std::move(catalog);

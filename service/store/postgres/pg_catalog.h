@@ -8,16 +8,29 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "store/store.h"
 
 namespace datagate::store::postgres {
 
+// A uniqueness the server checks at commit (a DEFERRABLE unique, primary
+// key, or exclusion constraint whose operators are all `=`): rows that agree
+// on every column of `columns` and both satisfy `predicate` may not both be
+// there once the transaction ends.
+struct PgDeferredUnique {
+  std::string name;
+  std::vector<std::string> columns;  // all of them, tenant_id too when it is one
+  std::string predicate;             // the partial constraint's WHERE, as SQL on the table's columns; "" for none
+};
+
 // What the store needs about a table beyond store::Table.
 struct PgTableExtra {
-  std::map<std::string, std::string> unique_columns;  // unique/pk constraint -> "a, b" (tenant_id hidden)
-  std::set<std::string> constraints;                  // every constraint name of the table
+  // unique/pk constraint, or exclusion constraint by `=` only -> "a, b" (tenant_id hidden)
+  std::map<std::string, std::string> unique_columns;
+  std::set<std::string> constraints;               // every constraint name of the table
+  std::vector<PgDeferredUnique> deferred_uniques;  // checked at commit
 };
 
 // A catalog as tenants see it (tenant_id and _dg_* columns hidden), with
@@ -30,6 +43,17 @@ struct PgCatalog {
   const PgTableExtra* Extra(absl::string_view table) const {
     auto it = extra.find(table);
     return it == extra.end() ? nullptr : &it->second;
+  }
+  // The table that has a constraint named `constraint`, when exactly one
+  // has; "" otherwise.
+  std::string TableWithConstraint(absl::string_view constraint) const {
+    std::string found;
+    for (const auto& [table, e] : extra) {
+      if (e.constraints.count(std::string(constraint)) == 0) continue;
+      if (!found.empty()) return "";
+      found = table;
+    }
+    return found;
   }
 };
 

@@ -96,8 +96,9 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
     absl::StatusOr<PgPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();
     if (absl::Now() > deadline) return errors::DeadlineWhileWaiting("a connection to the cloud database");
-    bool began = false;     // BEGIN went out: the server may hold a transaction open
-    bool answered = false;  // the first query answered: work may have been done
+    bool began = false;                        // BEGIN went out: the server may hold a transaction open
+    bool answered = false;                     // the first query answered: work may have been done
+    std::shared_ptr<const PgCatalog> catalog;  // the one the body runs with
     // Destroyed before the lease gives the connection back.
     DeadlineGuard guard(lease->conn(), deadline);
     try {
@@ -113,7 +114,7 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
       began = true;
       const pqxx::result first = tx.exec(sql);
       answered = true;
-      std::shared_ptr<const PgCatalog> catalog = this->catalog();
+      catalog = this->catalog();
       // The generation is the last column (after the settings).
       const pqxx::field generation = first[0][static_cast<pqxx::row::size_type>(first.columns() - 1)];
       if (mode != Mode::kBootstrap && !generation.is_null() && generation.as<int64_t>() != catalog->generation) {
@@ -149,7 +150,9 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
         pqxx::nontransaction tx(lease->conn());
         Rollback(tx, *lease);
       }
-      absl::Status status = MapPgError(e, context);
+      // A constraint checked at COMMIT that refused it is a definite
+      // failure (the connection is open: Commit throws in_doubt otherwise).
+      absl::Status status = MapPgCommitError(e, context, catalog.get());
       const absl::StatusCode code = status.code();
       if ((code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) &&
           absl::Now() > deadline) {

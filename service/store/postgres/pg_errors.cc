@@ -88,13 +88,16 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
     const bool known = extra != nullptr && extra->constraints.count(constraint) > 0;
     spdlog::info("cloud store: {}: SQLSTATE {} on table '{}' (constraint '{}')", context, state, table_name,
                  known ? constraint : "?");
-    if (state == "23505") {
-      std::string columns;
+    if (state == "23505" || state == "23P01") {
+      // An exclusion constraint by `=` only is a unique one (its columns
+      // are known); one by another operator (overlapping ranges) is not.
+      const std::string* columns = nullptr;
       if (extra != nullptr) {
         auto it = extra->unique_columns.find(constraint);
-        if (it != extra->unique_columns.end()) columns = it->second;
+        if (it != extra->unique_columns.end()) columns = &it->second;
       }
-      return errors::DuplicateRow(table_name, columns);
+      if (state == "23P01" && columns == nullptr) return errors::ConflictingRow(table_name, known ? constraint : "");
+      return errors::DuplicateRow(table_name, columns != nullptr ? *columns : "");
     }
     if (state == "23502") {
       const Column* c = table->Find(QuotedAfter(message, "column \""));
@@ -110,8 +113,10 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
     return known ? errors::NamedConstraintViolated(table_name, constraint) : errors::ConstraintViolated(table_name);
   }
   if (absl::StartsWith(state, "23")) {
-    // No table known: checked at commit (a deferred foreign key).
+    // No table known: checked at commit (a deferred foreign key or unique
+    // value). The server refused the commit: nothing is in doubt.
     log("; a constraint checked at commit");
+    if (state == "23505" || state == "23P01") return errors::CloudDuplicateAtCommit();
     return errors::CloudConstraintAtCommit();
   }
   if (absl::StartsWith(state, "22") && table != nullptr) {
@@ -124,6 +129,17 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
   }
   log("");
   return errors::StoreInternal();
+}
+
+absl::Status MapPgCommitError(const std::exception& e, absl::string_view context, const PgCatalog* catalog) {
+  const std::string state = SqlState(e);
+  if (catalog != nullptr && (state == "23505" || state == "23P01")) {
+    // Such a constraint is an index, named uniquely in the schema.
+    const std::string table = catalog->TableWithConstraint(QuotedAfter(e.what(), "constraint \""));
+    const Table* t = table.empty() ? nullptr : catalog->catalog->Find(table);
+    if (t != nullptr) return MapPgError(e, context, t, catalog->Extra(table));
+  }
+  return MapPgError(e, context);
 }
 
 }  // namespace datagate::store::postgres

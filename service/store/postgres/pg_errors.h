@@ -27,14 +27,21 @@ bool IsDataError(absl::string_view sqlstate);
 // Maps `e`: connection errors (class 08, a broken connection), resources
 // (class 53) and admin shutdown (57P0x) -> UNAVAILABLE; 40001/40P01 ->
 // ABORTED; an in-doubt commit -> UNKNOWN; 57014 (our statement_timeout) ->
-// DEADLINE_EXCEEDED; 23505 -> ALREADY_EXISTS naming the columns of the
-// unique constraint; 23502 -> INVALID_ARGUMENT (as SQLite); other 23xxx ->
-// FAILED_PRECONDITION naming the table and the constraint (only names
-// `extra` knows); anything else INTERNAL. Logs the SQLSTATE, the exception
-// kind and `context` only: never SQL, server text or the connection string.
-// `table`/`extra` describe the table written (may be null).
+// DEADLINE_EXCEEDED; 23505 and 23P01 (a unique or exclusion constraint) ->
+// ALREADY_EXISTS naming the columns whose values are taken; 23502 ->
+// INVALID_ARGUMENT (as SQLite); other 23xxx -> FAILED_PRECONDITION naming
+// the table and the constraint (only names `extra` knows); anything else
+// INTERNAL. Logs the SQLSTATE, the exception kind and `context` only: never
+// SQL, server text or the connection string. `table`/`extra` describe the
+// table written (may be null: a constraint checked at commit, where a
+// failed COMMIT is a definite refusal, never UNKNOWN).
 absl::Status MapPgError(const std::exception& e, absl::string_view context, const Table* table = nullptr,
                         const PgTableExtra* extra = nullptr);
+
+// MapPgError for an error no single statement's table explains (COMMIT,
+// SET CONSTRAINTS): a unique or exclusion violation names the table that
+// `catalog` (may be null) says has the constraint.
+absl::Status MapPgCommitError(const std::exception& e, absl::string_view context, const PgCatalog* catalog);
 
 }  // namespace datagate::store::postgres
 

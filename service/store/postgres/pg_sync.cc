@@ -18,6 +18,16 @@
 // catalog): each chunk under a savepoint and, when it fails, split in
 // halves until each bad op fails alone, so exactly the bad ops are
 // kRejected and the others applied.
+//
+// Constraints the schema defers (DEFERRABLE INITIALLY DEFERRED) are checked
+// at COMMIT, over the call as a whole: rows that swap unique values travel
+// in one call and pass together, though each alone would not. When the
+// COMMIT refuses, the careful run checks them before its end instead (SET
+// CONSTRAINTS ALL IMMEDIATE): a unique value that is taken rejects exactly
+// the ops whose rows hold a value another row also holds, found by a query
+// per such constraint, and the rest is applied again without them. Other
+// deferred constraints (a foreign key) fail the call whole, for the caller
+// to split.
 #include <map>
 #include <memory>
 
@@ -26,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
 #include "store/postgres/pg_core.h"
@@ -211,6 +222,94 @@ class SyncApplier {
     }
   }
 
+  // The careful run of `groups` (see the file comment): OK once every op is
+  // applied, stale or kRejected and what the server checks at COMMIT holds.
+  // Throws what fails the call: a deferred constraint other than a unique
+  // one, or unique values still taken after kRounds tries, or the store's
+  // errors.
+  void ApplyCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, std::vector<Group>& groups, size_t chunk) {
+    constexpr int kRounds = 3;
+    tx.exec("SAVEPOINT dg_call");
+    for (int round = 1;; ++round) {
+      for (const Group& g : groups) {
+        for (size_t begin = 0; begin < g.ops.size(); begin += chunk) {
+          ApplyChunkCarefully(tx, catalog, g, begin, std::min(g.ops.size(), begin + chunk));
+        }
+      }
+      const std::unique_ptr<pqxx::sql_error> refused = Savepoint(tx, [&] { tx.exec("SET CONSTRAINTS ALL IMMEDIATE"); });
+      if (refused == nullptr) return;
+      const std::string state = refused->sqlstate();
+      const size_t taken =
+          (state != "23505" && state != "23P01") || round == kRounds ? 0 : RejectTakenValues(tx, catalog, groups);
+      if (taken == 0) throw *refused;
+      spdlog::info(
+          "cloud store: sync apply for tenant '{}': SQLSTATE {} at commit; {} op(s) hold unique values "
+          "another row holds, applying the rest without them",
+          tenant_, state, taken);
+      // Again without the ops just rejected (and those refused on their own
+      // data): the others' outcomes are made anew.
+      tx.exec("ROLLBACK TO SAVEPOINT dg_call");
+      for (Group& g : groups) {
+        std::vector<size_t> kept;
+        for (const size_t i : g.ops) {
+          if (out_[i].kind == SyncOutcome::kRejected) continue;
+          out_[i] = SyncOutcome();
+          kept.push_back(i);
+        }
+        g.ops = std::move(kept);
+      }
+    }
+  }
+
+  // With `groups` applied: rejects each applied upsert whose row now holds
+  // values that one of its table's deferred unique constraints allows once
+  // (PgDeferredUnique) and another row holds too, be that row in the call
+  // or not. Returns how many it rejected.
+  size_t RejectTakenValues(pqxx::transaction_base& tx, const PgCatalog& catalog, const std::vector<Group>& groups) {
+    size_t rejected = 0;
+    for (const Group& g : groups) {
+      const PgTableExtra* extra = catalog.Extra(g.table->name);
+      if (g.deleted || extra == nullptr || extra->deferred_uniques.empty()) continue;
+      Group applied = g;
+      applied.ops.clear();
+      for (const size_t i : g.ops) {
+        if (out_[i].kind == SyncOutcome::kApplied) applied.ops.push_back(i);
+      }
+      if (applied.ops.empty()) continue;
+      const Table& t = *g.table;
+      const std::string table = core_.Table(t.name);
+      std::vector<std::string> key_names;
+      for (const size_t i : t.primary_key) key_names.push_back(t.columns[i].name);
+      for (const PgDeferredUnique& unique : extra->deferred_uniques) {
+        if (unique.columns.empty()) continue;
+        // The predicate names columns unqualified: each use sits where only
+        // the row it is about (t, then o) is in scope at the innermost level.
+        const std::string where = unique.predicate.empty() ? "" : absl::StrCat(" AND (", unique.predicate, ")");
+        std::vector<std::string> same;
+        for (const std::string& c : unique.columns) same.push_back(absl::StrCat("o.", Quote(c), " = t.", Quote(c)));
+        Params p;
+        const std::string tenant = p.AddText(tenant_);
+        std::string sql = "SELECT u._dg_i FROM ";
+        AppendUnnest(t, applied, key_names, 0, applied.ops.size(), &p, &sql);
+        absl::StrAppend(&sql, " WHERE EXISTS (SELECT 1 FROM ", table, " t WHERE t.tenant_id = ", tenant, " AND ",
+                        KeyJoin(t, "t", "u"), where, " AND EXISTS (SELECT 1 FROM ", table, " o WHERE ",
+                        absl::StrJoin(same, " AND "), " AND NOT (o.tenant_id = t.tenant_id AND ", KeyJoin(t, "o", "t"),
+                        ")", where, "))");
+        const std::string columns =
+            extra->unique_columns.count(unique.name) ? extra->unique_columns.at(unique.name) : "";
+        for (const pqxx::row& r : p.Exec(tx, sql)) {
+          SyncOutcome& o = out_[applied.ops[r[0].as<size_t>()]];
+          if (o.kind == SyncOutcome::kRejected) continue;
+          o.kind = SyncOutcome::kRejected;
+          o.cloud_version = 0;
+          o.error = errors::DuplicateRow(t.name, columns);
+          ++rejected;
+        }
+      }
+    }
+    return rejected;
+  }
+
   // Applies `group`'s ops `[begin, end)` under a savepoint, with bound
   // parameters; when the statement fails on its own data, the halves are
   // applied the same way, down to single ops, which are then kRejected.
@@ -340,12 +439,7 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
                              [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
                                out.assign(ops.size(), SyncOutcome());
                                groups = Plan(catalog, ops, &out);
-                               for (const Group& g : groups) {
-                                 for (size_t begin = 0; begin < g.ops.size(); begin += chunk) {
-                                   applier.ApplyChunkCarefully(tx, catalog, g, begin,
-                                                               std::min(g.ops.size(), begin + chunk));
-                                 }
-                               }
+                               applier.ApplyCarefully(tx, catalog, groups, chunk);
                                return absl::OkStatus();
                              }));
   return out;

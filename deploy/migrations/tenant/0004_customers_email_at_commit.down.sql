@@ -1,0 +1,1 @@
+-- Nothing to undo locally (see the .up.sql file).

@@ -1,0 +1,4 @@
+-- Nothing changes locally: the cloud's email check moves to commit (see
+-- the .postgres.sql file). SQLite keeps its UNIQUE email, checked per
+-- statement, which is what a local write needs: each write of a swap
+-- leaves the emails unique.
