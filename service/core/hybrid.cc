@@ -104,9 +104,25 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
     const absl::Time push_deadline =
         request.deadline == absl::InfiniteFuture() ? now + absl::Seconds(10) : AnswerBy(request.deadline);
     if (push_deadline > now) {
-      // Pushes the cascaded entries too; the answer has one state per op.
-      out.sync = sync_->PushNow(tenant, seqs, push_deadline);
-      out.sync.resize(out.rows.size());
+      // The ops' own entries come first, then those of rows that triggers
+      // and foreign-key actions changed: they are part of the write, so an
+      // op answers APPLIED only once they are applied too. Which op caused
+      // which is not known, so in a batch one holds back every APPLIED.
+      std::vector<CloudSync> states = sync_->PushNow(tenant, seqs, push_deadline);
+      const size_t own = std::min(states.size(), out.rows.size());
+      std::copy(states.begin(), states.begin() + static_cast<std::ptrdiff_t>(own), out.sync.begin());
+      // The least settled of the caused entries: still queued, then dead,
+      // then a conflict.
+      auto rank = [](CloudSync c) {
+        return c == CloudSync::kQueued ? 3 : c == CloudSync::kDead ? 2 : c == CloudSync::kConflict ? 1 : 0;
+      };
+      CloudSync caused = CloudSync::kApplied;
+      for (size_t i = own; i < states.size(); ++i) {
+        if (rank(states[i]) > rank(caused)) caused = states[i];
+      }
+      for (CloudSync& s : out.sync) {
+        if (s == CloudSync::kApplied) s = caused;
+      }
     }
   }
   return out;

@@ -718,6 +718,28 @@ TEST_P(HybridTest, ACascadedDeleteReachesTheCloudAndAnItemMadeAgainFollows) {
   EXPECT_EQ(Stats().total().conflicts(), 0);
   EXPECT_EQ(Stats().total().dead_lettered(), 0);
   for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
+
+  // The cascaded deletes are part of the write: while the cloud refuses
+  // them, WRITE_THROUGH answers QUEUED though the order's own delete went.
+  Create(R"({"table": "orders", "row": {"id": 3, "customer_id": 1}})", v1::LOCAL_FIRST);
+  for (int line = 1; line <= 2; ++line) item(3, line, 1, v1::LOCAL_FIRST);
+  Flush();
+  auto cloud_sql = [&](const std::string& sql) {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+  };
+  cloud_sql(
+      "CREATE FUNCTION keep_items() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "IF NEW._dg_deleted THEN RAISE EXCEPTION 'items stay' USING ERRCODE = '23514'; END IF; RETURN NEW; END $$; "
+      "CREATE TRIGGER keep_items BEFORE UPDATE ON order_items FOR EACH ROW EXECUTE FUNCTION keep_items()");
+  EXPECT_EQ(del_order(3, v1::WRITE_THROUGH).cloud_sync(), v1::CLOUD_SYNC_QUEUED);
+  EXPECT_EQ(CloudCount("orders"), 1);       // the order's delete went
+  EXPECT_EQ(CloudCount("order_items"), 3);  // its items' did not (yet)
+  cloud_sql("DROP TRIGGER keep_items ON order_items; DROP FUNCTION keep_items()");
+  Flush();
+  for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
 }
 
 // A backlog where rows have several queued writes drains without pauses
