@@ -46,6 +46,24 @@ std::optional<std::string> ToText(const Value& v) {
       v);
 }
 
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i) out += ',';
+    if (!elements[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *elements[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::string Params::Add(const Value& v) { return AddText(ToText(v)); }
 
 std::string Params::AddText(std::optional<std::string> text) {

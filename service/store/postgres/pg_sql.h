@@ -42,6 +42,9 @@ class Params {
   std::vector<std::optional<std::string>> values_;
 };
 
+// A PostgreSQL array literal of text elements (NULL for nullopt), for a
+// `$n::type[]` parameter.
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements);
 // `v` as PostgreSQL's text input for it; nullopt for NULL.
 std::optional<std::string> ToText(const Value& v);
 // A result field as a Value, by its type (NULL as monostate).

@@ -72,25 +72,6 @@ std::string KeyJoin(const Table& t, absl::string_view a, absl::string_view b) {
   return absl::StrJoin(parts, " AND ");
 }
 
-// A Postgres array literal of text elements (NULL for nullopt).
-std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
-  std::string out = "{";
-  for (size_t i = 0; i < elements.size(); ++i) {
-    if (i) out += ',';
-    if (!elements[i]) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    for (const char c : *elements[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 // Ops that can run, grouped (in first-appearance order) against `catalog`;
 // the others are kRejected in `out` here, alone.
 std::vector<Group> Plan(const PgCatalog& catalog, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out) {
