@@ -399,6 +399,14 @@ absl::Status CloudSchemaMismatch(absl::string_view table) {
                                                     "cloud schema first"));
 }
 
+absl::Status CloudColumnNotServed(absl::string_view table, absl::string_view column) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("column '", E(column), "' of the cloud table '", E(table),
+                   "' is NOT NULL without a default, but the gateway's migrations did not make it, so rows "
+                   "written through the gateway cannot fill it: give it a default, make it nullable, or add it "
+                   "through a migration"));
+}
+
 absl::Status CloudTransactionConflict() {
   return absl::AbortedError(
       "the cloud transaction conflicted with a concurrent one (serialization failure or deadlock); retry it");

@@ -224,6 +224,11 @@ absl::Status CloudValueRejected(absl::string_view table);
 // FAILED_PRECONDITION: the cloud table does not have the shape the row
 // needs (a missing table or column): migrate the cloud schema first.
 absl::Status CloudSchemaMismatch(absl::string_view table);
+// FAILED_PRECONDITION (for operators): column `column` of the cloud table
+// is NOT NULL without a default, yet the tenant's schema does not have it
+// (it was added to the cloud outside the gateway's migrations), so no row
+// written through the gateway can fill it.
+absl::Status CloudColumnNotServed(absl::string_view table, absl::string_view column);
 // ABORTED: the cloud transaction lost a race with another (serialization
 // failure or deadlock); retry the transaction.
 absl::Status CloudTransactionConflict();

@@ -50,9 +50,10 @@ bool LocalInstead(const absl::Status& s) {
 }
 
 absl::StatusOr<std::shared_ptr<store::Database>> Hybrid::Cloud(const std::string& tenant, absl::Time deadline) {
-  // The tenant must be registered here: the cloud has no registry of its own.
-  RETURN_IF_ERROR(tenants_->Open(tenant, deadline).status());
-  return cloud_->Tenant(tenant);
+  // The tenant must be registered here: the cloud has no registry of its
+  // own. It is served through its local schema, as the local store serves it.
+  ASSIGN_OR_RETURN(std::shared_ptr<store::Database> local, tenants_->Open(tenant, deadline));
+  return cloud_->Tenant(tenant, local->GetCatalog());
 }
 
 absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode mode, const WriteRequest& request) {

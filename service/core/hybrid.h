@@ -81,7 +81,8 @@ class Hybrid {
  private:
   // The store a read goes to: true for the cloud.
   absl::StatusOr<bool> UseCloud(ReadSource source) const;
-  // The tenant's database in the cloud, once the tenant is known locally.
+  // The tenant's database in the cloud, once the tenant is known locally,
+  // served through its local catalog.
   absl::StatusOr<std::shared_ptr<store::Database>> Cloud(const std::string& tenant, absl::Time deadline);
 
   Tenants* const tenants_;

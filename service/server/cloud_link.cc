@@ -203,8 +203,9 @@ absl::Status CloudLink::NotConnected(absl::string_view what, absl::string_view i
   return errors::CloudNotConnectedYet(what, instead);
 }
 
-absl::StatusOr<std::shared_ptr<store::Database>> CloudLink::Tenant(const std::string& tenant_id) {
-  if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->Tenant(tenant_id);
+absl::StatusOr<std::shared_ptr<store::Database>> CloudLink::Tenant(const std::string& tenant_id,
+                                                                   std::shared_ptr<const store::Catalog> local) {
+  if (store::CloudStore* c = ready_.load(std::memory_order_acquire)) return c->Tenant(tenant_id, std::move(local));
   return NotConnected("cloud reads and writes", "use a local write mode or read source");
 }
 

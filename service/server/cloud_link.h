@@ -76,7 +76,8 @@ class CloudLink final : public store::CloudStore {
 
   bool Connected() const override { return ready_.load(std::memory_order_acquire) != nullptr; }
 
-  absl::StatusOr<std::shared_ptr<store::Database>> Tenant(const std::string& tenant_id) override;
+  absl::StatusOr<std::shared_ptr<store::Database>> Tenant(const std::string& tenant_id,
+                                                          std::shared_ptr<const store::Catalog> local) override;
   std::shared_ptr<store::Database> Schema() override { return schema_; }
   int64_t SchemaVersion() const override;
   absl::StatusOr<std::vector<store::SyncOutcome>> ApplySync(const std::string& tenant_id,

@@ -71,7 +71,18 @@ class CloudStore {
   // by `tenant_id`. Creating a row over a tombstone revives it at the
   // tombstone's version + 1. ListApplied and Migrate act on the shared
   // schema (as Schema() does). INVALID_ARGUMENT for a malformed id.
-  virtual absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id) = 0;
+  //
+  // `local`, the tenant's local catalog, is the schema it is served
+  // through: of the cloud's tables and columns only those `local` has too,
+  // in `local`'s column order (as the cloud declares them: types,
+  // nullability, defaults; the cloud's key columns always), so a column or
+  // table the cloud has beyond it (added there outside the gateway's
+  // migrations, or by one the tenant has not applied yet) is never read,
+  // written or accepted in a filter, order or projection: the planner
+  // refuses it as the local store does. Null serves the cloud schema as it
+  // is (for tools and tests that have no local schema).
+  virtual absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id,
+                                                           std::shared_ptr<const Catalog> local) = 0;
 
   // The shared schema as a migration target: GetCatalog (tables with the
   // tenant column hidden), ListApplied, Migrate (each script in its own

@@ -135,9 +135,9 @@ int64_t SyncEngine::Backoff(int64_t attempts) {
   return Now() + static_cast<int64_t>(capped * jitter(rng));
 }
 
-absl::StatusOr<bool> SyncEngine::SameInCloud(const std::string& tenant, const store::OutboxEntry& entry,
-                                             absl::Time deadline) {
-  absl::StatusOr<std::shared_ptr<store::Database>> db = cloud_->Tenant(tenant);
+absl::StatusOr<bool> SyncEngine::SameInCloud(const std::string& tenant, std::shared_ptr<const store::Catalog> local,
+                                             const store::OutboxEntry& entry, absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<store::Database>> db = cloud_->Tenant(tenant, std::move(local));
   if (!db.ok()) return db.status();
   absl::StatusOr<std::optional<StoredRow>> row = (*db)->Get(store::RowRead{entry.table, entry.key, {}}, deadline);
   if (!row.ok()) return row.status();
@@ -344,7 +344,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
             // A replay (the cloud has this very write), or a CLOUD_ONLY write
             // that reached the same version with other content: only the
             // content tells them apart.
-            absl::StatusOr<bool> same = SameInCloud(tenant, item.entry, deadline);
+            absl::StatusOr<bool> same = SameInCloud(tenant, batch.db->GetCatalog(), item.entry, deadline);
             if (!same.ok()) {
               error = same.status();
             } else if (*same) {

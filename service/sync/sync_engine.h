@@ -211,8 +211,10 @@ class SyncEngine {
   absl::StatusOr<std::vector<store::SyncOutcome>> ApplyIsolating(const std::string& tenant,
                                                                  const std::vector<store::SyncOp>& ops,
                                                                  absl::Time deadline);
-  // Whether the cloud holds exactly the entry's row (or its delete).
-  absl::StatusOr<bool> SameInCloud(const std::string& tenant, const store::OutboxEntry& entry, absl::Time deadline);
+  // Whether the cloud holds exactly the entry's row (or its delete), read
+  // through the tenant's local catalog `local`.
+  absl::StatusOr<bool> SameInCloud(const std::string& tenant, std::shared_ptr<const store::Catalog> local,
+                                   const store::OutboxEntry& entry, absl::Time deadline);
   // One batch read from a tenant's outbox, and the ops it pushes.
   struct Batch {
     std::shared_ptr<store::Database> db;

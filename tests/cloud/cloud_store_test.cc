@@ -50,8 +50,8 @@ class CloudStoreTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     ASSERT_TRUE(store_->Schema()->Migrate(Script(1, kSchema), absl::InfiniteFuture()).ok());
-    a_ = *store_->Tenant("tenant-a");
-    b_ = *store_->Tenant("tenant-b");
+    a_ = *store_->Tenant("tenant-a", nullptr);
+    b_ = *store_->Tenant("tenant-b", nullptr);
   }
   static WriteOp Insert(int64_t id, std::string name) {
     return WriteOp{WriteKind::kInsert, "items", {}, {{"id", Value{id}}, {"name", Value{std::move(name)}}}, 0};
@@ -103,7 +103,7 @@ TEST_F(CloudStoreTest, TwoTenantsNeverSeeEachOthersRows) {
   q.count_total = true;
   EXPECT_EQ(b_->List(q)->total, 1);
   EXPECT_EQ(a_->List(q)->total, 2);
-  EXPECT_EQ(store_->Tenant("Bad_Id").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Tenant("Bad_Id", nullptr).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CloudStoreTest, TombstonesHideRowsAndReviveAtTheirVersionPlusOne) {
@@ -320,6 +320,61 @@ TEST_F(CloudStoreTest, SwappedUniqueValuesArriveTogetherAndATakenOneIsRejectedAl
   EXPECT_FALSE(Get(*a_, 6).has_value());
 }
 
+// Served through a local catalog, a tenant sees of the cloud only the
+// tables and columns the local schema has, in its order: not a column
+// added to the cloud from outside, nor a table the local schema lacks.
+TEST_F(CloudStoreTest, ATenantIsServedThroughItsLocalSchema) {
+  {
+    pqxx::connection c(ConnInfo());
+    pqxx::work tx(c);
+    tx.exec("ALTER TABLE " + options_.schema + ".items ADD COLUMN secret TEXT DEFAULT 'classified'");
+    tx.commit();
+  }
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2,
+                                   "CREATE TABLE extra (tenant_id TEXT NOT NULL, k TEXT NOT NULL, "
+                                   "PRIMARY KEY (tenant_id, k))"),
+                            absl::InfiniteFuture())
+                  .ok());  // also re-reads the catalog
+  ASSERT_NE(store_->Schema()->GetCatalog()->Find("items")->Find("secret"), nullptr) << "the cloud has it";
+  testing::TempDir dir;
+  auto local = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE((*local)
+                  ->Migrate(MigrationScript{AppliedMigration{1, "v1", "x", 0},
+                                            "CREATE TABLE items (name TEXT NOT NULL, id INTEGER PRIMARY KEY, rank "
+                                            "INTEGER)",
+                                            true, "t", "t.sql"},
+                            absl::InfiniteFuture())
+                  .ok());
+  auto served = store_->Tenant("tenant-a", (*local)->GetCatalog());
+  ASSERT_TRUE(served.ok()) << served.status();
+  const std::shared_ptr<const Catalog> catalog = (*served)->GetCatalog();
+  EXPECT_EQ(catalog->Find("extra"), nullptr);
+  const Table* items = catalog->Find("items");
+  ASSERT_NE(items, nullptr);
+  std::vector<std::string> names;
+  for (const Column& c : items->columns) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"name", "id", "rank"}));
+  ASSERT_EQ(items->primary_key, std::vector<size_t>{1});
+  EXPECT_EQ(items->columns[1].declared_type, "bigint") << "as the cloud declares it";
+
+  ASSERT_TRUE((*served)->Write({Insert(1, "one")}).ok());
+  const std::vector<Field> want = {{"name", Value{std::string("one")}}, {"id", Value{int64_t{1}}}, {"rank", Value{}}};
+  auto row = (*served)->Get(RowRead{"items", {{"id", Value{int64_t{1}}}}, {}});
+  ASSERT_TRUE(row.ok() && row->has_value()) << row.status();
+  EXPECT_EQ((*row)->fields, want);
+  Query q;
+  q.table = "items";
+  q.order = {Order{"id", false}};
+  auto listed = (*served)->List(q);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->rows.size(), 1u);
+  EXPECT_EQ(listed->rows[0].fields, want);
+  // Without a local schema: the cloud as it is.
+  EXPECT_THAT(Get(*a_, 1)->fields, ::testing::Contains(Field{"secret", Value{std::string("classified")}}));
+}
+
 TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {
   testing::TempDir dir;
   auto local = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});
@@ -368,7 +423,7 @@ TEST_F(CloudStoreTest, WaitingForAConnectionStopsAtTheDeadline) {
   options_.pool_size = 1;
   auto small = PgCloudStore::Create(options_);
   ASSERT_TRUE(small.ok()) << small.status();
-  auto db = *(*small)->Tenant("tenant-a");
+  auto db = *(*small)->Tenant("tenant-a", nullptr);
   std::atomic<bool> holding{false};
   std::thread holder([&] {
     WriteOptions slow;
@@ -418,7 +473,7 @@ TEST_F(CloudStoreTest, ACallHeldByABouncerWhileTheServerIsDownEndsAtItsDeadline)
   o.connection_string = (*bouncer)->ConnectionString();
   auto bounced = PgCloudStore::Create(o);
   ASSERT_TRUE(bounced.ok()) << bounced.status();
-  auto tenant = *(*bounced)->Tenant("tenant-a");
+  auto tenant = *(*bounced)->Tenant("tenant-a", nullptr);
   ASSERT_TRUE(tenant->Write({Insert(1, "x")}).ok());
   ASSERT_TRUE(Get(*tenant, 1).has_value());
   testing::PgServer& server = testing::PgServer::Shared();

@@ -95,6 +95,19 @@ class HybridTest : public ::testing::TestWithParam<bool> {
         .exec1("SELECT count(*) FROM " + table + " WHERE tenant_id = " + w.quote(tenant_) + " AND NOT _dg_deleted")[0]
         .as<int64_t>();
   }
+  // A new gateway (with a new local data folder) in place of the running one.
+  void RestartGateway(int max_attempts = 10) {
+    server_.reset();
+    bouncer_.reset();
+    StartGateway(max_attempts);
+  }
+  // Runs `sql` on the cloud database directly, as someone outside the gateway.
+  void CloudSql(const std::string& sql) {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+  }
   // The tenant's queued operations in `state` (first page).
   v1::ListSyncOperationsResponse Listed(v1::SyncOperation::State state) {
     v1::ListSyncOperationsRequest list;
@@ -740,6 +753,105 @@ TEST_P(HybridTest, ACascadedDeleteReachesTheCloudAndAnItemMadeAgainFollows) {
   cloud_sql("DROP TRIGGER keep_items ON order_items; DROP FUNCTION keep_items()");
   Flush();
   for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
+}
+
+// A column added to a cloud table from outside (not by the gateway's
+// migrations) stays out of cloud reads: CLOUD answers with the columns of
+// the tenant's local schema, in its order, and a filter, an order or a
+// projection naming that column (or one of the gateway's own) is refused
+// exactly as locally. Pushes still arrive while the column is nullable.
+TEST_P(HybridTest, AColumnAddedToTheCloudFromOutsideStaysOutOfCloudReads) {
+  tenant_ = "outside";
+  StartGateway();  // makes the cloud schema
+  CloudSql("ALTER TABLE customers ADD COLUMN secret TEXT");
+  RestartGateway();  // it reads the cloud's catalog at start
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "Ann", "email": "ann@x"}})", v1::LOCAL_FIRST);
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "Bob", "email": "bob@x"}})", v1::LOCAL_FIRST);
+  Flush();
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  EXPECT_EQ(CloudCount("customers"), 2);
+  CloudSql("UPDATE customers SET secret = 'classified'");
+
+  v1::Row local, cloud;
+  ASSERT_TRUE(Get("customers", R"({"id": 1})", v1::LOCAL, &local).ok());
+  ASSERT_TRUE(Get("customers", R"({"id": 1})", v1::CLOUD, &cloud).ok());
+  std::vector<std::string> local_columns, cloud_columns;
+  for (const auto& [name, value] : local.fields().fields()) local_columns.push_back(name);
+  for (const auto& [name, value] : cloud.fields().fields()) cloud_columns.push_back(name);
+  std::sort(local_columns.begin(), local_columns.end());
+  std::sort(cloud_columns.begin(), cloud_columns.end());
+  EXPECT_EQ(cloud_columns, local_columns);
+  EXPECT_EQ(cloud_columns, (std::vector<std::string>{"email", "id", "name", "vip"}));
+  EXPECT_EQ(All("customers", v1::CLOUD), All("customers", v1::LOCAL));
+
+  // Named anywhere, the column is unknown, in the cloud as locally; so are
+  // the gateway's own columns.
+  for (const char* json : {
+           R"({"table": "customers", "filters": [{"column": "secret", "op": "EQUAL", "value": "classified"}]})",
+           R"({"table": "customers", "filters": [{"column": "secret", "op": "IS_NOT_NULL"}]})",
+           R"({"table": "customers", "order_by": [{"column": "secret"}]})",
+           R"({"table": "customers", "read_mask": "name,secret"})",
+           R"({"table": "customers", "filters": [{"column": "_dg_deleted", "op": "EQUAL", "value": true}]})",
+           R"({"table": "customers", "filters": [{"column": "tenant_id", "op": "EQUAL", "value": "outside"}]})",
+       }) {
+    auto req = FromJson<v1::ListRowsRequest>(json);
+    v1::ListRowsResponse page;
+    req.set_read_source(v1::LOCAL);
+    const grpc::Status want = server_->data().ListRows(Ctx(tenant_).get(), req, &page);
+    EXPECT_EQ(want.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << json;
+    EXPECT_THAT(want.error_message(), HasSubstr("unknown column")) << json;
+    req.set_read_source(v1::CLOUD);
+    const grpc::Status got = server_->data().ListRows(Ctx(tenant_).get(), req, &page);
+    EXPECT_EQ(got.error_code(), want.error_code()) << json;
+    EXPECT_EQ(got.error_message(), want.error_message()) << json;
+  }
+  auto get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}, "read_mask": "secret"})");
+  get.set_read_source(v1::CLOUD);
+  v1::Row row;
+  const grpc::Status masked = server_->data().GetRow(Ctx(tenant_).get(), get, &row);
+  EXPECT_EQ(masked.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(masked.error_message(), HasSubstr("unknown column 'secret'"));
+  // Nor can a CLOUD_ONLY write reach it.
+  Create(R"({"table": "customers", "row": {"id": 3, "name": "Cy", "email": "cy@x", "secret": "x"}})", v1::CLOUD_ONLY,
+         grpc::StatusCode::INVALID_ARGUMENT);
+  // A local update still arrives and leaves the cloud's own column alone.
+  auto upd = FromJson<v1::UpdateRowRequest>(R"({"table": "customers", "row": {"id": 1, "name": "Ann B"}})");
+  v1::Row updated;
+  ASSERT_TRUE(server_->data().UpdateRow(Ctx(tenant_).get(), upd, &updated).ok());
+  Flush();
+  EXPECT_EQ(All("customers", v1::CLOUD), All("customers", v1::LOCAL));
+  pqxx::connection c(*url_);
+  pqxx::work w(c);
+  EXPECT_EQ(w.exec1("SELECT secret FROM customers WHERE tenant_id = 'outside' AND id = 1")[0].as<std::string>(),
+            "classified");
+}
+
+// A NOT NULL column without a default, added to the cloud from outside,
+// makes every push of a new row fail there: dead-lettered, saying which
+// column of which table and what to do; a CLOUD_ONLY create says the same.
+TEST_P(HybridTest, ANotNullColumnAddedToTheCloudFromOutsideDeadLettersPushesClearly) {
+  tenant_ = "outside-nn";
+  StartGateway();
+  CloudSql(
+      "ALTER TABLE customers ADD COLUMN region TEXT NOT NULL DEFAULT 'eu'; "
+      "ALTER TABLE customers ALTER COLUMN region DROP DEFAULT");
+  RestartGateway(/*max_attempts=*/2);
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "Ann", "email": "ann@x"}})", v1::LOCAL_FIRST);
+  Flush();
+  EXPECT_EQ(CloudCount("customers"), 0);
+  const v1::ListSyncOperationsResponse ops = Listed(v1::SyncOperation::DEAD_LETTERED);
+  ASSERT_EQ(ops.operations_size(), 1);
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("'region'"));
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("'customers'"));
+  EXPECT_THAT(ops.operations(0).last_error(), HasSubstr("migrations"));
+  auto req =
+      FromJson<v1::CreateRowRequest>(R"({"table": "customers", "row": {"id": 2, "name": "Bob", "email": "bob@x"}})");
+  req.set_write_mode(v1::CLOUD_ONLY);
+  v1::Row row;
+  const grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), req, &row);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ops.operations(0).last_error(), "FAILED_PRECONDITION: " + s.error_message()) << "the same words";
 }
 
 // A backlog where rows have several queued writes drains without pauses

@@ -86,7 +86,7 @@ struct PgFactoryT {
     EXPECT_TRUE(created.ok()) << created.status();
     if (!created.ok()) return nullptr;
     store = *std::move(created);
-    auto db = store->Tenant(kPgTenant);
+    auto db = store->Tenant(kPgTenant, nullptr);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.value_or(nullptr);
   }

@@ -25,7 +25,8 @@ class FakeCloud final : public store::CloudStore {
     std::vector<Field> values;
   };
 
-  absl::StatusOr<std::shared_ptr<store::Database>> Tenant(const std::string&) override {
+  absl::StatusOr<std::shared_ptr<store::Database>> Tenant(const std::string&,
+                                                          std::shared_ptr<const store::Catalog>) override {
     return absl::Status(absl::StatusCode::kUnimplemented, "fake");  // NOLINT: test double
   }
   std::shared_ptr<store::Database> Schema() override { return nullptr; }

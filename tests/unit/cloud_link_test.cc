@@ -66,7 +66,7 @@ TEST_F(CloudLinkTest, AnUnreachableCloudDoesNotStopTheStartAndConnectsLater) {
   ASSERT_TRUE(link->Start([&] { ready.Notify(); }).ok());
   EXPECT_FALSE(link->Connected());
   EXPECT_EQ(link->SchemaVersion(), -1);
-  absl::Status tenant = link->Tenant("acme").status();
+  absl::Status tenant = link->Tenant("acme", nullptr).status();
   EXPECT_EQ(tenant.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(tenant.message()), HasSubstr("not reachable yet"));
   EXPECT_EQ(link->Schema()->ListApplied(absl::InfiniteFuture()).status().code(), absl::StatusCode::kUnavailable);
@@ -83,7 +83,7 @@ TEST_F(CloudLinkTest, AnUnreachableCloudDoesNotStopTheStartAndConnectsLater) {
   EXPECT_TRUE(link->Connected());
   EXPECT_EQ(link->SchemaVersion(), int64_t{1} << 20);
   EXPECT_TRUE(link->Ping(absl::InfiniteFuture()).ok());
-  EXPECT_EQ(link->Tenant("acme").status().code(), absl::StatusCode::kUnimplemented) << "the fake's own answer";
+  EXPECT_EQ(link->Tenant("acme", nullptr).status().code(), absl::StatusCode::kUnimplemented) << "the fake's own answer";
   EXPECT_EQ(prepares_.load(), 1);
   const int connects = connects_.load();
   absl::SleepFor(absl::Milliseconds(100));
@@ -146,7 +146,7 @@ TEST_F(CloudLinkTest, ACloudFoundUnusableLaterAnswersWhyAndIsTriedAgain) {
   absl::Status why;
   for (int i = 0; i < 200 && why.code() != absl::StatusCode::kFailedPrecondition; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
-    why = link->Tenant("acme").status();
+    why = link->Tenant("acme", nullptr).status();
   }
   EXPECT_EQ(why.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(why.message()), HasSubstr("'loose'"));

@@ -30,6 +30,35 @@ bool Hidden(absl::string_view column) { return column == "tenant_id" || absl::St
 
 }  // namespace
 
+std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> cloud, const Catalog* local) {
+  if (local == nullptr) return cloud;
+  auto served = std::make_shared<Catalog>();
+  served->schema_cookie = cloud->schema_cookie;
+  served->migration_version = cloud->migration_version;
+  for (const auto& [name, mine] : local->tables) {
+    const Table* theirs = cloud->Find(name);
+    if (theirs == nullptr) continue;
+    Table t;
+    t.name = theirs->name;
+    t.check_constraints = theirs->check_constraints;
+    for (const Column& c : mine.columns) {
+      if (const Column* column = theirs->Find(c.name)) t.columns.push_back(*column);
+    }
+    // A key always selects one row, even where the local key lacks a column.
+    for (const size_t i : theirs->primary_key) {
+      if (t.Find(theirs->columns[i].name) == nullptr) t.columns.push_back(theirs->columns[i]);
+    }
+    std::vector<std::pair<int, size_t>> pk;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (t.columns[i].pk_position > 0) pk.emplace_back(t.columns[i].pk_position, i);
+    }
+    std::sort(pk.begin(), pk.end());
+    for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
+    served->tables.emplace(name, std::move(t));
+  }
+  return served;
+}
+
 int64_t MigrationLockKey(absl::string_view schema) {
   // FNV-1a of a fixed prefix and the schema name: the same in every replica.
   uint64_t h = 14695981039346656037ull;
@@ -109,6 +138,7 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     const int pk = r[6].as<int>();
     if (column == "tenant_id" && pk == 1) tenant_keyed[table] = true;
     if (Hidden(column)) continue;
+    out->extra[table].columns.insert(column);
     Column c;
     c.name = column;
     c.declared_type = r[2].c_str();

@@ -31,6 +31,7 @@ struct PgTableExtra {
   std::map<std::string, std::string> unique_columns;
   std::set<std::string> constraints;               // every constraint name of the table
   std::vector<PgDeferredUnique> deferred_uniques;  // checked at commit
+  std::set<std::string> columns;  // every column the cloud table has (but tenant_id and _dg_*), served or not
 };
 
 // A catalog as tenants see it (tenant_id and _dg_* columns hidden), with
@@ -56,6 +57,13 @@ struct PgCatalog {
     return found;
   }
 };
+
+// The catalog a tenant is served through (see CloudStore::Tenant): of
+// `cloud`'s tables those `local` has too, each with the columns of the
+// local table that the cloud has, in the local order, as the cloud
+// declares them, and the cloud's key columns. `cloud` itself when `local`
+// is null.
+std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> cloud, const Catalog* local);
 
 // The advisory-lock key of a schema's migrations (fixed per schema name).
 int64_t MigrationLockKey(absl::string_view schema);

@@ -14,14 +14,16 @@
 namespace datagate::store::postgres {
 
 // One tenant's rows, with the local store's semantics (see cloud.h):
-// tenant_id hidden, every statement keyed by it, tombstones never read.
-// Thread-safe; writes run concurrently (row locks in Postgres order them).
+// tenant_id hidden, every statement keyed by it, tombstones never read,
+// served through the tenant's local catalog `local` (ServedCatalog; the
+// cloud's own when null). Thread-safe; writes run concurrently (row locks in
+// Postgres order them).
 class PgTenantDatabase final : public Database {
  public:
-  PgTenantDatabase(std::shared_ptr<PgCore> core, std::string tenant)
-      : core_(std::move(core)), tenant_(std::move(tenant)) {}
+  PgTenantDatabase(std::shared_ptr<PgCore> core, std::string tenant, std::shared_ptr<const Catalog> local)
+      : core_(std::move(core)), tenant_(std::move(tenant)), local_(std::move(local)) {}
 
-  std::shared_ptr<const Catalog> GetCatalog() const override { return core_->catalog()->catalog; }
+  std::shared_ptr<const Catalog> GetCatalog() const override { return Served(*core_->catalog()); }
   absl::StatusOr<std::optional<StoredRow>> Get(Planner<RowRead> plan, absl::Time deadline) override;
   absl::StatusOr<QueryResult> List(Planner<Query> plan, absl::Time deadline) override;
   absl::StatusOr<std::vector<StoredRow>> Write(Planner<std::vector<WriteOp>> plan,
@@ -39,14 +41,19 @@ class PgTenantDatabase final : public Database {
   using Database::Write;
 
  private:
-  absl::StatusOr<StoredRow> ApplyOp(pqxx::transaction_base& tx, const PgCatalog& catalog, const WriteOp& op,
-                                    int64_t now);
+  // What this tenant is served of `catalog`.
+  std::shared_ptr<const Catalog> Served(const PgCatalog& catalog) const {
+    return ServedCatalog(catalog.catalog, local_.get());
+  }
+  // Runs `op` against `served` (what the tenant is served of the catalog).
+  absl::StatusOr<StoredRow> ApplyOp(pqxx::transaction_base& tx, const Catalog& served, const WriteOp& op, int64_t now);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(pqxx::transaction_base& tx, const WriteOptions& options);
   void RecordResult(pqxx::transaction_base& tx, const WriteOptions& options, const std::vector<StoredRow>& rows,
                     int64_t now);
 
   const std::shared_ptr<PgCore> core_;
   const std::string tenant_;
+  const std::shared_ptr<const Catalog> local_;
 };
 
 // The shared schema: catalog and migrations only; rows are

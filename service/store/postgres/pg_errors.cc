@@ -100,8 +100,11 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
       return errors::DuplicateRow(table_name, columns != nullptr ? *columns : "");
     }
     if (state == "23502") {
-      const Column* c = table->Find(QuotedAfter(message, "column \""));
+      const std::string column = QuotedAfter(message, "column \"");
+      const Column* c = table->Find(column);
       if (c != nullptr) return errors::NullNotAllowed(table_name, c->name, c->has_default);
+      // A column of the cloud table that `table` (as the tenant is served) lacks.
+      if (extra != nullptr && extra->columns.count(column) > 0) return errors::CloudColumnNotServed(table_name, column);
       return errors::ConstraintViolated(table_name);
     }
     if (state == "23503") return errors::ForeignKeyViolated(table_name);

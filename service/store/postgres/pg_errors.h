@@ -29,12 +29,15 @@ bool IsDataError(absl::string_view sqlstate);
 // ABORTED; an in-doubt commit -> UNKNOWN; 57014 (our statement_timeout) ->
 // DEADLINE_EXCEEDED; 23505 and 23P01 (a unique or exclusion constraint) ->
 // ALREADY_EXISTS naming the columns whose values are taken; 23502 ->
-// INVALID_ARGUMENT (as SQLite); other 23xxx -> FAILED_PRECONDITION naming
-// the table and the constraint (only names `extra` knows); anything else
-// INTERNAL. Logs the SQLSTATE, the exception kind and `context` only: never
-// SQL, server text or the connection string. `table`/`extra` describe the
-// table written (may be null: a constraint checked at commit, where a
-// failed COMMIT is a definite refusal, never UNKNOWN).
+// INVALID_ARGUMENT (as SQLite), or FAILED_PRECONDITION for a column `table`
+// lacks but the cloud table has (one the tenant's schema does not have);
+// other 23xxx -> FAILED_PRECONDITION naming the table and the constraint
+// (only names `extra` knows); anything else INTERNAL. Logs the SQLSTATE,
+// the exception kind and `context` only: never SQL, server text or the
+// connection string. `table` describes the table written as the write sees
+// it (the columns it may give), `extra` the cloud table (either may be
+// null: a constraint checked at commit, where a failed COMMIT is a definite
+// refusal, never UNKNOWN).
 absl::Status MapPgError(const std::exception& e, absl::string_view context, const Table* table = nullptr,
                         const PgTableExtra* extra = nullptr);
 

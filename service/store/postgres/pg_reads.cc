@@ -1,6 +1,7 @@
 // PgTenantDatabase reads: Get and List, each in one REPEATABLE READ
-// transaction keyed by the tenant, planned against the catalog that
-// transaction runs with. Tombstones are never read.
+// transaction keyed by the tenant, planned against what the tenant is
+// served of the catalog that transaction runs with (so `*` is the tenant's
+// columns, never one the cloud has beyond them). Tombstones are never read.
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -13,8 +14,9 @@ absl::StatusOr<std::optional<StoredRow>> PgTenantDatabase::Get(Planner<RowRead> 
   std::optional<StoredRow> row;
   RETURN_IF_ERROR(core_->Run("get", deadline, tenant_, PgCore::Mode::kRead,
                              [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
-                               ASSIGN_OR_RETURN(const RowRead read, plan(*catalog.catalog));
-                               const Table* t = catalog.catalog->Find(read.table);
+                               const std::shared_ptr<const Catalog> served = Served(catalog);
+                               ASSIGN_OR_RETURN(const RowRead read, plan(*served));
+                               const Table* t = served->Find(read.table);
                                if (t == nullptr) return errors::UnknownTable(read.table);
                                const std::vector<const Column*> cols = Projection(*t, read.columns);
                                Params p;
@@ -34,8 +36,9 @@ absl::StatusOr<QueryResult> PgTenantDatabase::List(Planner<Query> plan, absl::Ti
   RETURN_IF_ERROR(core_->Run("list", deadline, tenant_, PgCore::Mode::kRead,
                              [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
                                result = QueryResult();
-                               ASSIGN_OR_RETURN(const Query query, plan(*catalog.catalog));
-                               const Table* t = catalog.catalog->Find(query.table);
+                               const std::shared_ptr<const Catalog> served = Served(catalog);
+                               ASSIGN_OR_RETURN(const Query query, plan(*served));
+                               const Table* t = served->Find(query.table);
                                if (t == nullptr) return errors::UnknownTable(query.table);
                                if (!query.after.empty() && query.after.size() != query.order.size()) {
                                  return errors::MalformedPageToken("its cursor does not fit the order");

@@ -41,9 +41,10 @@ PgCloudStore::PgCloudStore(std::shared_ptr<PgCore> core)
 
 PgCloudStore::~PgCloudStore() = default;
 
-absl::StatusOr<std::shared_ptr<Database>> PgCloudStore::Tenant(const std::string& tenant_id) {
+absl::StatusOr<std::shared_ptr<Database>> PgCloudStore::Tenant(const std::string& tenant_id,
+                                                               std::shared_ptr<const Catalog> local) {
   RETURN_IF_ERROR(ValidateTenantId(tenant_id));
-  return std::shared_ptr<Database>(std::make_shared<PgTenantDatabase>(core_, tenant_id));
+  return std::shared_ptr<Database>(std::make_shared<PgTenantDatabase>(core_, tenant_id, std::move(local)));
 }
 
 std::shared_ptr<Database> PgCloudStore::Schema() { return schema_; }

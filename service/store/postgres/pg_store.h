@@ -73,7 +73,8 @@ class PgCloudStore final : public CloudStore {
                                                               absl::Time deadline = absl::InfiniteFuture());
   ~PgCloudStore() override;
 
-  absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id) override;
+  absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id,
+                                                   std::shared_ptr<const Catalog> local) override;
   std::shared_ptr<Database> Schema() override;
   int64_t SchemaVersion() const override;
   absl::StatusOr<std::vector<SyncOutcome>> ApplySync(const std::string& tenant_id, const std::vector<SyncOp>& ops,

@@ -72,6 +72,18 @@ std::string KeyJoin(const Table& t, absl::string_view a, absl::string_view b) {
   return absl::StrJoin(parts, " AND ");
 }
 
+// `g`'s table as its ops write it, for messages: only the columns they
+// give. They give every column of the tenant's row, so a NOT NULL column
+// of the cloud table they lack is one the tenant's schema does not have.
+Table AsGiven(const Group& g) {
+  if (g.deleted) return *g.table;
+  Table t;
+  t.name = g.table->name;
+  t.check_constraints = g.table->check_constraints;
+  for (const std::string& c : g.columns) t.columns.push_back(*g.table->Find(c));
+  return t;
+}
+
 // Ops that can run, grouped (in first-appearance order) against `catalog`;
 // the others are kRejected in `out` here, alone.
 std::vector<Group> Plan(const PgCatalog& catalog, const std::vector<SyncOp>& ops, std::vector<SyncOutcome>* out) {
@@ -306,7 +318,8 @@ class SyncApplier {
     if (end - begin == 1) {
       SyncOutcome& o = out_[g.ops[begin]];
       o.kind = SyncOutcome::kRejected;
-      o.error = MapPgError(*failed, "sync apply", g.table, catalog.Extra(g.table->name));
+      const Table given = AsGiven(g);
+      o.error = MapPgError(*failed, "sync apply", &given, catalog.Extra(g.table->name));
       return;
     }
     const size_t mid = begin + (end - begin) / 2;

@@ -1,7 +1,9 @@
-// PgTenantDatabase writes: planned inside the transaction (against the
-// catalog it runs with), checked row by row before the commit, and
-// remembered by request_id in the same transaction. Deletes leave
-// tombstones; creating over one revives it at its version + 1.
+// PgTenantDatabase writes: planned inside the transaction (against what
+// the tenant is served of the catalog it runs with, so a column the cloud
+// has beyond the tenant's schema is neither required nor accepted nor
+// changed), checked row by row before the commit, and remembered by
+// request_id in the same transaction. Deletes leave tombstones; creating
+// over one revives it at its version + 1.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
@@ -32,9 +34,9 @@ std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& values) {
 
 }  // namespace
 
-absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, const PgCatalog& catalog,
+absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, const Catalog& served,
                                                     const WriteOp& op, int64_t now) {
-  const Table* t = catalog.catalog->Find(op.table);
+  const Table* t = served.Find(op.table);
   if (t == nullptr) return errors::UnknownTable(op.table);
   const std::string table = core_->Table(t->name);
   const std::vector<const Column*> all = Projection(*t, {});
@@ -162,39 +164,41 @@ void PgTenantDatabase::RecordResult(pqxx::transaction_base& tx, const WriteOptio
 absl::StatusOr<std::vector<StoredRow>> PgTenantDatabase::Write(Planner<std::vector<WriteOp>> plan,
                                                                const WriteOptions& options) {
   std::vector<StoredRow> rows;
-  RETURN_IF_ERROR(core_->Run(
-      "write", options.deadline, tenant_, PgCore::Mode::kWrite,
-      [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
-        rows.clear();
-        if (!options.request_id.empty()) {
-          ASSIGN_OR_RETURN(std::optional<std::vector<StoredRow>> first, Replay(tx, options));
-          if (first) {
-            rows = *std::move(first);
-            return absl::OkStatus();
-          }
-        }
-        ASSIGN_OR_RETURN(const std::vector<WriteOp> ops, plan(*catalog.catalog));
-        const int64_t now = core_->NowUs();
-        rows.reserve(ops.size());
-        for (size_t i = 0; i < ops.size(); ++i) {
-          absl::StatusOr<StoredRow> row;
-          try {
-            row = ApplyOp(tx, catalog, ops[i], now);
-          } catch (const pqxx::sql_error& e) {
-            if (IsConnectionError(e)) throw;  // the connection goes, in Run
-            row = MapPgError(e, "write", catalog.catalog->Find(ops[i].table), catalog.Extra(ops[i].table));
-          }
-          if (row.ok() && options.check_row) {
-            if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
-          }
-          if (!row.ok()) {
-            return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status()) : row.status();
-          }
-          rows.push_back(*std::move(row));
-        }
-        if (!options.request_id.empty()) RecordResult(tx, options, rows, now);
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(core_->Run("write", options.deadline, tenant_, PgCore::Mode::kWrite,
+                             [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
+                               rows.clear();
+                               if (!options.request_id.empty()) {
+                                 ASSIGN_OR_RETURN(std::optional<std::vector<StoredRow>> first, Replay(tx, options));
+                                 if (first) {
+                                   rows = *std::move(first);
+                                   return absl::OkStatus();
+                                 }
+                               }
+                               const std::shared_ptr<const Catalog> served = Served(catalog);
+                               ASSIGN_OR_RETURN(const std::vector<WriteOp> ops, plan(*served));
+                               const int64_t now = core_->NowUs();
+                               rows.reserve(ops.size());
+                               for (size_t i = 0; i < ops.size(); ++i) {
+                                 absl::StatusOr<StoredRow> row;
+                                 try {
+                                   row = ApplyOp(tx, *served, ops[i], now);
+                                 } catch (const pqxx::sql_error& e) {
+                                   if (IsConnectionError(e)) throw;  // the connection goes, in Run
+                                   row =
+                                       MapPgError(e, "write", served->Find(ops[i].table), catalog.Extra(ops[i].table));
+                                 }
+                                 if (row.ok() && options.check_row) {
+                                   if (absl::Status s = options.check_row(i, *row); !s.ok()) row = s;
+                                 }
+                                 if (!row.ok()) {
+                                   return ops.size() > 1 ? errors::InOperation(static_cast<int64_t>(i), row.status())
+                                                         : row.status();
+                                 }
+                                 rows.push_back(*std::move(row));
+                               }
+                               if (!options.request_id.empty()) RecordResult(tx, options, rows, now);
+                               return absl::OkStatus();
+                             }));
   return rows;
 }
 
