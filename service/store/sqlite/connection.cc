@@ -205,6 +205,8 @@ absl::Status MapConstraint(const std::exception& e, const Table& table, absl::st
       return errors::CheckViolated(table.name, named ? detail : "");
     }
     case SQLITE_CONSTRAINT_TRIGGER:
+      // SQLite checks a RESTRICT foreign key with a trigger program of its own.
+      if (what == "FOREIGN KEY constraint failed") return errors::ForeignKeyViolated(table.name);
       spdlog::info("{}: a trigger refused a write to '{}': {}", context, table.name, what);
       return errors::TriggerRefused(table.name);
     default:
