@@ -407,6 +407,19 @@ absl::Status CloudColumnNotServed(absl::string_view table, absl::string_view col
                    "through a migration"));
 }
 
+absl::Status CloudSetDefaultNotDone(absl::string_view table, absl::string_view referring) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("rows of table '", E(referring), "' refer to the row of table '", E(table),
+                   "' and their foreign key sets them to their defaults, which the cloud does not do: change or "
+                   "delete those rows first; nothing was written"));
+}
+
+absl::Status ForeignKeyActionsTooDeep(absl::string_view table, int max) {
+  return absl::FailedPreconditionError(absl::StrCat("the write to table '", E(table),
+                                                    "' sets off foreign key actions nested deeper than ", max,
+                                                    " levels; nothing was written"));
+}
+
 absl::Status CloudTransactionConflict() {
   return absl::AbortedError(
       "the cloud transaction conflicted with a concurrent one (serialization failure or deadlock); retry it");

@@ -229,6 +229,13 @@ absl::Status CloudSchemaMismatch(absl::string_view table);
 // (it was added to the cloud outside the gateway's migrations), so no row
 // written through the gateway can fill it.
 absl::Status CloudColumnNotServed(absl::string_view table, absl::string_view column);
+// FAILED_PRECONDITION: a cloud write to `table` would leave rows of
+// `referring` referring to a row it deletes or changes, and their foreign
+// key says ON DELETE / ON UPDATE SET DEFAULT, which the cloud does not do.
+absl::Status CloudSetDefaultNotDone(absl::string_view table, absl::string_view referring);
+// FAILED_PRECONDITION: a cloud write to `table` sets off foreign-key actions
+// nested deeper than `max` levels (as SQLite's limit).
+absl::Status ForeignKeyActionsTooDeep(absl::string_view table, int max);
 // ABORTED: the cloud transaction lost a race with another (serialization
 // failure or deadlock); retry the transaction.
 absl::Status CloudTransactionConflict();

@@ -79,8 +79,16 @@ class CloudStore {
   // table the cloud has beyond it (added there outside the gateway's
   // migrations, or by one the tenant has not applied yet) is never read,
   // written or accepted in a filter, order or projection: the planner
-  // refuses it as the local store does. Null serves the cloud schema as it
-  // is (for tools and tests that have no local schema).
+  // refuses it as the local store does. A delete, or a change of columns
+  // other rows refer to, then does to those rows what the foreign keys of
+  // `local` declare, as SQLite does locally (in the cloud a delete only
+  // marks the row, so PostgreSQL's own actions never run), in the same
+  // transaction: CASCADE marks them deleted or moves them along, SET NULL
+  // empties their referring columns (each changed row at its version + 1),
+  // RESTRICT and NO ACTION refuse (FAILED_PRECONDITION) while a live row
+  // refers; SET DEFAULT is refused when a live row refers (not done in the
+  // cloud). Null serves the cloud schema as it is, with no foreign-key
+  // actions (for tools and tests that have no local schema).
   virtual absl::StatusOr<std::shared_ptr<Database>> Tenant(const std::string& tenant_id,
                                                            std::shared_ptr<const Catalog> local) = 0;
 

@@ -42,11 +42,29 @@ struct Column {
   int pk_position = 0;  // 1-based position in the primary key; 0 if not in it
 };
 
+// What a foreign key does to the rows referring to a row that is deleted,
+// or whose referred columns change.
+enum class ForeignKeyAction { kNoAction, kRestrict, kSetNull, kSetDefault, kCascade };
+
+// A foreign key of a table: its `columns` refer to `parent_columns` (as
+// many, in the same order) of table `parent`.
+struct ForeignKey {
+  std::vector<std::string> columns;
+  std::string parent;
+  std::vector<std::string> parent_columns;
+  ForeignKeyAction on_delete = ForeignKeyAction::kNoAction;
+  ForeignKeyAction on_update = ForeignKeyAction::kNoAction;
+};
+
 struct Table {
   std::string name;
   std::vector<Column> columns;                 // in declaration order
   std::vector<size_t> primary_key;             // indexes into `columns`, key order
   std::vector<std::string> check_constraints;  // names of its named CHECK constraints
+  // Its foreign keys, as the local store declares them (the cloud store
+  // does their actions by the local ones: see cloud.h); empty in the
+  // cloud store's own catalog.
+  std::vector<ForeignKey> foreign_keys;
   const Column* Find(absl::string_view column) const;
 };
 

@@ -375,6 +375,129 @@ TEST_F(CloudStoreTest, ATenantIsServedThroughItsLocalSchema) {
   EXPECT_THAT(Get(*a_, 1)->fields, ::testing::Contains(Field{"secret", Value{std::string("classified")}}));
 }
 
+// The local schema's foreign-key actions, done by the cloud store on its
+// soft-deleted rows: the same writes on SQLite and on the cloud (served
+// through SQLite's catalog; the cloud declares none of the actions) leave
+// the same rows at the same versions, or are refused alike. ON UPDATE
+// CASCADE on a unique column, ON DELETE CASCADE through a self-reference
+// and two levels, SET NULL, RESTRICT, a row reached by two actions of one
+// delete (one new version, as locally); SET DEFAULT is refused in the cloud.
+TEST_F(CloudStoreTest, ForeignKeyActionsOfTheLocalSchemaAreDoneInTheCloud) {
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2, R"sql(
+CREATE TABLE authors (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, handle TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, id), UNIQUE (tenant_id, handle));
+CREATE TABLE posts (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, author TEXT, editor BIGINT, parent BIGINT,
+  PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id, author) REFERENCES authors (tenant_id, handle) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE comments (tenant_id TEXT NOT NULL, post BIGINT NOT NULL, n BIGINT NOT NULL, body TEXT,
+  PRIMARY KEY (tenant_id, post, n));
+CREATE TABLE pins (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, post BIGINT, PRIMARY KEY (tenant_id, id));
+CREATE TABLE drafts (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, author BIGINT DEFAULT 0,
+  PRIMARY KEY (tenant_id, id));
+)sql"),
+                            absl::InfiniteFuture())
+                  .ok());
+  testing::TempDir dir;
+  auto opened = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});
+  ASSERT_TRUE(opened.ok());
+  std::shared_ptr<store::Database> local = *std::move(opened);
+  ASSERT_TRUE(local
+                  ->Migrate(MigrationScript{AppliedMigration{1, "v1", "x", 0}, R"sql(
+CREATE TABLE authors (id INTEGER PRIMARY KEY, handle TEXT NOT NULL UNIQUE);
+CREATE TABLE posts (id INTEGER PRIMARY KEY,
+  author TEXT REFERENCES authors (handle) ON UPDATE CASCADE ON DELETE CASCADE,
+  editor INTEGER REFERENCES authors ON DELETE SET NULL,
+  parent INTEGER REFERENCES posts (id) ON DELETE CASCADE);
+CREATE TABLE comments (post INTEGER NOT NULL REFERENCES Posts ON DELETE CASCADE, n INTEGER NOT NULL, body TEXT,
+  PRIMARY KEY (post, n));
+CREATE TABLE pins (id INTEGER PRIMARY KEY, post INTEGER REFERENCES posts (id) ON DELETE RESTRICT);
+CREATE TABLE drafts (id INTEGER PRIMARY KEY, author INTEGER DEFAULT 0 REFERENCES authors (id) ON DELETE SET DEFAULT);
+)sql",
+                                            true, "t", "t.sql"},
+                            absl::InfiniteFuture())
+                  .ok());
+  auto served = store_->Tenant("tenant-a", local->GetCatalog());
+  ASSERT_TRUE(served.ok()) << served.status();
+  std::shared_ptr<store::Database> cloud = *served;
+
+  auto n = [](int64_t v) { return Value{v}; };
+  auto s = [](const char* v) { return Value{std::string(v)}; };
+  auto insert = [](const char* table, std::vector<Field> values) {
+    return WriteOp{WriteKind::kInsert, table, {}, std::move(values), 0};
+  };
+  auto del = [](const char* table, std::vector<Field> key) {
+    return WriteOp{WriteKind::kDelete, table, std::move(key), {}, 0};
+  };
+  // Every live row, table by table in key order: version and fields.
+  auto dump = [](store::Database& db) {
+    std::vector<std::string> out;
+    const std::shared_ptr<const Catalog> catalog = db.GetCatalog();
+    for (const auto& [name, t] : catalog->tables) {
+      Query q;
+      q.table = name;
+      for (const size_t i : t.primary_key) q.order.push_back(Order{t.columns[i].name, false});
+      q.limit = 1000;
+      auto rows = db.List(q);
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      if (!rows.ok()) continue;
+      for (const StoredRow& r : rows->rows) {
+        std::string line = absl::StrCat(name, " v", r.version);
+        for (const Field& f : r.fields) absl::StrAppend(&line, " ", f.column, "=", DebugString(f.value));
+        out.push_back(std::move(line));
+      }
+    }
+    return out;
+  };
+  // Writes `ops` to both; both must answer alike.
+  auto both = [&](const std::vector<WriteOp>& ops) {
+    const absl::Status mine = local->Write(ops).status();
+    const absl::Status theirs = cloud->Write(ops).status();
+    EXPECT_EQ(theirs, mine);
+    EXPECT_EQ(dump(*cloud), dump(*local));
+    return theirs;
+  };
+
+  ASSERT_TRUE(
+      both({insert("authors", {{"id", n(0)}, {"handle", s("nobody")}}),
+            insert("authors", {{"id", n(1)}, {"handle", s("ann")}}),
+            insert("authors", {{"id", n(2)}, {"handle", s("bob")}}),
+            insert("posts", {{"id", n(10)}, {"author", s("ann")}, {"editor", n(2)}}),
+            insert("posts", {{"id", n(11)}, {"author", s("bob")}, {"editor", n(2)}, {"parent", n(10)}}),
+            insert("posts", {{"id", n(12)}, {"author", s("ann")}, {"editor", n(1)}, {"parent", n(11)}}),
+            insert("comments", {{"post", n(10)}, {"n", n(1)}}), insert("comments", {{"post", n(11)}, {"n", n(1)}}),
+            insert("comments", {{"post", n(12)}, {"n", n(1)}}), insert("comments", {{"post", n(12)}, {"n", n(2)}}),
+            insert("drafts", {{"id", n(1)}, {"author", n(2)}})})
+          .ok());
+  // ON UPDATE CASCADE: ann's posts follow her new handle.
+  ASSERT_TRUE(both({WriteOp{WriteKind::kUpdate, "authors", {{"id", n(1)}}, {{"handle", s("anna")}}, 0}}).ok());
+  EXPECT_THAT(dump(*cloud), ::testing::Contains("posts v2 id=10 author='anna' editor=2 parent=NULL"));
+
+  // SET DEFAULT is not done in the cloud: refused there, nothing written.
+  const absl::Status set_default = cloud->Write({del("authors", {{"id", n(2)}})}).status();
+  EXPECT_EQ(set_default.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(set_default.message()), HasSubstr("'drafts'"));
+  EXPECT_EQ(dump(*cloud), dump(*local));
+  ASSERT_TRUE(both({del("drafts", {{"id", n(1)}})}).ok());
+  // bob goes: his post 11 by CASCADE (and SET NULL as its editor: one new
+  // version), post 12 below it through the self-reference, the comments of
+  // both; post 10 keeps going without its editor.
+  ASSERT_TRUE(both({del("authors", {{"id", n(2)}})}).ok());
+  EXPECT_EQ(dump(*cloud).size(), 4u) << "authors 0 and 1, post 10 and its comment";
+  // Made again, the deleted rows continue at the same versions.
+  ASSERT_TRUE(
+      both({insert("posts", {{"id", n(11)}, {"parent", n(10)}}), insert("comments", {{"post", n(11)}, {"n", n(1)}})})
+          .ok());
+
+  // RESTRICT, reached through a cascade: refused alike, nothing written.
+  ASSERT_TRUE(both({insert("pins", {{"id", n(1)}, {"post", n(11)}})}).ok());
+  const absl::Status restricted = both({del("posts", {{"id", n(10)}})});
+  EXPECT_EQ(restricted.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(restricted.message()), HasSubstr("a foreign key of table 'posts' refused the write"));
+  ASSERT_TRUE(both({del("pins", {{"id", n(1)}}), del("posts", {{"id", n(10)}})}).ok());
+  EXPECT_EQ(dump(*cloud).size(), 2u) << "authors 0 and 1";
+}
+
 TEST_F(CloudStoreTest, TextComparesAndMatchesAsInSqlite) {
   testing::TempDir dir;
   auto local = sqlite::SqliteDatabase::Open(dir.path() + "/t.db", {});

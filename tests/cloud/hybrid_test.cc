@@ -755,6 +755,72 @@ TEST_P(HybridTest, ACascadedDeleteReachesTheCloudAndAnItemMadeAgainFollows) {
   for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
 }
 
+// A CLOUD_ONLY delete does in the cloud what a delete does locally to the
+// rows that refer to it: the example's ON DELETE CASCADE marks an order's
+// items deleted there too (new versions, in the same transaction), and its
+// plain key from orders to customers refuses to delete a customer who has
+// orders. The same writes made LOCAL_ONLY and CLOUD_ONLY end with the same
+// rows and versions in both stores.
+TEST_P(HybridTest, ACloudOnlyDeleteActsOnTheRowsReferringToItAsLocally) {
+  tenant_ = "cloud-cascade";
+  StartGateway();
+  const std::vector<std::string> tables = {"customers", "products", "orders", "order_items"};
+  auto del = [&](const std::string& table, const std::string& key, v1::WriteMode mode) {
+    auto req = FromJson<v1::DeleteRowRequest>(R"({"table": ")" + table + R"(", "key": )" + key + "}");
+    req.set_write_mode(mode);
+    v1::DeleteRowResponse deleted;
+    return server_->data().DeleteRow(Ctx(tenant_).get(), req, &deleted);
+  };
+  auto item = [&](int order, int line, v1::WriteMode mode) {
+    Create(R"({"table": "order_items", "row": {"order_id": )" + std::to_string(order) + R"(, "line": )" +
+               std::to_string(line) + R"(, "sku": "s1", "quantity": 1, "price_cents": 100}})",
+           mode);
+  };
+  std::vector<std::string> refusals;
+  for (v1::WriteMode mode : {v1::LOCAL_ONLY, v1::CLOUD_ONLY}) {
+    Create(R"({"table": "customers", "row": {"id": 1, "name": "Ann", "email": "ann@x"}})", mode);
+    Create(R"({"table": "products", "row": {"sku": "s1", "name": "n", "price_cents": 100}})", mode);
+    for (int order : {1, 2}) {
+      Create(R"({"table": "orders", "row": {"id": )" + std::to_string(order) + R"(, "customer_id": 1}})", mode);
+    }
+    for (int line = 1; line <= 3; ++line) item(1, line, mode);
+    item(2, 1, mode);
+    const grpc::Status deleted = del("orders", R"({"id": 1})", mode);
+    EXPECT_TRUE(deleted.ok()) << deleted.error_message();
+    const grpc::Status refused = del("customers", R"({"id": 1})", mode);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << v1::WriteMode_Name(mode);
+    refusals.push_back(refused.error_message());
+  }
+  EXPECT_EQ(refusals[1], refusals[0]) << "the same words in the cloud";
+  EXPECT_EQ(CloudCount("order_items"), 1);
+  v1::Row got;
+  EXPECT_EQ(Get("order_items", R"({"order_id": 1, "line": 2})", v1::CLOUD, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  for (const std::string& t : tables) EXPECT_EQ(All(t, v1::CLOUD), All(t, v1::LOCAL)) << t;
+  {
+    // Tombstones at the items' version + 1, as locally.
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    const pqxx::result r = w.exec(
+        "SELECT _dg_version, _dg_deleted, _dg_update_us > _dg_create_us FROM order_items WHERE tenant_id = "
+        "'cloud-cascade' AND order_id = 1");
+    ASSERT_EQ(r.size(), 3u);
+    for (const pqxx::row& row : r) {
+      EXPECT_EQ(row[0].as<int64_t>(), 2);
+      EXPECT_TRUE(row[1].as<bool>());
+      EXPECT_TRUE(row[2].as<bool>());
+    }
+  }
+  // Made again, an item continues past its tombstone in both stores.
+  for (v1::WriteMode mode : {v1::LOCAL_ONLY, v1::CLOUD_ONLY}) {
+    Create(R"({"table": "orders", "row": {"id": 1, "customer_id": 1}})", mode);
+    item(1, 2, mode);
+  }
+  ASSERT_TRUE(Get("order_items", R"({"order_id": 1, "line": 2})", v1::CLOUD, &got).ok());
+  EXPECT_EQ(got.version(), 3);
+  for (const std::string& t : tables) EXPECT_EQ(All(t, v1::CLOUD), All(t, v1::LOCAL)) << t;
+}
+
 // A column added to a cloud table from outside (not by the gateway's
 // migrations) stays out of cloud reads: CLOUD answers with the columns of
 // the tenant's local schema, in its order, and a filter, an order or a

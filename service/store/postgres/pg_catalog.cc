@@ -41,6 +41,7 @@ std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> clou
     Table t;
     t.name = theirs->name;
     t.check_constraints = theirs->check_constraints;
+    t.foreign_keys = mine.foreign_keys;  // their actions are done as locally
     for (const Column& c : mine.columns) {
       if (const Column* column = theirs->Find(c.name)) t.columns.push_back(*column);
     }

@@ -61,8 +61,8 @@ struct PgCatalog {
 // The catalog a tenant is served through (see CloudStore::Tenant): of
 // `cloud`'s tables those `local` has too, each with the columns of the
 // local table that the cloud has, in the local order, as the cloud
-// declares them, and the cloud's key columns. `cloud` itself when `local`
-// is null.
+// declares them, and the cloud's key columns; and the local table's
+// foreign keys. `cloud` itself when `local` is null.
 std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> cloud, const Catalog* local);
 
 // The advisory-lock key of a schema's migrations (fixed per schema name).

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/postgres/pg_core.h"
+#include "store/postgres/pg_foreign_keys.h"
 #include "store/store.h"
 
 namespace datagate::store::postgres {
@@ -45,8 +46,14 @@ class PgTenantDatabase final : public Database {
   std::shared_ptr<const Catalog> Served(const PgCatalog& catalog) const {
     return ServedCatalog(catalog.catalog, local_.get());
   }
-  // Runs `op` against `served` (what the tenant is served of the catalog).
-  absl::StatusOr<StoredRow> ApplyOp(pqxx::transaction_base& tx, const Catalog& served, const WriteOp& op, int64_t now);
+  // Runs `op` against `served` (what the tenant is served of `catalog`),
+  // then the foreign-key actions it calls for.
+  absl::StatusOr<StoredRow> ApplyOp(pqxx::transaction_base& tx, const PgCatalog& catalog, const Catalog& served,
+                                    const WriteOp& op, int64_t now);
+  // The `columns` of the tenant's live row of `table` (qualified) with
+  // `key`, as text, locked FOR UPDATE; empty when there is no live row.
+  RowText LockReferenced(pqxx::transaction_base& tx, const std::string& table, const std::vector<Field>& key,
+                         const std::vector<std::string>& columns);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(pqxx::transaction_base& tx, const WriteOptions& options);
   void RecordResult(pqxx::transaction_base& tx, const WriteOptions& options, const std::vector<StoredRow>& rows,
                     int64_t now);

@@ -3,13 +3,16 @@
 // has beyond the tenant's schema is neither required nor accepted nor
 // changed), checked row by row before the commit, and remembered by
 // request_id in the same transaction. Deletes leave tombstones; creating
-// over one revives it at its version + 1.
+// over one revives it at its version + 1. A delete, or a change of columns
+// other rows refer to, then does what the tenant's foreign keys declare to
+// those rows, in the same transaction (pg_foreign_keys.h).
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "store/postgres/pg_database.h"
 #include "store/postgres/pg_errors.h"
+#include "store/postgres/pg_foreign_keys.h"
 #include "store/postgres/pg_sql.h"
 
 namespace datagate::store::postgres {
@@ -34,12 +37,53 @@ std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& values) {
 
 }  // namespace
 
-absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, const Catalog& served,
-                                                    const WriteOp& op, int64_t now) {
+RowText PgTenantDatabase::LockReferenced(pqxx::transaction_base& tx, const std::string& table,
+                                         const std::vector<Field>& key, const std::vector<std::string>& columns) {
+  Params p;
+  std::vector<std::string> quoted;
+  for (const std::string& c : columns) quoted.push_back(Quote(c));
+  const std::string sql =
+      absl::StrCat("SELECT ", absl::StrJoin(quoted, ", "), " FROM ", table, " WHERE tenant_id = ", p.AddText(tenant_),
+                   " AND NOT _dg_deleted", KeyMatch(key, &p), " FOR UPDATE");
+  const pqxx::result r = p.Exec(tx, sql);
+  if (r.empty()) return RowText();
+  return TextOf(r[0], 0, columns.size());
+}
+
+absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, const PgCatalog& catalog,
+                                                    const Catalog& served, const WriteOp& op, int64_t now) {
   const Table* t = served.Find(op.table);
   if (t == nullptr) return errors::UnknownTable(op.table);
   const std::string table = core_->Table(t->name);
   const std::vector<const Column*> all = Projection(*t, {});
+  if (op.kind == WriteKind::kInsert || op.kind == WriteKind::kUpsert) {
+    // The cloud makes no keys up: a row without its key is refused, not guessed.
+    for (const size_t i : t->primary_key) {
+      if (!Given(op.values, t->columns[i].name)) return errors::CloudKeyRequired(t->name, t->columns[i].name);
+    }
+  }
+  const std::vector<Field> key =
+      op.kind == WriteKind::kInsert || op.kind == WriteKind::kUpsert ? KeyOf(*t, op.values) : op.key;
+  // The row's columns other rows refer to: a delete, or a change of one of
+  // them, acts on those rows (the foreign keys' actions) after the op.
+  // `before` holds them as they were, once known to be needed.
+  std::vector<std::string> referenced;
+  std::optional<RowText> before;
+  if (op.kind != WriteKind::kInsert) {
+    ASSIGN_OR_RETURN(referenced, ReferencedColumns(served, *t));
+    const bool changes_referenced = std::any_of(op.values.begin(), op.values.end(), [&](const Field& f) {
+      return std::find(referenced.begin(), referenced.end(), f.column) != referenced.end();
+    });
+    if (op.kind == WriteKind::kDelete && !referenced.empty()) {
+      before.emplace();  // read back from the delete itself
+    } else if (changes_referenced) {
+      before = LockReferenced(tx, table, key, referenced);
+    }
+  }
+  std::string returned;  // the referenced columns after the op, for the actions
+  if (before && op.kind != WriteKind::kDelete) {
+    for (const std::string& c : referenced) absl::StrAppend(&returned, ", t.", Quote(c));
+  }
   Params p;
   const std::string tenant = p.AddText(tenant_);
   const std::string now_param = p.Add(Value{now});
@@ -47,10 +91,6 @@ absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, 
   switch (op.kind) {
     case WriteKind::kInsert:
     case WriteKind::kUpsert: {
-      // The cloud makes no keys up: a row without its key is refused, not guessed.
-      for (const size_t i : t->primary_key) {
-        if (!Given(op.values, t->columns[i].name)) return errors::CloudKeyRequired(t->name, t->columns[i].name);
-      }
       sql = absl::StrCat("INSERT INTO ", table, " AS t (tenant_id");
       std::string values = absl::StrCat(") VALUES (", tenant);
       for (const Field& f : op.values) {
@@ -61,8 +101,8 @@ absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, 
       // that delete's version.
       absl::StrAppend(&sql, ", ", kMetaColumns, ", _dg_deleted", values, ", coalesce((SELECT version FROM ",
                       core_->Table("_dg_tombstones"), " WHERE tenant_id = ", tenant, " AND tbl = ", p.AddText(t->name),
-                      " AND key_text = ", p.AddText(KeyText(KeyOf(*t, op.values))), "), 0) + 1, ", now_param, ", ",
-                      now_param, ", false) ON CONFLICT (tenant_id");
+                      " AND key_text = ", p.AddText(KeyText(key)), "), 0) + 1, ", now_param, ", ", now_param,
+                      ", false) ON CONFLICT (tenant_id");
       for (const size_t i : t->primary_key) absl::StrAppend(&sql, ", ", Quote(t->columns[i].name));
       sql += ") DO UPDATE SET ";
       for (const Column& c : t->columns) {
@@ -80,11 +120,11 @@ absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, 
                       "_dg_create_us = CASE WHEN t._dg_deleted THEN excluded._dg_create_us ELSE t._dg_create_us END, "
                       "_dg_deleted = false");
       if (op.kind == WriteKind::kInsert) sql += " WHERE t._dg_deleted";
-      absl::StrAppend(&sql, " RETURNING ", SelectList(all, "t"));
+      absl::StrAppend(&sql, " RETURNING ", SelectList(all, "t"), returned);
       break;
     }
     case WriteKind::kUpdate:
-      sql = absl::StrCat("UPDATE ", table, " SET ");
+      sql = absl::StrCat("UPDATE ", table, " AS t SET ");
       for (const Field& f : op.values) absl::StrAppend(&sql, Quote(f.column), " = ", p.Add(f.value), ", ");
       absl::StrAppend(&sql, "_dg_version = _dg_version + 1, _dg_update_us = ", now_param, " WHERE tenant_id = ", tenant,
                       " AND NOT _dg_deleted", KeyMatch(op.key, &p));
@@ -100,15 +140,31 @@ absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, 
   }
   if (op.kind == WriteKind::kDelete) {
     sql += " RETURNING _dg_version - 1";  // the version of the row deleted, as locally
+    for (const std::string& c : referenced) absl::StrAppend(&sql, ", ", Quote(c));
   } else if (op.kind == WriteKind::kUpdate) {
-    absl::StrAppend(&sql, " RETURNING ", SelectList(all));
+    absl::StrAppend(&sql, " RETURNING ", SelectList(all, "t"), returned);
   }
   const pqxx::result r = p.Exec(tx, sql);
   if (!r.empty()) {
-    if (op.kind != WriteKind::kDelete) return ReadRow(r[0], *t, all);
     StoredRow row;
-    row.table = t->name;
-    row.version = r[0][0].as<int64_t>();
+    std::vector<RowText> after;
+    if (op.kind != WriteKind::kDelete) {
+      row = ReadRow(r[0], *t, all);
+      if (before && !before->empty()) {
+        after.push_back(TextOf(r[0], static_cast<int>(all.size()) + 3, referenced.size()));
+      }
+    } else {
+      row.table = t->name;
+      row.version = r[0][0].as<int64_t>();
+      if (before) before = TextOf(r[0], 1, referenced.size());
+    }
+    // A row made over a tombstone (no live row before) has no referrers yet.
+    if (before && !before->empty()) {
+      ForeignKeyActions actions(tx, core_->schema(), catalog, served, tenant_, now);
+      RowText key_text;
+      for (const Field& f : key) key_text.push_back(ToText(f.value));
+      RETURN_IF_ERROR(actions.Apply(*t, key_text, {*before}, after));
+    }
     return row;
   }
   if (op.kind == WriteKind::kInsert) {
@@ -181,7 +237,7 @@ absl::StatusOr<std::vector<StoredRow>> PgTenantDatabase::Write(Planner<std::vect
                                for (size_t i = 0; i < ops.size(); ++i) {
                                  absl::StatusOr<StoredRow> row;
                                  try {
-                                   row = ApplyOp(tx, *served, ops[i], now);
+                                   row = ApplyOp(tx, catalog, *served, ops[i], now);
                                  } catch (const pqxx::sql_error& e) {
                                    if (IsConnectionError(e)) throw;  // the connection goes, in Run
                                    row =

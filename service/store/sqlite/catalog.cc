@@ -83,6 +83,48 @@ std::string NextToken(absl::string_view* sql) {
   return std::string(1, c);
 }
 
+ForeignKeyAction ActionFromText(absl::string_view action) {
+  if (absl::EqualsIgnoreCase(action, "CASCADE")) return ForeignKeyAction::kCascade;
+  if (absl::EqualsIgnoreCase(action, "SET NULL")) return ForeignKeyAction::kSetNull;
+  if (absl::EqualsIgnoreCase(action, "SET DEFAULT")) return ForeignKeyAction::kSetDefault;
+  if (absl::EqualsIgnoreCase(action, "RESTRICT")) return ForeignKeyAction::kRestrict;
+  return ForeignKeyAction::kNoAction;
+}
+
+// The name `table` has in `catalog` (SQLite matches names without regard
+// to ASCII case), or `name` itself when it has none.
+std::string CatalogName(const Catalog& catalog, const std::string& name) {
+  if (catalog.tables.count(name)) return name;
+  for (const auto& [known, t] : catalog.tables) {
+    if (absl::EqualsIgnoreCase(known, name)) return known;
+  }
+  return name;
+}
+
+std::string ColumnName(const Table* t, const std::string& name) {
+  if (t == nullptr) return name;
+  for (const Column& c : t->columns) {
+    if (absl::EqualsIgnoreCase(c.name, name)) return c.name;
+  }
+  return name;
+}
+
+// Spells the foreign keys' tables and columns as `catalog` does, and fills
+// in the parent's primary key where a key names no parent columns.
+void ResolveForeignKeys(Catalog* catalog) {
+  for (auto& [name, t] : catalog->tables) {
+    for (ForeignKey& fk : t.foreign_keys) {
+      fk.parent = CatalogName(*catalog, fk.parent);
+      const Table* parent = catalog->Find(fk.parent);
+      for (std::string& c : fk.columns) c = ColumnName(&t, c);
+      for (std::string& c : fk.parent_columns) c = ColumnName(parent, c);
+      if (fk.parent_columns.empty() && parent != nullptr) {
+        for (const size_t i : parent->primary_key) fk.parent_columns.push_back(parent->columns[i].name);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> CheckConstraintNames(absl::string_view sql) {
@@ -117,6 +159,9 @@ std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view w
   SQLite::Statement info(conn.db(),
                          "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?) "
                          "ORDER BY cid");
+  SQLite::Statement keys(conn.db(),
+                         "SELECT id, \"from\", \"table\", \"to\", on_update, on_delete FROM "
+                         "pragma_foreign_key_list(?) ORDER BY id, seq");
   while (tables.executeStep()) {
     Table t;
     t.name = tables.getColumn(0).getString();
@@ -142,9 +187,27 @@ std::shared_ptr<const Catalog> LoadCatalog(Connection& conn, absl::string_view w
     }
     std::sort(pk.begin(), pk.end());
     for (const auto& [pos, index] : pk) t.primary_key.push_back(index);
+    keys.reset();
+    keys.bind(1, t.name);
+    int64_t id = -1;
+    while (keys.executeStep()) {
+      if (keys.getColumn(0).getInt64() != id) {
+        id = keys.getColumn(0).getInt64();
+        ForeignKey fk;
+        fk.parent = keys.getColumn(2).getString();
+        fk.on_update = ActionFromText(keys.getColumn(4).getString());
+        fk.on_delete = ActionFromText(keys.getColumn(5).getString());
+        t.foreign_keys.push_back(std::move(fk));
+      }
+      ForeignKey& fk = t.foreign_keys.back();
+      fk.columns.push_back(keys.getColumn(1).getString());
+      // NULL: the parent's primary key, filled in below.
+      if (!keys.getColumn(3).isNull()) fk.parent_columns.push_back(keys.getColumn(3).getString());
+    }
     std::string name = t.name;
     catalog->tables.emplace(std::move(name), std::move(t));
   }
+  ResolveForeignKeys(catalog.get());
   return catalog;
 }
 
