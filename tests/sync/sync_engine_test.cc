@@ -64,6 +64,16 @@ class SyncEngineTest : public ::testing::Test {
     engine_->Committed(tenant, seqs.back(), static_cast<int64_t>(seqs.size()));
   }
   absl::Status Flush(absl::Duration d = absl::Seconds(10)) { return engine_->Flush(std::nullopt, absl::Now() + d); }
+  // Per row, versions reached the cloud in increasing order.
+  void ExpectEachRowsVersionsInOrder() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cloud_.mu) {
+    std::map<std::string, int64_t> last;
+    for (const std::string& e : cloud_.order) {
+      const size_t at = e.rfind('@');
+      const int64_t v = std::stoll(e.substr(at + 1));
+      EXPECT_GT(v, last[e.substr(0, at)]) << e;
+      last[e.substr(0, at)] = v;
+    }
+  }
 
   testing::TempDir dir_;
   std::unique_ptr<store::sqlite::SqliteStore> store_;
@@ -84,14 +94,7 @@ TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
   // Row t1/1 was written 10 times, then deleted (version 11).
   EXPECT_EQ(cloud_.rows["t1:t/1"].version, 11);
   EXPECT_TRUE(cloud_.rows["t1:t/1"].deleted);
-  // Per row, versions reached the cloud in increasing order.
-  std::map<std::string, int64_t> last;
-  for (const std::string& e : cloud_.order) {
-    const size_t at = e.rfind('@');
-    const int64_t v = std::stoll(e.substr(at + 1));
-    EXPECT_GT(v, last[e.substr(0, at)]) << e;
-    last[e.substr(0, at)] = v;
-  }
+  ExpectEachRowsVersionsInOrder();
 }
 
 // The workers run at a lower priority than the calls (they are named, so
@@ -166,13 +169,7 @@ TEST_F(SyncEngineTest, OverlappedBatchesKeepEachRowsOrderThroughRetries) {
   EXPECT_EQ(s.total.dead, 0);
   absl::MutexLock lock(&cloud_.mu);
   for (const auto& [id, n] : writes) EXPECT_EQ(cloud_.rows["t1:t/" + std::to_string(id)].version, n) << id;
-  std::map<std::string, int64_t> last;
-  for (const std::string& e : cloud_.order) {
-    const size_t at = e.rfind('@');
-    const int64_t v = std::stoll(e.substr(at + 1));
-    EXPECT_GT(v, last[e.substr(0, at)]) << e;
-    last[e.substr(0, at)] = v;
-  }
+  ExpectEachRowsVersionsInOrder();
 }
 
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
