@@ -86,23 +86,22 @@ absl::StatusOr<TenantPage> Tenants::List(int page_size, const std::string& page_
 
 absl::Status Tenants::Delete(const std::string& id, absl::Time deadline) {
   RETURN_IF_ERROR(ValidateTenantId(id));
-  if (cloud_ != nullptr) {
-    // The cloud's rows go first: if the cloud cannot be reached, the delete
-    // fails whole and can be called again.
-    ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
-    if (!record) return errors::UnknownTenant(id);
-    RETURN_IF_ERROR(cloud_->DeleteTenantData(id, deadline));
+  if (cloud_ == nullptr) {
+    RETURN_IF_ERROR(store_->DeleteTenant(id, deadline));
+    spdlog::info("tenant '{}' deleted", id);
+    return absl::OkStatus();
   }
-  RETURN_IF_ERROR(store_->DeleteTenant(id, deadline));
-  if (cloud_ != nullptr) {
-    // Rows a sync pass pushed meanwhile (its queue is gone with the file),
-    // once no pass is left.
-    absl::Status again = quiesce_ ? quiesce_(id, deadline) : absl::OkStatus();
-    if (again.ok()) again = cloud_->DeleteTenantData(id, deadline);
-    if (!again.ok()) {
-      spdlog::warn("tenant '{}': removing cloud rows synced during its delete failed: {}", id, again.message());
-    }
-  }
+  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
+  if (!record) return errors::UnknownTenant(id);
+  // Nothing of the tenant is pushed from here on (a pass under way ends
+  // first), so no row reaches the cloud after its rows there went. The
+  // cloud's rows go before the local data: if the cloud cannot be reached,
+  // the delete fails whole, sync goes on, and it can be called again.
+  if (hold_sync_) RETURN_IF_ERROR(hold_sync_(id, deadline));
+  absl::Status deleted = cloud_->DeleteTenantData(id, deadline);
+  if (deleted.ok()) deleted = store_->DeleteTenant(id, deadline);
+  if (release_sync_) release_sync_(id, deleted.ok());
+  RETURN_IF_ERROR(deleted);
   spdlog::info("tenant '{}' deleted", id);
   return absl::OkStatus();
 }

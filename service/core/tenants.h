@@ -67,12 +67,14 @@ class Tenants {
   absl::Status Delete(const std::string& id, absl::Time deadline);
   // With a cloud store, Delete removes the tenant's cloud rows too (before
   // its local data, so a failure leaves everything and can be retried).
-  // Call before serving.
-  // `quiesce` (may be empty) waits for the sync of a deleted tenant to stop
-  // before its cloud rows are removed the second time.
-  void SetCloud(store::CloudStore* cloud, std::function<absl::Status(const std::string&, absl::Time)> quiesce) {
+  // Call before serving. `hold_sync` (may be empty) stops the tenant's sync
+  // first, within the call's deadline, so nothing is pushed while its rows
+  // go; `release_sync` ends that (deleted or not).
+  void SetCloud(store::CloudStore* cloud, std::function<absl::Status(const std::string&, absl::Time)> hold_sync,
+                std::function<void(const std::string&, bool deleted)> release_sync) {
     cloud_ = cloud;
-    quiesce_ = std::move(quiesce);
+    hold_sync_ = std::move(hold_sync);
+    release_sync_ = std::move(release_sync);
   }
   // The database of a registered tenant: INVALID_ARGUMENT for a malformed
   // id, NOT_FOUND if unknown or being created or deleted.
@@ -86,7 +88,8 @@ class Tenants {
   store::Store* const store_;
   const Provisioner provision_;
   store::CloudStore* cloud_ = nullptr;
-  std::function<absl::Status(const std::string&, absl::Time)> quiesce_;
+  std::function<absl::Status(const std::string&, absl::Time)> hold_sync_;
+  std::function<void(const std::string&, bool)> release_sync_;
   const TenantLimits limits_;
 };
 

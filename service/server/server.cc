@@ -292,7 +292,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   if (s->cloud) {
     sync::SyncEngine* engine = s->sync.get();
     s->tenants->SetCloud(
-        s->cloud.get(), [engine](const std::string& id, absl::Time deadline) { return engine->Quiesce(id, deadline); });
+        s->cloud.get(), [engine](const std::string& id, absl::Time deadline) { return engine->Quiesce(id, deadline); },
+        [engine](const std::string& id, bool deleted) { engine->Release(id, deleted); });
     s->migrations->SetCloud(s->cloud->Schema().get(), s->cloud_migrations.get(), [engine] { engine->SchemaChanged(); });
     // Connected (and migrated) here unless the cloud cannot be reached now;
     // then queued writes wait for its schema, and go once it connects.

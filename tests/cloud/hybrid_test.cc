@@ -638,6 +638,45 @@ TEST_P(HybridTest, AnEmailTakenInTheCloudIsDeadLetteredAloneAndASwapBesideItArri
   EXPECT_EQ(ops.operations(0).last_error(), "ALREADY_EXISTS: table 'customers' already has a row with the same email");
 }
 
+// A delete stops the tenant's sync before its cloud rows go: when a push
+// under way does not end within the call's deadline, nothing is deleted
+// (and no row reaches the cloud after the delete).
+TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
+  tenant_ = "slowdel";
+  StartGateway();
+  auto cloud_sql = [&](const std::string& sql) {
+    pqxx::connection c(*url_);
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+  };
+  cloud_sql(
+      "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); "
+      "RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
+      "EXECUTE FUNCTION slow_products()");
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  for (int i = 0; i < 10; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
+  v1::DeleteTenantRequest del;
+  del.set_tenant_id(tenant_);
+  v1::DeleteTenantResponse deleted;
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(800));
+  EXPECT_EQ(server_->tenants().DeleteTenant(ctx.get(), del, &deleted).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  cloud_sql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  Flush();
+  EXPECT_EQ(All("products", v1::LOCAL).size(), 10u);  // still there, and synced
+  EXPECT_EQ(CloudCount("products"), 10);
+  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  EXPECT_EQ(CloudCount("products"), 0);
+}
+
 // A deleted tenant leaves no counters behind, and flushing everything
 // still finishes.
 TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {
