@@ -90,11 +90,16 @@ class Outbox {
   // Takes at most `limit` entries, and stops after the one that brings their
   // stored size to `max_bytes` (a batch's memory stays bounded however big
   // its rows are). Entries in `held` (ascending seqs of items out in a cloud
-  // call whose settling is still to come) are passed over, and so is every
-  // later entry of their rows: per row, one item is out at a time.
+  // call whose settling is still to come) are passed over, and the batch
+  // ends before the first later entry of their rows: it holds what followed
+  // the batch out in commit order, up to the point where a row out comes
+  // again, so rows changed together (values swapped under a unique rule)
+  // still travel together. `more` (optional) says whether it stopped at a
+  // limit or such a row, rather than at the end of what is ready.
   virtual absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t max_bytes, int64_t now_us,
                                                             int64_t max_schema_version,
-                                                            const std::vector<int64_t>& held, absl::Time deadline) = 0;
+                                                            const std::vector<int64_t>& held, absl::Time deadline,
+                                                            bool* more) = 0;
   // Records what became of pushed items, in one transaction.
   virtual absl::Status Settle(const std::vector<OutboxSettlement>& settlements, absl::Time deadline) = 0;
   virtual absl::StatusOr<OutboxCounts> Counts(absl::Time deadline) = 0;

@@ -186,8 +186,9 @@ absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, co
   batch.db = *std::move(db);
   store::Outbox* outbox = batch.db->outbox();
   if (outbox == nullptr) return batch;
-  absl::StatusOr<std::vector<store::OutboxItem>> items =
-      outbox->NextBatch(options_.batch_size, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline);
+  bool more = false;
+  absl::StatusOr<std::vector<store::OutboxItem>> items = outbox->NextBatch(
+      options_.batch_size, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline, &more);
   if (!items.ok()) return items.status();
   batch.items = *std::move(items);
   batch.ops.reserve(batch.items.size());
@@ -214,8 +215,8 @@ absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, co
     bytes += item.bytes;
   }
   // Full if it read `batch_size` entries (coalesced ones too) or
-  // `batch_bytes`: more are likely ready.
-  batch.full = entries >= options_.batch_size || bytes >= options_.batch_bytes;
+  // `batch_bytes`, or stopped at a row out: more are likely ready.
+  batch.full = more || entries >= options_.batch_size || bytes >= options_.batch_bytes;
   return batch;
 }
 
@@ -308,7 +309,11 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     // Out of time: the cloud is down if it does not answer a ping either;
     // else something in the batch was slow (a locked row), and the batch
     // retries later like any failed op, without blaming the cloud.
-    const absl::Status ping = cloud_->Ping(absl::Now() + absl::Seconds(1));
+    // Within the call's own deadline (a WRITE_THROUGH answers by it): with
+    // no time left to ask, the batch stays as it is, nothing counted.
+    const absl::Time ping_by = std::min(deadline, absl::Now() + absl::Seconds(1));
+    if (ping_by <= absl::Now()) return outcomes.status();
+    const absl::Status ping = cloud_->Ping(ping_by);
     if (!ping.ok()) {
       CloudFailed();
       spdlog::warn("sync: tenant {}: cloud call ran out of time and the cloud does not answer", tenant);
@@ -417,6 +422,16 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     if (s.kind != store::OutboxSettlement::kRetry && was_retrying) --t.retrying;
     pass.states[s.seq] = state;
     for (int64_t seq : s.superseded) pass.states[seq] = state;
+    if (state == PushState::kConflict || state == PushState::kDead) {
+      // Superseded entries go from the outbox with this settling.
+      for (int64_t seq : s.superseded) {
+        if (unapplied_.emplace(std::make_pair(tenant, seq), state).second) unapplied_order_.emplace_back(tenant, seq);
+      }
+      while (unapplied_order_.size() > kRemembered) {
+        unapplied_.erase(unapplied_order_.front());
+        unapplied_order_.pop_front();
+      }
+    }
   }
   t.pending = std::max<int64_t>(t.pending, 0);
   t.retrying = std::max<int64_t>(t.retrying, 0);

@@ -155,10 +155,14 @@ class SyncEngine {
   void Reload(const std::string& tenant, absl::Time deadline);
   // The tenant was deleted: its counters go.
   void Forget(const std::string& tenant);
-  // The tenant was deleted: waits (until `deadline`) for a pass over its
-  // queue that is under way to end, then forgets it. After it returns OK,
-  // nothing of the tenant is pushed any more. DEADLINE_EXCEEDED otherwise.
+  // The tenant is being deleted: waits (until `deadline`) for a pass over
+  // its queue that is under way to end, and holds it: after it returns OK,
+  // nothing of the tenant is pushed until Release. DEADLINE_EXCEEDED (and
+  // not held) otherwise.
   absl::Status Quiesce(const std::string& tenant, absl::Time deadline);
+  // Ends a Quiesce: the tenant is forgotten when `deleted`, else its sync
+  // goes on.
+  void Release(const std::string& tenant, bool deleted);
   // The cloud schema changed: ops waiting for it may go.
   void SchemaChanged();
 
@@ -205,6 +209,8 @@ class SyncEngine {
   void EndDrain(const std::string& tenant, bool more);
   // Queues the tenant for a worker (if not queued already).
   void Wake(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the tenant's entries of unapplied_.
+  void ForgetUnapplied(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ApplySync; when the call fails whole for a reason other than an
   // outage, its halves are applied apart (recursively), so an op that
   // breaks the whole call is rejected alone.
@@ -257,12 +263,20 @@ class SyncEngine {
   std::map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> held_ ABSL_GUARDED_BY(mu_);  // quiesced: not drained
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   int64_t applied_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::pair<int64_t, int64_t>> rate_samples_ ABSL_GUARDED_BY(mu_);  // (us, applied_total)
+  // The latest entries settled as a conflict or dead letter (those they
+  // stood for too), by (tenant, seq): their entries may be gone from the
+  // outbox, and a WRITE_THROUGH that another drainer pushed learns here
+  // that it did not apply. At most kRemembered, oldest dropped first.
+  static constexpr size_t kRemembered = 1 << 16;
+  absl::flat_hash_map<std::pair<std::string, int64_t>, PushState> unapplied_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<std::string, int64_t>> unapplied_order_ ABSL_GUARDED_BY(mu_);
 
   // The breaker.
   mutable absl::Mutex breaker_mu_;

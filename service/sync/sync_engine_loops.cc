@@ -25,7 +25,7 @@ bool SyncEngine::BeginDrain(const std::string& tenant, absl::Time deadline) {
       return e->stopping_ || it == e->tenants_.end() || !it->second.draining;
     }
   } free{this, &tenant};
-  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_) return false;
+  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || held_.contains(tenant)) return false;
   tenants_[tenant].draining = true;
   return true;
 }
@@ -69,6 +69,7 @@ void SyncEngine::WorkerLoop() {
       tenant = queue_.front();
       queue_.pop_front();
       queued_.erase(tenant);
+      if (held_.contains(tenant)) continue;  // being deleted: Release wakes it if it stays
       Tenant& t = tenants_[tenant];
       if (t.draining) {
         t.rewake = true;  // its drainer looks again when done
@@ -189,8 +190,22 @@ void SyncEngine::Reload(const std::string& tenant, absl::Time deadline) {
   Wake(tenant);
 }
 
+void SyncEngine::ForgetUnapplied(const std::string& tenant) {
+  // A tenant made again with the id numbers its entries from 1 again.
+  std::deque<std::pair<std::string, int64_t>> kept;
+  for (auto& key : unapplied_order_) {
+    if (key.first == tenant) {
+      unapplied_.erase(key);
+    } else {
+      kept.push_back(std::move(key));
+    }
+  }
+  unapplied_order_ = std::move(kept);
+}
+
 void SyncEngine::Forget(const std::string& tenant) {
   absl::MutexLock lock(&mu_);
+  ForgetUnapplied(tenant);
   auto it = tenants_.find(tenant);
   if (it != tenants_.end()) {
     if (it->second.draining) {
@@ -205,10 +220,22 @@ void SyncEngine::Forget(const std::string& tenant) {
 absl::Status SyncEngine::Quiesce(const std::string& tenant, absl::Time deadline) {
   if (!BeginDrain(tenant, deadline)) return errors::DeadlineWhileWaiting("the sync of the tenant being deleted");
   absl::MutexLock lock(&mu_);
-  tenants_.erase(tenant);
-  queued_.erase(tenant);
-  progress_cv_.SignalAll();
+  held_.insert(tenant);
+  tenants_[tenant].draining = false;
   return absl::OkStatus();
+}
+
+void SyncEngine::Release(const std::string& tenant, bool deleted) {
+  absl::MutexLock lock(&mu_);
+  held_.erase(tenant);
+  if (deleted) {
+    tenants_.erase(tenant);
+    queued_.erase(tenant);
+    ForgetUnapplied(tenant);
+    progress_cv_.SignalAll();
+  } else {
+    Wake(tenant);
+  }
 }
 
 void SyncEngine::SchemaChanged() {
@@ -260,6 +287,9 @@ void SyncEngine::CloudFailed() {
     absl::MutexLock lock(&breaker_mu_);
     ++failures_;
     if (breaker_ == BreakerState::kClosed && failures_ < options_.breaker_failures) return;
+    // A call that began before the breaker opened and failed since: the
+    // cool-down under way stands (only a failed probe lengthens it).
+    if (breaker_ == BreakerState::kOpen) return;
     if (breaker_ != BreakerState::kOpen) {
       spdlog::warn("sync: the cloud store is unreachable; breaker open for {}", absl::FormatDuration(cooldown_));
     }
@@ -328,7 +358,11 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
         (*db)->outbox()->ListEntries(std::nullopt, seqs[i] - 1, 1, deadline);
     if (!e.ok()) continue;
     if (e->empty() || e->front().seq != seqs[i]) {
-      result[i] = PushState::kApplied;
+      // Gone: applied, unless it went with a newer entry of its row that
+      // became a conflict or dead letter.
+      absl::MutexLock lock(&mu_);
+      auto gone = unapplied_.find(std::make_pair(tenant, seqs[i]));
+      result[i] = gone == unapplied_.end() ? PushState::kApplied : gone->second;
     } else if (e->front().state == store::OutboxState::kConflict) {
       result[i] = PushState::kConflict;
     } else if (e->front().state == store::OutboxState::kDead) {

@@ -550,7 +550,8 @@ Phases TimedDrain(const std::string& data_dir, const std::string& synchronous, c
   while (true) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     const auto t0 = Clock::now();
-    auto items = outbox->NextBatch(batch_size, int64_t{8} << 20, WallMicros(), (*cloud)->SchemaVersion(), {}, deadline);
+    auto items =
+        outbox->NextBatch(batch_size, int64_t{8} << 20, WallMicros(), (*cloud)->SchemaVersion(), {}, deadline, nullptr);
     const auto t1 = Clock::now();
     if (!items.ok()) std::exit(1);
     if (items->empty()) break;

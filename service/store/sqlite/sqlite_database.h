@@ -72,7 +72,7 @@ class SqliteDatabase final : public Database, public Outbox {
   // store::Outbox.
   absl::StatusOr<std::vector<OutboxItem>> NextBatch(int limit, int64_t max_bytes, int64_t now_us,
                                                     int64_t max_schema_version, const std::vector<int64_t>& held,
-                                                    absl::Time deadline) override;
+                                                    absl::Time deadline, bool* more) override;
   absl::Status Settle(const std::vector<OutboxSettlement>& settlements, absl::Time deadline) override;
   absl::StatusOr<OutboxCounts> Counts(absl::Time deadline) override;
   absl::StatusOr<std::vector<OutboxEntry>> ListEntries(std::optional<OutboxState> state, int64_t after_seq, int limit,

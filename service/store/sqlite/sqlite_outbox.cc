@@ -79,9 +79,10 @@ std::vector<Value> SeqValues(const std::vector<int64_t>& seqs) { return {seqs.be
 
 absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int64_t max_bytes, int64_t now_us,
                                                                   int64_t max_schema_version,
-                                                                  const std::vector<int64_t>& held,
-                                                                  absl::Time deadline) {
+                                                                  const std::vector<int64_t>& held, absl::Time deadline,
+                                                                  bool* more) {
   std::vector<OutboxItem> items;
+  bool stopped = false;
   RETURN_IF_ERROR(Read("outbox", deadline, [&](Connection& conn, const Catalog&) -> absl::Status {
     SQLite::Statement& q = conn.Prepare(absl::StrCat(
         "SELECT ", kEntryColumns,
@@ -90,17 +91,27 @@ absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int
         "(b.state = 0 AND (b.next_us > ?1 OR b.schema_version > ?2)))) ORDER BY seq LIMIT ?3"));
     q.bind(1, static_cast<int64_t>(now_us));
     q.bind(2, static_cast<int64_t>(max_schema_version));
-    // Held entries and their rows' later ones come back too, and are passed
-    // over: they must not take the places of others (-1: no limit; the
-    // loop stops at `limit` taken).
-    q.bind(3, held.empty() ? limit : -1);
+    // Held entries come back too, and are passed over: they must not take
+    // the places of others.
+    const int64_t rows_at_most = static_cast<int64_t>(limit) + static_cast<int64_t>(held.size());
+    q.bind(3, rows_at_most);
     // Per row, the newest ready entry stands for the older ones.
     std::map<std::pair<std::string, std::string>, size_t> by_row;
-    // Rows with an item out: their later entries wait for its settling.
+    // Rows with an item out.
     std::set<std::pair<std::string, std::string>> out;
     int64_t bytes = 0;
     int taken = 0;
-    while (bytes < max_bytes && taken < limit && q.executeStep()) {
+    int64_t read = 0;
+    while (true) {
+      if (bytes >= max_bytes || taken >= limit) {
+        stopped = true;
+        break;
+      }
+      if (!q.executeStep()) {
+        stopped = read >= rows_at_most;
+        break;
+      }
+      ++read;
       const int64_t seq = q.getColumn(0).getInt64();
       std::pair<std::string, std::string> row{q.getColumn(1).getString(), BlobOf(q.getColumn(2))};
       if (!held.empty()) {
@@ -108,7 +119,10 @@ absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int
           out.insert(std::move(row));
           continue;
         }
-        if (out.contains(row)) continue;
+        if (out.contains(row)) {
+          stopped = true;  // a row out comes again: the rest waits for its settling
+          break;
+        }
       }
       ASSIGN_OR_RETURN(OutboxEntry e, ReadEntry(q));
       const int64_t size = q.getColumn(2).getBytes() + q.getColumn(4).getBytes();
@@ -128,6 +142,7 @@ absl::StatusOr<std::vector<OutboxItem>> SqliteDatabase::NextBatch(int limit, int
     }
     return absl::OkStatus();
   }));
+  if (more != nullptr) *more = stopped;
   return items;
 }
 
