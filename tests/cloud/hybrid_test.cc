@@ -644,13 +644,7 @@ TEST_P(HybridTest, AnEmailTakenInTheCloudIsDeadLetteredAloneAndASwapBesideItArri
 TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
   tenant_ = "slowdel";
   StartGateway();
-  auto cloud_sql = [&](const std::string& sql) {
-    pqxx::connection c(*url_);
-    pqxx::work w(c);
-    w.exec(sql);
-    w.commit();
-  };
-  cloud_sql(
+  CloudSql(
       "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); "
       "RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
       "EXECUTE FUNCTION slow_products()");
@@ -669,7 +663,7 @@ TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(800));
   EXPECT_EQ(server_->tenants().DeleteTenant(ctx.get(), del, &deleted).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
-  cloud_sql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
   Flush();
   EXPECT_EQ(All("products", v1::LOCAL).size(), 10u);  // still there, and synced
   EXPECT_EQ(CloudCount("products"), 10);
@@ -776,20 +770,14 @@ TEST_P(HybridTest, ACascadedDeleteReachesTheCloudAndAnItemMadeAgainFollows) {
   Create(R"({"table": "orders", "row": {"id": 3, "customer_id": 1}})", v1::LOCAL_FIRST);
   for (int line = 1; line <= 2; ++line) item(3, line, 1, v1::LOCAL_FIRST);
   Flush();
-  auto cloud_sql = [&](const std::string& sql) {
-    pqxx::connection c(*url_);
-    pqxx::work w(c);
-    w.exec(sql);
-    w.commit();
-  };
-  cloud_sql(
+  CloudSql(
       "CREATE FUNCTION keep_items() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "IF NEW._dg_deleted THEN RAISE EXCEPTION 'items stay' USING ERRCODE = '23514'; END IF; RETURN NEW; END $$; "
       "CREATE TRIGGER keep_items BEFORE UPDATE ON order_items FOR EACH ROW EXECUTE FUNCTION keep_items()");
   EXPECT_EQ(del_order(3, v1::WRITE_THROUGH).cloud_sync(), v1::CLOUD_SYNC_QUEUED);
   EXPECT_EQ(CloudCount("orders"), 1);       // the order's delete went
   EXPECT_EQ(CloudCount("order_items"), 3);  // its items' did not (yet)
-  cloud_sql("DROP TRIGGER keep_items ON order_items; DROP FUNCTION keep_items()");
+  CloudSql("DROP TRIGGER keep_items ON order_items; DROP FUNCTION keep_items()");
   Flush();
   for (const std::string& t : tables) EXPECT_EQ(All(t, v1::LOCAL), All(t, v1::CLOUD)) << t;
 }
