@@ -262,9 +262,11 @@ grpc::Status SyncServiceImpl::FlushSync(grpc::ServerContext* ctx, const v1::Flus
   return grpc::Status::OK;
 }
 
-grpc::Status SyncServiceImpl::PauseSync(grpc::ServerContext*, const v1::PauseSyncRequest*, v1::SyncStats* resp) {
+grpc::Status SyncServiceImpl::PauseSync(grpc::ServerContext* ctx, const v1::PauseSyncRequest*, v1::SyncStats* resp) {
   if (engine_ == nullptr) return ToGrpcStatus(errors::CloudNotConfigured("SyncService"));
-  engine_->Pause();
+  // Answers once the calls out have ended (each ends at its own timeout),
+  // in time for the caller's deadline.
+  engine_->Pause(std::min(core::AnswerBy(DeadlineOf(*ctx)), absl::Now() + absl::Seconds(30)));
   FillStats(std::nullopt, resp);
   return grpc::Status::OK;
 }

@@ -147,7 +147,10 @@ class SyncEngine {
                      int64_t* total = nullptr);
 
   // Writes keep queueing while paused; nothing is pushed until Resume.
-  void Pause();
+  // Waits until the passes under way have ended (a cloud call out ends at
+  // its own timeout), or until `quiet_by`: afterwards nothing reaches the
+  // cloud (in_flight in the stats shows what is still out if it came first).
+  void Pause(absl::Time quiet_by = absl::InfinitePast());
   void Resume();
 
   // After Retry/Purge through the outbox: re-reads that tenant's counters

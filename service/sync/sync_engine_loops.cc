@@ -245,9 +245,20 @@ void SyncEngine::SchemaChanged() {
   }
 }
 
-void SyncEngine::Pause() {
+void SyncEngine::Pause(absl::Time quiet_by) {
   absl::MutexLock lock(&mu_);
   paused_ = true;
+  struct Quiet {
+    SyncEngine* e;
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+      if (e->stopping_) return true;
+      for (const auto& [name, t] : e->tenants_) {
+        if (t.draining) return false;
+      }
+      return true;
+    }
+  } quiet{this};
+  mu_.AwaitWithDeadline(absl::Condition(&quiet), quiet_by);
 }
 
 void SyncEngine::Resume() {

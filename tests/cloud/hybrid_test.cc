@@ -638,6 +638,38 @@ TEST_P(HybridTest, AnEmailTakenInTheCloudIsDeadLetteredAloneAndASwapBesideItArri
   EXPECT_EQ(ops.operations(0).last_error(), "ALREADY_EXISTS: table 'customers' already has a row with the same email");
 }
 
+// PauseSync answers once the cloud call under way has ended: after it,
+// nothing more reaches the cloud.
+TEST_P(HybridTest, PauseSyncAnswersOnceTheCallsOutHaveEnded) {
+  tenant_ = "pausemid";
+  StartGateway();
+  CloudSql(
+      "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); "
+      "RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
+      "EXECUTE FUNCTION slow_products()");
+  v1::SyncStats stats;
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  for (int i = 0; i < 10; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  EXPECT_EQ(stats.total().in_flight(), 0);
+  const int64_t at_pause = CloudCount("products");
+  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  for (int i = 10; i < 15; ++i) {
+    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+           v1::LOCAL_FIRST);
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(CloudCount("products"), at_pause);  // nothing pushed while paused
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 15);
+}
+
 // A delete stops the tenant's sync before its cloud rows go: when a push
 // under way does not end within the call's deadline, nothing is deleted
 // (and no row reaches the cloud after the delete).
