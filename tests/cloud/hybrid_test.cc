@@ -108,6 +108,27 @@ class HybridTest : public ::testing::TestWithParam<bool> {
     w.exec(sql);
     w.commit();
   }
+  // Products s<from> to s<to - 1>, LOCAL_FIRST.
+  void CreateProducts(int from, int to) {
+    for (int i = from; i < to; ++i) {
+      Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
+             v1::LOCAL_FIRST);
+    }
+  }
+  // Queues products s0-s9 while paused, makes every insert statement on the
+  // cloud's products take `seconds` (trigger slow_products), resumes, and
+  // returns while their push is under way.
+  void PushTenProductsIntoASlowCloud(int seconds) {
+    CloudSql(absl::StrCat(
+        "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(", seconds,
+        "); RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
+        "EXECUTE FUNCTION slow_products()"));
+    v1::SyncStats stats;
+    ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+    CreateProducts(0, 10);
+    ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+    absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
+  }
   // The tenant's queued operations in `state` (first page).
   v1::ListSyncOperationsResponse Listed(v1::SyncOperation::State state) {
     v1::ListSyncOperationsRequest list;
@@ -643,26 +664,13 @@ TEST_P(HybridTest, AnEmailTakenInTheCloudIsDeadLetteredAloneAndASwapBesideItArri
 TEST_P(HybridTest, PauseSyncAnswersOnceTheCallsOutHaveEnded) {
   tenant_ = "pausemid";
   StartGateway();
-  CloudSql(
-      "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); "
-      "RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
-      "EXECUTE FUNCTION slow_products()");
   v1::SyncStats stats;
-  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
-  for (int i = 0; i < 10; ++i) {
-    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
-           v1::LOCAL_FIRST);
-  }
-  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
-  absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
+  PushTenProductsIntoASlowCloud(1);
   ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
   EXPECT_EQ(stats.total().in_flight(), 0);
   const int64_t at_pause = CloudCount("products");
   CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
-  for (int i = 10; i < 15; ++i) {
-    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
-           v1::LOCAL_FIRST);
-  }
+  CreateProducts(10, 15);
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(CloudCount("products"), at_pause);  // nothing pushed while paused
   ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
@@ -676,18 +684,7 @@ TEST_P(HybridTest, PauseSyncAnswersOnceTheCallsOutHaveEnded) {
 TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
   tenant_ = "slowdel";
   StartGateway();
-  CloudSql(
-      "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); "
-      "RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
-      "EXECUTE FUNCTION slow_products()");
-  v1::SyncStats stats;
-  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
-  for (int i = 0; i < 10; ++i) {
-    Create(R"({"table": "products", "row": {"sku": "s)" + std::to_string(i) + R"(", "name": "n", "price_cents": 1}})",
-           v1::LOCAL_FIRST);
-  }
-  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
-  absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
+  PushTenProductsIntoASlowCloud(2);
   v1::DeleteTenantRequest del;
   del.set_tenant_id(tenant_);
   v1::DeleteTenantResponse deleted;
