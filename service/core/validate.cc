@@ -54,6 +54,9 @@ absl::StatusOr<Value> Coerce(const Table& t, const Column& c, Value v) {
   if (const double* d = std::get_if<double>(&v); d != nullptr && !std::isfinite(*d)) {
     return errors::NotFinite(t.name, c.name, *d);
   }
+  // -0 is 0: SQLite reads a REAL -0 back as 0, PostgreSQL keeps its sign,
+  // and the sync tells the stores' rows apart by content.
+  if (const double* d = std::get_if<double>(&v); d != nullptr && *d == 0) v = 0.0;
   switch (c.type) {
     case ColumnType::kInteger:
       if (std::holds_alternative<int64_t>(v)) return v;

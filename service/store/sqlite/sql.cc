@@ -44,6 +44,9 @@ StoredRow ReadRow(SQLite::Statement& stmt, const Table& table, const std::vector
     Value v = ReadColumn(stmt, i++);
     if (c->type == ColumnType::kBoolean) {
       if (const auto* n = std::get_if<int64_t>(&v)) v = *n != 0;
+    } else if (c->type == ColumnType::kReal) {
+      // SQLite keeps a whole REAL as an integer, and RETURNING gives it so.
+      if (const auto* n = std::get_if<int64_t>(&v)) v = static_cast<double>(*n);
     }
     row.fields.push_back(Field{c->name, std::move(v)});
   }
