@@ -534,6 +534,20 @@ TEST_P(HybridTest, TheSameVersionWithOtherContentIsAConflict) {
   Create(R"({"table": "customers", "row": {"id": 3, "name": "Gus", "email": "gus@x"}})", v1::WRITE_THROUGH);
   Flush();
   EXPECT_EQ(Stats().total().conflicts(), 1);
+  // Nor is the same content with a REAL -0: both stores keep it as 0 (SQLite
+  // cannot keep the sign), a REAL on both sides (SQLite stores a whole one
+  // as an integer).
+  const std::string zero = R"({"table": "products", "row": {"sku": "z", "name": "n", "price_cents": 1,
+                                "weight_kg": -0.0}})";
+  Create(zero, v1::CLOUD_ONLY);
+  Create(zero, v1::WRITE_THROUGH);
+  Flush();
+  EXPECT_EQ(Stats().total().conflicts(), 1);
+  pqxx::connection c(*url_);
+  pqxx::work w(c);
+  EXPECT_EQ(w.exec1("SELECT weight_kg::text FROM products WHERE tenant_id = " + w.quote(tenant_) + " AND sku = 'z'")[0]
+                .as<std::string>(),
+            "0");
 }
 
 // A foreign key the cloud checks at commit refuses the whole call: only the
