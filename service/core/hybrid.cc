@@ -63,8 +63,9 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
     return errors::CloudNotConfigured(absl::StrCat("write_mode ", WriteModeName(mode)));
   }
   // PostgreSQL text cannot hold a NUL character (it would be cut there):
-  // refused before anything is written, locally too.
-  if (needs_cloud) {
+  // refused before anything is written. The local store refuses to queue a
+  // row holding one (sqlite's Enqueue), be it from this write or not.
+  if (mode == WriteMode::kCloudOnly) {
     for (size_t i = 0; i < request.specs.size(); ++i) {
       for (const Field& f : request.specs[i].fields) {
         const std::string* text = std::get_if<std::string>(&f.value);

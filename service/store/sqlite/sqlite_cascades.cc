@@ -108,7 +108,10 @@ absl::Status SqliteDatabase::TrackCascades(Connection& conn, const Catalog& cata
       }
     }
     if (stored) {
-      if (enqueue) seqs->push_back(Enqueue(conn, catalog, t, /*deleted=*/false, r.encoded_key, *stored, now));
+      if (enqueue) {
+        ASSIGN_OR_RETURN(const int64_t seq, Enqueue(conn, catalog, t, /*deleted=*/false, r.encoded_key, *stored, now));
+        seqs->push_back(seq);
+      }
     } else if (r.existed) {
       // Deleted, as an op's delete: tombstone and entry at version + 1.
       WriteTombstone(conn, t.name, r.encoded_key, r.old_version + 1);
@@ -116,7 +119,8 @@ absl::Status SqliteDatabase::TrackCascades(Connection& conn, const Catalog& cata
         StoredRow deleted;
         deleted.table = t.name;
         deleted.version = r.old_version;
-        seqs->push_back(Enqueue(conn, catalog, t, /*deleted=*/true, r.encoded_key, deleted, now));
+        ASSIGN_OR_RETURN(const int64_t seq, Enqueue(conn, catalog, t, /*deleted=*/true, r.encoded_key, deleted, now));
+        seqs->push_back(seq);
       }
     }
   }

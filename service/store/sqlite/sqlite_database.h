@@ -145,9 +145,11 @@ class SqliteDatabase final : public Database, public Outbox {
   // Records that `key` of `table` was deleted, leaving it at `version`.
   static void WriteTombstone(Connection& conn, const std::string& table, const std::string& key, int64_t version);
   // Appends the row's state to the outbox (with `deleted`, its delete, at
-  // version row.version + 1); returns the entry's seq.
-  int64_t Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted, const std::string& key,
-                  const StoredRow& row, int64_t now);
+  // version row.version + 1); returns the entry's seq. Refuses a row the
+  // cloud cannot store: text with a NUL (written LOCAL_ONLY before), which
+  // the cloud would dead-letter (INVALID_ARGUMENT).
+  absl::StatusOr<int64_t> Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted,
+                                  const std::string& key, const StoredRow& row, int64_t now);
   absl::StatusOr<std::optional<std::vector<StoredRow>>> Replay(Connection& conn, const WriteOptions& options);
   void RecordResult(Connection& conn, const WriteOptions& options, const std::vector<StoredRow>& rows, int64_t now);
 

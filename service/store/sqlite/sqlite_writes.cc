@@ -106,7 +106,7 @@ absl::Status SqliteDatabase::TrackOp(Connection& conn, const Catalog& catalog, c
   }
   TrackVersion(conn, t, op, key, row);
   if (options.enqueue) {
-    const int64_t seq = Enqueue(conn, catalog, t, deleted, key, *row, now);
+    ASSIGN_OR_RETURN(const int64_t seq, Enqueue(conn, catalog, t, deleted, key, *row, now));
     if (options.enqueued != nullptr) options.enqueued->push_back(seq);
   }
   // The op's entry comes first: per row, the cloud applies entries in order.
@@ -159,8 +159,14 @@ void SqliteDatabase::TrackVersion(Connection& conn, const Table& t, const WriteO
   row->version = tomb + 1;
 }
 
-int64_t SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted,
-                                const std::string& key, const StoredRow& row, int64_t now) {
+absl::StatusOr<int64_t> SqliteDatabase::Enqueue(Connection& conn, const Catalog& catalog, const Table& t, bool deleted,
+                                                const std::string& key, const StoredRow& row, int64_t now) {
+  if (!deleted) {
+    for (const Field& f : row.fields) {
+      const std::string* text = std::get_if<std::string>(&f.value);
+      if (text != nullptr && text->find('\0') != std::string::npos) return errors::NulInCloudText(t.name, f.column);
+    }
+  }
   const Value table = t.name;
   const Value key_value = Blob{key};
   const Value deleted_value = int64_t{deleted ? 1 : 0};
