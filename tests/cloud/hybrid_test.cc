@@ -624,8 +624,10 @@ TEST_P(HybridTest, RowsThatSwapEmailsWhileTheQueueIsBehindArriveTogether) {
 }
 
 // CLOUD_ONLY: an email another row has is ALREADY_EXISTS naming the column
-// (found at commit), and a batch may swap two rows' emails.
-TEST_P(HybridTest, ACloudOnlyDuplicateEmailIsAlreadyExistsAndABatchMaySwapThem) {
+// and, in a batch, the operation. The cloud's rule is checked at commit
+// (for the sync's swaps), yet a write checks it at each operation, as the
+// local store does: a batch that swaps two rows' emails is refused.
+TEST_P(HybridTest, ACloudOnlyDuplicateEmailIsAlreadyExistsNamingTheOperation) {
   tenant_ = "cloud-dup";
   StartGateway();
   Create(R"({"table": "customers", "row": {"id": 1, "name": "A", "email": "a@dup"}})", v1::CLOUD_ONLY);
@@ -647,16 +649,23 @@ TEST_P(HybridTest, ACloudOnlyDuplicateEmailIsAlreadyExistsAndABatchMaySwapThem) 
   v1::DeleteRowResponse deleted;
   ASSERT_TRUE(server_->data().DeleteRow(Ctx(tenant_).get(), del, &deleted).ok());
   Create(R"({"table": "customers", "row": {"id": 3, "name": "C", "email": "b@dup"}})", v1::CLOUD_ONLY);
-  // Rows swap emails in one batch: unique again once it commits.
   auto batch = FromJson<v1::BatchWriteRequest>(R"({"operations": [
-      {"update": {"table": "customers", "row": {"id": 1, "email": "b@dup"}, "update_mask": {"paths": ["email"]}}},
-      {"update": {"table": "customers", "row": {"id": 3, "email": "a@dup"}, "update_mask": {"paths": ["email"]}}}]})");
+      {"create": {"table": "customers", "row": {"id": 4, "name": "D", "email": "d@dup"}}},
+      {"update": {"table": "customers", "row": {"id": 1, "email": "b@dup"}, "update_mask": {"paths": ["email"]}}}]})");
   batch.set_write_mode(v1::CLOUD_ONLY);
   v1::BatchWriteResponse written;
   s = server_->data().BatchWrite(Ctx(tenant_).get(), batch, &written);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(CloudEmail(1), "b@dup");
-  EXPECT_EQ(CloudEmail(3), "a@dup");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message(), "operations[1]: table 'customers' already has a row with the same email");
+  EXPECT_EQ(CloudCount("customers"), 2) << "nothing of the refused batch stays";
+  auto swap = FromJson<v1::BatchWriteRequest>(R"({"operations": [
+      {"update": {"table": "customers", "row": {"id": 1, "email": "b@dup"}, "update_mask": {"paths": ["email"]}}},
+      {"update": {"table": "customers", "row": {"id": 3, "email": "a@dup"}, "update_mask": {"paths": ["email"]}}}]})");
+  swap.set_write_mode(v1::CLOUD_ONLY);
+  s = server_->data().BatchWrite(Ctx(tenant_).get(), swap, &written);
+  EXPECT_EQ(s.error_message(), "operations[0]: table 'customers' already has a row with the same email");
+  EXPECT_EQ(CloudEmail(1), "a@dup");
+  EXPECT_EQ(CloudEmail(3), "b@dup");
 }
 
 // A real duplicate pushed LOCAL_FIRST (the cloud has the email on a row

@@ -18,6 +18,19 @@
 namespace datagate::store::postgres {
 namespace {
 
+// A SET CONSTRAINTS that has the unique rules the cloud defers to COMMIT
+// (so that the sync's calls may swap values) checked at each statement, as
+// the local store checks a unique value: an error then names its op. ""
+// when there are none. Deferred foreign keys stay deferred: the foreign-key
+// actions done here (an ON UPDATE CASCADE) break them between statements.
+std::string UniquesAtEachStatement(const PgCatalog& catalog, absl::string_view schema) {
+  std::vector<std::string> names;
+  for (const auto& [table, extra] : catalog.extra) {
+    for (const PgDeferredUnique& unique : extra.deferred_uniques) names.push_back(Qualified(schema, unique.name));
+  }
+  return names.empty() ? "" : absl::StrCat("SET CONSTRAINTS ", absl::StrJoin(names, ", "), " IMMEDIATE");
+}
+
 bool Given(const std::vector<Field>& values, absl::string_view column) {
   for (const Field& f : values) {
     if (f.column == column) return true;
@@ -232,6 +245,8 @@ absl::StatusOr<std::vector<StoredRow>> PgTenantDatabase::Write(Planner<std::vect
                                }
                                const std::shared_ptr<const Catalog> served = Served(catalog);
                                ASSIGN_OR_RETURN(const std::vector<WriteOp> ops, plan(*served));
+                               const std::string immediate = UniquesAtEachStatement(catalog, core_->options().schema);
+                               if (!immediate.empty()) tx.exec(immediate);
                                const int64_t now = core_->NowUs();
                                rows.reserve(ops.size());
                                for (size_t i = 0; i < ops.size(); ++i) {
