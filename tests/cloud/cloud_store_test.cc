@@ -324,6 +324,34 @@ TEST_F(CloudStoreTest, SwappedUniqueValuesArriveTogetherAndATakenOneIsRejectedAl
   EXPECT_FALSE(Get(*a_, 6).has_value());
 }
 
+// A value another row keeps rejects its op; the row then keeps its old
+// value, which rejects the op that takes that one, and so on down a chain
+// of any length. A swap in the same call arrives all the same.
+TEST_F(CloudStoreTest, AChainOfValuesBehindATakenOneIsRejectedAndASwapBesideItArrives) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kNamesUniqueAtCommit), absl::InfiniteFuture()).ok());
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e", "f", "g"};
+  std::vector<SyncOp> first = {Up(100, "z", 1)};
+  for (size_t i = 0; i < names.size(); ++i) first.push_back(Up(static_cast<int64_t>(i) + 1, names[i], 1));
+  for (const SyncOutcome& o : Sync(first)) ASSERT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
+  // 1 takes z, which 100 keeps; 2 to 5 each take the value before theirs;
+  // 6 and 7 swap.
+  std::vector<SyncOp> batch = {Up(1, "z", 2), Up(2, "a", 2), Up(3, "b", 2), Up(4, "c", 2),
+                               Up(5, "d", 2), Up(6, "g", 2), Up(7, "f", 2)};
+  const std::vector<SyncOutcome> out = Sync(batch);
+  ASSERT_EQ(out.size(), batch.size());
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(out[i].kind, SyncOutcome::kRejected) << i;
+    EXPECT_EQ(out[i].error, absl::AlreadyExistsError("table 'items' already has a row with the same name")) << i;
+  }
+  EXPECT_EQ(out[5].kind, SyncOutcome::kApplied) << out[5].error;
+  EXPECT_EQ(out[6].kind, SyncOutcome::kApplied) << out[6].error;
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(std::get<std::string>(Get(*a_, static_cast<int64_t>(i) + 1)->fields[1].value), names[i]);
+  }
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 6)->fields[1].value), "g");
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 7)->fields[1].value), "f");
+}
+
 // Served through a local catalog, a tenant sees of the cloud only the
 // tables and columns the local schema has, in its order: not a column
 // added to the cloud from outside, nor a table the local schema lacks.

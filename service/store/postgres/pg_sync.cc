@@ -217,13 +217,14 @@ class SyncApplier {
 
   // The careful run of `groups` (see the file comment): OK once every op is
   // applied, stale or kRejected and what the server checks at COMMIT holds.
-  // Throws what fails the call: a deferred constraint other than a unique
-  // one, or unique values still taken after kRounds tries, or the store's
-  // errors.
+  // An op rejected for a taken value leaves its row the value it had, which
+  // may be the one another op takes: rounds go on while they reject an op,
+  // so a chain of any length ends (each round has fewer ops). Throws what
+  // fails the call: a deferred constraint other than a unique one, or the
+  // store's errors.
   void ApplyCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, std::vector<Group>& groups, size_t chunk) {
-    constexpr int kRounds = 3;
     tx.exec("SAVEPOINT dg_call");
-    for (int round = 1;; ++round) {
+    for (;;) {
       for (const Group& g : groups) {
         for (size_t begin = 0; begin < g.ops.size(); begin += chunk) {
           ApplyChunkCarefully(tx, catalog, g, begin, std::min(g.ops.size(), begin + chunk));
@@ -232,8 +233,7 @@ class SyncApplier {
       const std::unique_ptr<pqxx::sql_error> refused = Savepoint(tx, [&] { tx.exec("SET CONSTRAINTS ALL IMMEDIATE"); });
       if (refused == nullptr) return;
       const std::string state = refused->sqlstate();
-      const size_t taken =
-          (state != "23505" && state != "23P01") || round == kRounds ? 0 : RejectTakenValues(tx, catalog, groups);
+      const size_t taken = state != "23505" && state != "23P01" ? 0 : RejectTakenValues(tx, catalog, groups);
       if (taken == 0) throw *refused;
       spdlog::info(
           "cloud store: sync apply for tenant '{}': SQLSTATE {} at commit; {} op(s) hold unique values "
