@@ -245,8 +245,11 @@ absl::StatusOr<std::vector<StoredRow>> PgTenantDatabase::Write(Planner<std::vect
                                }
                                const std::shared_ptr<const Catalog> served = Served(catalog);
                                ASSIGN_OR_RETURN(const std::vector<WriteOp> ops, plan(*served));
-                               const std::string immediate = UniquesAtEachStatement(catalog, core_->options().schema);
-                               if (!immediate.empty()) tx.exec(immediate);
+                               // A round trip that only a batch needs.
+                               if (ops.size() > 1) {
+                                 const std::string immediate = UniquesAtEachStatement(catalog, core_->options().schema);
+                                 if (!immediate.empty()) tx.exec(immediate);
+                               }
                                const int64_t now = core_->NowUs();
                                rows.reserve(ops.size());
                                for (size_t i = 0; i < ops.size(); ++i) {
