@@ -220,6 +220,20 @@ absl::Status UnknownTenant(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("tenant '", E(id), "' is not registered"));
 }
 
+absl::Status TenantBeingDeleted(absl::string_view id, bool creating) {
+  const std::string what =
+      absl::StrCat("tenant '", E(id), "' is being deleted (a DeleteTenant did not finish): call DeleteTenant again",
+                   creating ? ", then create it" : " to finish");
+  return creating ? absl::FailedPreconditionError(what) : absl::NotFoundError(what);
+}
+
+absl::Status TenantDeleteInDoubt(absl::string_view id) {
+  return absl::UnknownError(absl::StrCat("tenant '", E(id),
+                                         "': the cloud database's answer to the delete of its rows was lost, so they "
+                                         "may be deleted; the tenant is no longer served: call DeleteTenant again to "
+                                         "finish"));
+}
+
 absl::Status TenantExists(absl::string_view id) {
   return absl::AlreadyExistsError(absl::StrCat("tenant '", E(id), "' already exists"));
 }

@@ -120,6 +120,11 @@ absl::Status InvalidTenantId(absl::string_view id, absl::string_view why);
 absl::Status UnknownTenant(absl::string_view id);
 // ALREADY_EXISTS: the tenant id is taken.
 absl::Status TenantExists(absl::string_view id);
+// NOT_FOUND (a call on the tenant) or FAILED_PRECONDITION (a create of its
+// id): a delete of the tenant began and did not finish.
+absl::Status TenantBeingDeleted(absl::string_view id, bool creating);
+// UNKNOWN: whether the tenant's cloud rows were deleted is not known.
+absl::Status TenantDeleteInDoubt(absl::string_view id);
 // DATA_LOSS: a registered tenant's storage is gone.
 absl::Status TenantStorageMissing(absl::string_view id);
 

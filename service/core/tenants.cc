@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "common/tenant_id.h"
 #include "core/data.h"
+#include "core/hybrid.h"
 
 namespace datagate::core {
 namespace {
@@ -18,6 +19,7 @@ constexpr uint64_t kTenantListFingerprint = 0x7465'6e61'6e74'7321ull;
 
 absl::StatusOr<store::TenantRecord> Tenants::AnswerExisting(const CreateTenantSpec& spec,
                                                             const store::TenantRecord& existing) {
+  if (existing.deleting) return errors::TenantBeingDeleted(spec.id, /*creating=*/true);
   if (spec.request_id.empty() || existing.request_id != spec.request_id) return errors::TenantExists(spec.id);
   if (existing.display_name != spec.display_name) return errors::RequestIdReused(spec.request_id);
   return existing;
@@ -91,15 +93,21 @@ absl::Status Tenants::Delete(const std::string& id, absl::Time deadline) {
     spdlog::info("tenant '{}' deleted", id);
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
+  // The answer must reach the caller in time: a cloud delete that ends past
+  // the deadline has deleted, and the caller would not know.
+  const absl::Time by = AnswerBy(deadline);
+  ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, by));
   if (!record) return errors::UnknownTenant(id);
-  // Nothing of the tenant is pushed from here on (a pass under way ends
+  // Nothing of the tenant is pushed from here on (a push under way ends
   // first), so no row reaches the cloud after its rows there went. The
-  // cloud's rows go before the local data: if the cloud cannot be reached,
-  // the delete fails whole, sync goes on, and it can be called again.
-  if (hold_sync_) RETURN_IF_ERROR(hold_sync_(id, deadline));
-  absl::Status deleted = cloud_->DeleteTenantData(id, deadline);
-  if (deleted.ok()) deleted = store_->DeleteTenant(id, deadline);
+  // cloud's rows go before the local data; if they cannot, the delete fails
+  // whole and sync goes on. If the cloud's answer is lost, the tenant stays
+  // unserved until a delete called again finishes (the store's mark).
+  if (hold_sync_) RETURN_IF_ERROR(hold_sync_(id, by));
+  const absl::Status deleted = store_->DeleteTenant(id, by, [&] {
+    const absl::Status cloud = cloud_->DeleteTenantData(id, by);
+    return cloud.code() == absl::StatusCode::kUnknown ? errors::TenantDeleteInDoubt(id) : cloud;
+  });
   if (release_sync_) release_sync_(id, deleted.ok());
   RETURN_IF_ERROR(deleted);
   spdlog::info("tenant '{}' deleted", id);

@@ -250,6 +250,7 @@ struct TenantRecord {
   std::string request_id;
   int64_t create_time_us = 0;
   int64_t schema_version = 0;  // highest tenant migration applied, as last recorded
+  bool deleting = false;       // a delete began and did not finish: not served
 };
 
 // The whole local storage: the master database, the tenant registry in it,
@@ -286,10 +287,19 @@ class Store {
                                                                 absl::Time deadline) = 0;
   // Records the tenant's schema version after migrations. NOT_FOUND if unknown.
   virtual absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) = 0;
-  // Stops serving the tenant, unregisters it, waits for (and interrupts)
-  // calls still using its database, then deletes its data. Calls holding
-  // its Database get NOT_FOUND from then on. NOT_FOUND if unknown.
-  virtual absl::Status DeleteTenant(const std::string& id, absl::Time deadline) = 0;
+  // Stops serving the tenant, interrupts (and waits for) calls still using
+  // its database, which get NOT_FOUND from then on, and records that its
+  // delete began; then runs `first` (the cloud's part). When `first` fails,
+  // so does the delete: with UNKNOWN (its outcome not known) the tenant
+  // stays unserved (TenantBeingDeleted) until a delete finishes; with any
+  // other error it is served again, unchanged. Once `first` is OK the
+  // tenant is unregistered and its data deleted, past `deadline` if need
+  // be. NOT_FOUND if unknown.
+  virtual absl::Status DeleteTenant(const std::string& id, absl::Time deadline,
+                                    absl::FunctionRef<absl::Status()> first) = 0;
+  absl::Status DeleteTenant(const std::string& id, absl::Time deadline) {
+    return DeleteTenant(id, deadline, [] { return absl::OkStatus(); });
+  }
 };
 
 }  // namespace datagate::store

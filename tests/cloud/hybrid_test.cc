@@ -745,6 +745,37 @@ TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
   EXPECT_EQ(CloudCount("products"), 0);
 }
 
+// A cloud too slow to delete the tenant's rows in time: the gateway's own
+// DEADLINE_EXCEEDED, in time, and nothing deleted: the tenant is served
+// again with its rows, here and in the cloud.
+TEST_P(HybridTest, ADeleteWhoseCloudPartRunsOutOfTimeDeletesNothingAndAnswersInTime) {
+  tenant_ = "slowclouddel";
+  StartGateway();
+  CreateProducts(0, 5);
+  Flush();
+  CloudSql(
+      "CREATE FUNCTION slow_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN "
+      "NULL; END $$; CREATE TRIGGER slow_deletes BEFORE DELETE ON products FOR EACH STATEMENT EXECUTE FUNCTION "
+      "slow_deletes()");
+  v1::DeleteTenantRequest del;
+  del.set_tenant_id(tenant_);
+  v1::DeleteTenantResponse deleted;
+  auto ctx = Ctx();
+  const auto start = std::chrono::system_clock::now();
+  ctx->set_deadline(start + std::chrono::seconds(1));
+  const grpc::Status s = server_->tenants().DeleteTenant(ctx.get(), del, &deleted);
+  EXPECT_LT(std::chrono::system_clock::now(), start + std::chrono::seconds(1));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  CloudSql("DROP TRIGGER slow_deletes ON products; DROP FUNCTION slow_deletes()");
+  EXPECT_EQ(All("products", v1::LOCAL).size(), 5u);
+  EXPECT_EQ(CloudCount("products"), 5);
+  CreateProducts(5, 6);  // and writes still sync
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 6);
+  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  EXPECT_EQ(CloudCount("products"), 0);
+}
+
 // A deleted tenant leaves no counters behind, and flushing everything
 // still finishes.
 TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {

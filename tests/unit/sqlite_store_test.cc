@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/tenants.h"
 #include "test_env.h"
 
 namespace datagate::store::sqlite {
@@ -75,6 +76,50 @@ TEST(SqliteStoreTest, CallsOnADeletedTenantGetNotFound) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(store->OpenTenant("gone", kForever).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store->DeleteTenant("gone", kForever).code(), absl::StatusCode::kNotFound);
+}
+
+// A delete's first part (the cloud's) decides: failed, the tenant is served
+// again unchanged; outcome unknown, it stays unserved, across a restart,
+// until a delete finishes; done, the rest goes through past the deadline.
+TEST(SqliteStoreTest, ADeleteWhoseFirstPartFailsOrIsInDoubtLeavesNoHalfServedTenant) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path(), 8);
+  Provision(*store, "kept");
+  const absl::Status down = absl::UnavailableError("cloud down");
+  EXPECT_EQ(store->DeleteTenant("kept", kForever, [&] { return down; }), down);
+  auto kept = store->OpenTenant("kept", kForever);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(GetOne(**kept)->has_value());
+  EXPECT_FALSE((*store->LookupTenant("kept", kForever))->deleting);
+
+  const absl::Status lost = absl::UnknownError("answer lost");
+  EXPECT_EQ(store->DeleteTenant("kept", kForever, [&] { return lost; }), lost);
+  EXPECT_EQ(GetOne(**kept).status().code(), absl::StatusCode::kNotFound) << "calls under way were stopped";
+  const absl::Status unserved = absl::NotFoundError(
+      "tenant 'kept' is being deleted (a DeleteTenant did not finish): call DeleteTenant again to finish");
+  EXPECT_EQ(store->OpenTenant("kept", kForever).status(), unserved);
+  store.reset();
+  store = OpenStore(dir.path(), 8);
+  EXPECT_EQ(store->OpenTenant("kept", kForever).status(), unserved);
+  EXPECT_TRUE((*store->LookupTenant("kept", kForever))->deleting);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/tenants/kept.db"));
+  core::Tenants tenants(store.get(), [](const std::string&, Database&, absl::Time) { return absl::OkStatus(); });
+  EXPECT_EQ(tenants.Create(core::CreateTenantSpec{"kept", "kept", "", kForever}).status(),
+            absl::FailedPreconditionError("tenant 'kept' is being deleted (a DeleteTenant did not finish): call "
+                                          "DeleteTenant again, then create it"));
+
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(50);
+  EXPECT_TRUE(store
+                  ->DeleteTenant("kept", deadline,
+                                 [&] {
+                                   absl::SleepFor(absl::Milliseconds(100));
+                                   return absl::OkStatus();
+                                 })
+                  .ok());
+  EXPECT_FALSE(store->LookupTenant("kept", kForever)->has_value());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/tenants/kept.db"));
+  Provision(*store, "kept");
+  EXPECT_FALSE((*store->LookupTenant("kept", kForever))->deleting);
 }
 
 TEST(SqliteStoreTest, StartRemovesFilesOfUnregisteredTenants) {

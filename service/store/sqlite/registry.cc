@@ -12,13 +12,16 @@ CREATE TABLE IF NOT EXISTS _dg_tenants(
   id TEXT PRIMARY KEY, display_name TEXT NOT NULL, request_id TEXT NOT NULL, create_us INTEGER NOT NULL,
   schema_version INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS _dg_tenants_by_request ON _dg_tenants(request_id) WHERE request_id != '';
+CREATE TABLE IF NOT EXISTS _dg_deleting(id TEXT PRIMARY KEY);
 )sql";
 
-constexpr char kColumns[] = "SELECT id, display_name, request_id, create_us, schema_version FROM _dg_tenants ";
+constexpr char kColumns[] =
+    "SELECT id, display_name, request_id, create_us, schema_version, "
+    "EXISTS (SELECT 1 FROM _dg_deleting d WHERE d.id = _dg_tenants.id) FROM _dg_tenants ";
 
 TenantRecord ReadTenant(SQLite::Statement& q) {
   return TenantRecord{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
+                      q.getColumn(3).getInt64(),  q.getColumn(4).getInt64(),  q.getColumn(5).getInt() != 0};
 }
 
 }  // namespace
@@ -52,12 +55,39 @@ absl::Status Registry::Register(const TenantRecord& r, absl::Time deadline) {
   });
 }
 
+absl::StatusOr<bool> Registry::MarkDeleting(const std::string& id, absl::Time deadline) {
+  bool found = false;
+  RETURN_IF_ERROR(master_->Transact("mark tenant deleting", deadline, [&](Connection& c, const Catalog&) {
+    SQLite::Statement& by_id = c.Prepare("SELECT 1 FROM _dg_tenants WHERE id = ?");
+    by_id.bind(1, id);
+    found = by_id.executeStep();
+    if (!found) return absl::OkStatus();
+    SQLite::Statement& mark = c.Prepare("INSERT OR IGNORE INTO _dg_deleting(id) VALUES (?)");
+    mark.bind(1, id);
+    mark.exec();
+    return absl::OkStatus();
+  }));
+  return found;
+}
+
+absl::Status Registry::ClearDeleting(const std::string& id, absl::Time deadline) {
+  return master_->Transact("clear tenant deleting", deadline, [&](Connection& c, const Catalog&) {
+    SQLite::Statement& q = c.Prepare("DELETE FROM _dg_deleting WHERE id = ?");
+    q.bind(1, id);
+    q.exec();
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<bool> Registry::Unregister(const std::string& id, absl::Time deadline) {
   bool found = false;
   RETURN_IF_ERROR(master_->Transact("unregister tenant", deadline, [&](Connection& c, const Catalog&) {
     SQLite::Statement& q = c.Prepare("DELETE FROM _dg_tenants WHERE id = ?");
     q.bind(1, id);
     found = q.exec() > 0;
+    SQLite::Statement& mark = c.Prepare("DELETE FROM _dg_deleting WHERE id = ?");
+    mark.bind(1, id);
+    mark.exec();
     return absl::OkStatus();
   }));
   return found;

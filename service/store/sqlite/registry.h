@@ -23,7 +23,12 @@ class Registry {
   // the id is registered, INVALID_ARGUMENT if its non-empty request_id
   // already created another tenant.
   absl::Status Register(const TenantRecord& record, absl::Time deadline);
-  // Removes the tenant; false if it was not registered.
+  // Records that the tenant's delete began (TenantRecord::deleting); false
+  // if it is not registered.
+  absl::StatusOr<bool> MarkDeleting(const std::string& id, absl::Time deadline);
+  // Undoes MarkDeleting.
+  absl::Status ClearDeleting(const std::string& id, absl::Time deadline);
+  // Removes the tenant (and its mark); false if it was not registered.
   absl::StatusOr<bool> Unregister(const std::string& id, absl::Time deadline);
   absl::StatusOr<std::optional<TenantRecord>> Lookup(const std::string& id, absl::Time deadline);
   absl::StatusOr<std::optional<TenantRecord>> LookupByRequestId(const std::string& request_id, absl::Time deadline);

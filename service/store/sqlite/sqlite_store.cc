@@ -117,6 +117,7 @@ absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteStore::OpenRegistered(cons
                                                                             absl::Time deadline) {
   ASSIGN_OR_RETURN(std::optional<TenantRecord> record, registry_->Lookup(id, deadline));
   if (!record) return errors::UnknownTenant(id);
+  if (record->deleting) return errors::TenantBeingDeleted(id, /*creating=*/false);
   const std::string path = TenantPath(id);
   absl::StatusOr<std::shared_ptr<SqliteDatabase>> db =
       SqliteDatabase::Open(path, options_.database, /*create=*/false, deadline);
@@ -257,7 +258,8 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
   return registered;
 }
 
-absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadline) {
+absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadline,
+                                       absl::FunctionRef<absl::Status()> first) {
   RETURN_IF_ERROR(ValidateTenantId(id));
   std::shared_ptr<SqliteDatabase> db;
   {
@@ -272,8 +274,17 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
     e.state = State::kDeleting;
     db = std::move(e.db);
   }
-  absl::StatusOr<bool> found = registry_->Unregister(id, deadline);
-  if (!found.ok() || !*found) {
+  // Ends the "deleting" entry: the tenant opens again on its next use
+  // (unless the registry still marks it).
+  auto settle = [&] {
+    absl::MutexLock lock(&mu_);
+    entries_.erase(id);
+  };
+  // Marked before anything goes, so that a crash or a failure from here
+  // on leaves the tenant unserved until a delete finishes, never served
+  // with part of its data gone.
+  absl::StatusOr<bool> marked = registry_->MarkDeleting(id, deadline);
+  if (!marked.ok() || !*marked) {
     absl::MutexLock lock(&mu_);
     if (db && !closed_) {
       Entry& e = entries_[id];
@@ -282,15 +293,32 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
     } else {
       entries_.erase(id);
     }
-    return found.ok() ? errors::UnknownTenant(id) : found.status();
+    return marked.ok() ? errors::UnknownTenant(id) : marked.status();
   }
   // Calls still holding the database are stopped and get NOT_FOUND; Close
   // returns once they have let go, so no file is removed under a reader.
   if (db) db->Close(errors::UnknownTenant(id));
   db.reset();
+  if (absl::Status done = first(); !done.ok()) {
+    if (done.code() != absl::StatusCode::kUnknown) {
+      // Nothing went: served again. Should the mark stay, the tenant stays
+      // unserved, and a delete called again finishes.
+      if (absl::Status cleared = registry_->ClearDeleting(id, absl::InfiniteFuture()); !cleared.ok()) {
+        spdlog::error("tenant '{}': its delete failed and it cannot be served again: {}", id, cleared.ToString());
+      }
+    }
+    settle();
+    return done;
+  }
+  // The rest is local and goes through, past the deadline if need be: the
+  // tenant's other data is gone already.
+  absl::StatusOr<bool> found = registry_->Unregister(id, absl::InfiniteFuture());
+  if (!found.ok()) {
+    settle();
+    return found.status();
+  }
   RemoveFiles(TenantPath(id));
-  absl::MutexLock lock(&mu_);
-  entries_.erase(id);
+  settle();
   return absl::OkStatus();
 }
 

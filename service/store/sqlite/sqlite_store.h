@@ -50,7 +50,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& after, int limit,
                                                         absl::Time deadline) override;
   absl::Status SetTenantSchemaVersion(const std::string& id, int64_t version, absl::Time deadline) override;
-  absl::Status DeleteTenant(const std::string& id, absl::Time deadline) override;
+  using Store::DeleteTenant;
+  absl::Status DeleteTenant(const std::string& id, absl::Time deadline,
+                            absl::FunctionRef<absl::Status()> first) override;
 
   // Tenant databases open now (for tests and metrics).
   size_t open_tenants();
