@@ -2,6 +2,11 @@
 // tombstones, ApplySync's newer-only replays, SQLite-equal text semantics,
 // the pool's deadline, an outage and the reconnect after it, and migrations
 // racing from two replicas.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <pqxx/pqxx>
 #include <set>
@@ -10,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pg_server.h"
+#include "store/postgres/pg_pool.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_database.h"
 #include "test_env.h"
@@ -766,6 +772,35 @@ TEST_F(CloudStoreTest, ATableNotKeyedByTenantIsRefusedLoudly) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("'loose'"));
   EXPECT_EQ(store_->Schema()->Get(RowRead{"items", {}, {}}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A host that accepts the TCP connection and never answers holds libpq's
+// connect for its whole connect_timeout (2 s at least); a call waits for it
+// only until its deadline. The connect goes on, counted in the pool's size,
+// and ends when the host goes.
+TEST(PgPoolTest, AConnectToAHostThatNeverAnswersEndsAtTheCallsDeadline) {
+  const int silent = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(silent, 16), 0);  // the kernel accepts; nobody reads
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  PgPool pool(
+      {"host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " dbname=x user=postgres", 2, absl::Seconds(5)});
+  for (int call = 1; call <= 3; ++call) {
+    const absl::Time start = absl::Now();
+    const absl::Status s = pool.Acquire(start + absl::Milliseconds(300)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+    EXPECT_LT(absl::Now() - start, absl::Milliseconds(400)) << call;
+    EXPECT_EQ(pool.open(), std::min(call, 2)) << "the third waits for a free place";
+  }
+  close(silent);  // its pending connections are reset: the connects fail
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  while (pool.open() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(pool.open(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "store/postgres/pg_core.h"
 
+#include <algorithm>
 #include <cmath>
 #include <pqxx/pipeline>
 
@@ -22,11 +23,15 @@ PgPool::Options PoolOptions(const PgCloudStore::Options& o) {
   return p;
 }
 
-// statement_timeout for the time left: whole milliseconds, at least 1; 0
-// (none) without a deadline.
+// statement_timeout for the time left, less a tenth (5 ms to 250 ms) so
+// that the server's own timeout ends a statement before the watchdog cuts
+// the connection at the deadline (pg_watchdog.h): whole milliseconds, at
+// least 1; 0 (none) without a deadline.
 std::string TimeoutMs(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return "0";
-  const double ms = std::ceil(absl::ToDoubleMilliseconds(deadline - absl::Now()));
+  const absl::Duration left = deadline - absl::Now();
+  const double ms = std::ceil(
+      absl::ToDoubleMilliseconds(left - std::clamp(left / 10, absl::Milliseconds(5), absl::Milliseconds(250))));
   return absl::StrCat(std::max<int64_t>(1, static_cast<int64_t>(std::min(ms, 2e9))));
 }
 

@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,7 +16,7 @@
 namespace datagate::store::postgres {
 
 PgPool::Lease::~Lease() {
-  if (pool_ != nullptr && conn_ != nullptr) pool_->Return(std::move(conn_), discard_);
+  if (pool_ != nullptr && conn_ != nullptr) PgPool::Return(*pool_->s_, std::move(conn_), discard_);
 }
 
 namespace {
@@ -30,6 +32,9 @@ std::string WithConnectTimeout(const std::string& conninfo, absl::Duration timeo
   }
   return absl::StrCat(conninfo, " connect_timeout=", seconds);
 }
+
+// Thrown by Connect at the call's deadline, while the connect goes on.
+struct TimedOut {};
 
 // Why a connect failed, in the gateway's words (libpq's own text can name
 // hosts and users; it is never passed on, nor logged).
@@ -75,9 +80,54 @@ PgPool::PgPool(Options options)
     : options_(std::move(options)), conninfo_(WithConnectTimeout(options_.conninfo, options_.connect_timeout)) {}
 
 PgPool::~PgPool() {
-  absl::MutexLock lock(&mu_);
   // Leases outlive no pool: the store keeps it until its databases are gone.
-  idle_.clear();
+  // A connect still under way closes its connection when it ends.
+  absl::MutexLock lock(&s_->mu);
+  s_->idle.clear();
+}
+
+std::unique_ptr<pqxx::connection> PgPool::Connect(absl::Time deadline) {
+  struct Attempt {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    bool abandoned ABSL_GUARDED_BY(mu) = false;  // its call has answered
+    std::unique_ptr<pqxx::connection> conn ABSL_GUARDED_BY(mu);
+    std::exception_ptr error ABSL_GUARDED_BY(mu);
+  };
+  auto attempt = std::make_shared<Attempt>();
+  std::thread([shared = s_, conninfo = conninfo_, attempt] {
+    std::unique_ptr<pqxx::connection> conn;
+    std::exception_ptr error;
+    try {
+      conn = std::make_unique<pqxx::connection>(conninfo);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    bool abandoned;
+    {
+      absl::MutexLock lock(&attempt->mu);
+      attempt->done = true;
+      abandoned = attempt->abandoned;
+      if (!abandoned) {
+        attempt->conn = std::move(conn);
+        attempt->error = error;
+      }
+    }
+    if (abandoned && conn != nullptr) {
+      Return(*shared, std::move(conn), /*discard=*/false);
+    } else if (abandoned) {
+      absl::MutexLock lock(&shared->mu);
+      --shared->open;
+    }
+  }).detach();
+  absl::MutexLock lock(&attempt->mu);
+  attempt->mu.AwaitWithDeadline(absl::Condition(&attempt->done), deadline);
+  if (!attempt->done) {
+    attempt->abandoned = true;
+    throw TimedOut();
+  }
+  if (attempt->error) std::rethrow_exception(attempt->error);
+  return std::move(attempt->conn);
 }
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire(absl::Time deadline) { return Lend(deadline, /*first=*/false); }
@@ -86,31 +136,32 @@ absl::Status PgPool::Open(absl::Time deadline) { return Lend(deadline, /*first=*
 
 absl::StatusOr<PgPool::Lease> PgPool::Lend(absl::Time deadline, bool first) {
   {
-    absl::MutexLock lock(&mu_);
+    Shared& s = *s_;
+    absl::MutexLock lock(&s.mu);
     struct Ready {
-      PgPool* pool;
-      bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-        return !pool->idle_.empty() || pool->open_ < pool->options_.size;
-      }
-    } ready{this};
-    if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline) || absl::Now() > deadline) {
+      Shared* s;
+      int size;
+      bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return !s->idle.empty() || s->open < size; }
+    } ready{&s, options_.size};
+    if (!s.mu.AwaitWithDeadline(absl::Condition(&ready), deadline) || absl::Now() > deadline) {
       return errors::DeadlineWhileWaiting("a connection to the cloud database");
     }
-    if (!idle_.empty()) {
-      std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
-      idle_.pop_back();
+    if (!s.idle.empty()) {
+      std::unique_ptr<pqxx::connection> conn = std::move(s.idle.back());
+      s.idle.pop_back();
       return Lease(this, std::move(conn), /*reused=*/true);
     }
-    ++open_;
+    ++s.open;
   }
   // Opened outside the lock: other calls take idle connections meanwhile.
   try {
-    auto conn = std::make_unique<pqxx::connection>(conninfo_);
-    return Lease(this, std::move(conn), /*reused=*/false);
+    return Lease(this, Connect(deadline), /*reused=*/false);
+  } catch (const TimedOut&) {
+    return errors::DeadlineWhileWaiting("a connection to the cloud database");
   } catch (const std::exception& e) {
     {
-      absl::MutexLock lock(&mu_);
-      --open_;
+      absl::MutexLock lock(&s_->mu);
+      --s_->open;
     }
     const ConnectFailure failure = Classify(e);
     switch (failure.kind) {
@@ -129,29 +180,29 @@ absl::StatusOr<PgPool::Lease> PgPool::Lend(absl::Time deadline, bool first) {
   }
 }
 
-void PgPool::Return(std::unique_ptr<pqxx::connection> conn, bool discard) {
+void PgPool::Return(Shared& shared, std::unique_ptr<pqxx::connection> conn, bool discard) {
   if (discard || !conn->is_open()) {
     conn.reset();  // closes; no lock held
-    absl::MutexLock lock(&mu_);
-    --open_;
+    absl::MutexLock lock(&shared.mu);
+    --shared.open;
     return;
   }
-  absl::MutexLock lock(&mu_);
-  idle_.push_back(std::move(conn));
+  absl::MutexLock lock(&shared.mu);
+  shared.idle.push_back(std::move(conn));
 }
 
 void PgPool::DropIdle() {
   std::vector<std::unique_ptr<pqxx::connection>> idle;
   {
-    absl::MutexLock lock(&mu_);
-    idle.swap(idle_);
-    open_ -= static_cast<int>(idle.size());
+    absl::MutexLock lock(&s_->mu);
+    idle.swap(s_->idle);
+    s_->open -= static_cast<int>(idle.size());
   }
 }
 
 int PgPool::open() const {
-  absl::MutexLock lock(&mu_);
-  return open_;
+  absl::MutexLock lock(&s_->mu);
+  return s_->open;
 }
 
 absl::Status PgPool::Ping(absl::Time deadline) {

@@ -79,13 +79,25 @@ class PgPool {
  private:
   // Acquire, with Open's errors when `first`.
   absl::StatusOr<Lease> Lend(absl::Time deadline, bool first);
-  void Return(std::unique_ptr<pqxx::connection> conn, bool discard);
+  // Opens a connection (counted in open_ already) on a thread of its own,
+  // waiting for it until `deadline`: libpq's connect blocks for up to
+  // connect_timeout (2 s at least), whatever the call's deadline. Throws
+  // libpq's errors, or TimedOut (pg_pool.cc) at the deadline; a connection
+  // that opens later is kept idle (or closed, if the pool is gone).
+  std::unique_ptr<pqxx::connection> Connect(absl::Time deadline);
+
+  // Shared with Connect's threads, which may outlive the pool.
+  struct Shared {
+    mutable absl::Mutex mu;
+    std::vector<std::unique_ptr<pqxx::connection>> idle ABSL_GUARDED_BY(mu);
+    int open ABSL_GUARDED_BY(mu) = 0;  // idle, lent, or being opened
+  };
+  // Gives `conn` back to `shared`'s idle ones, or closes it.
+  static void Return(Shared& shared, std::unique_ptr<pqxx::connection> conn, bool discard);
 
   const Options options_;
   const std::string conninfo_;  // options_.conninfo with connect_timeout
-  mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::shared_ptr<Shared> s_ = std::make_shared<Shared>();
 };
 
 }  // namespace datagate::store::postgres

@@ -13,9 +13,6 @@
 namespace datagate::store::postgres {
 namespace {
 
-// Past the deadline, statement_timeout has this long to end the call itself.
-constexpr absl::Duration kGrace = absl::Milliseconds(250);
-
 // One thread for the process, started on first use; it lives as long as
 // the process (calls may still be guarded while statics are destroyed).
 class Watchdog {
@@ -28,8 +25,8 @@ class Watchdog {
   uint64_t Add(int fd, absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     const uint64_t id = ++next_id_;
-    watched_[id] = Entry{fd, deadline + kGrace};
-    by_time_.insert({deadline + kGrace, id});
+    watched_[id] = Entry{fd, deadline};
+    by_time_.insert({deadline, id});
     changed_ = true;
     return id;
   }

@@ -1,9 +1,10 @@
 // Bounds a blocking libpq call by its deadline even when the server never
 // answers (a PgBouncer holding the query while PostgreSQL is down, a
 // network that drops packets): statement_timeout only runs inside a live
-// server. Past the deadline (plus a short grace, so statement_timeout acts
-// first when it can), the watchdog shuts the connection's socket down; the
-// blocked call then fails as a broken connection, which the caller discards.
+// server. At the deadline (statement_timeout, set to end a little before
+// it, acts first when it can), the watchdog shuts the connection's socket
+// down; the blocked call then fails as a broken connection, which the
+// caller discards. The call's answer is never later than its deadline.
 #ifndef DATAGATE_STORE_POSTGRES_PG_WATCHDOG_H_
 #define DATAGATE_STORE_POSTGRES_PG_WATCHDOG_H_
 
