@@ -62,6 +62,24 @@ class SyncEngineTest : public ::testing::Test {
                      : WriteOp{WriteKind::kUpsert, "t", {}, {{"id", Value{id}}, {"v", Value{v}}}, 0};
     ASSERT_TRUE((*db)->Write({op}, o).ok());
     engine_->Committed(tenant, seqs.back(), static_cast<int64_t>(seqs.size()));
+    last_seq_ = seqs.back();
+  }
+  // Cloud calls made so far.
+  int64_t Calls() {
+    absl::MutexLock lock(&cloud_.mu);
+    return cloud_.calls;
+  }
+  // Queues `n` writes of t1 while paused, resumes, and returns once a
+  // worker's cloud call is under way.
+  void QueueAndStartPushing(int n) {
+    engine_->Pause();
+    for (int i = 0; i < n; ++i) Put("t1", i, "x");
+    engine_->Resume();
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (engine_->GetStats(std::nullopt).total.in_flight == 0 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_GT(engine_->GetStats(std::nullopt).total.in_flight, 0);
   }
   absl::Status Flush(absl::Duration d = absl::Seconds(10)) { return engine_->Flush(std::nullopt, absl::Now() + d); }
   // Per row, versions reached the cloud in increasing order.
@@ -79,6 +97,7 @@ class SyncEngineTest : public ::testing::Test {
   std::unique_ptr<store::sqlite::SqliteStore> store_;
   testing::FakeCloud cloud_;
   std::unique_ptr<SyncEngine> engine_;
+  int64_t last_seq_ = 0;  // of the latest Put
 };
 
 TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
@@ -268,6 +287,60 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
   engine_->Resume();
   ASSERT_TRUE(Flush().ok());
   EXPECT_EQ(cloud_.LiveRows(), 2u);
+}
+
+// Once Pause has returned, nothing reaches the cloud until Resume: neither
+// the rest of a worker's pass nor a WRITE_THROUGH's push that was waiting
+// for the tenant meanwhile (it answers queued; its write stays queued).
+TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
+  cloud_.call_ms = 50;
+  Options o;
+  o.batch_size = 10;
+  Start(o);
+  QueueAndStartPushing(300);
+  Put("t1", 1000, "write through");
+  const int64_t seq = last_seq_;
+  std::vector<PushState> pushed;
+  std::thread wt([&] { pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
+  absl::SleepFor(absl::Milliseconds(20));  // it waits for the worker's pass
+  engine_->Pause(absl::Now() + absl::Seconds(10));
+  const int64_t calls = Calls();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(Calls(), calls);
+  wt.join();
+  EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
+  EXPECT_LT(cloud_.LiveRows(), 301u);
+  engine_->Resume();
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 301u);
+}
+
+// A held tenant (being deleted) starts no cloud call, neither a worker's
+// next batch nor a waiting PushNow's, and the hold waits only for the call
+// under way, not for the rest of the pass.
+TEST_F(SyncEngineTest, AHoldWaitsOnlyForTheCallUnderWayAndStartsNoOther) {
+  cloud_.call_ms = 250;
+  Options o;
+  o.batch_size = 10;
+  Start(o);
+  QueueAndStartPushing(300);
+  Put("t1", 1000, "write through");
+  const int64_t seq = last_seq_;
+  std::vector<PushState> pushed;
+  std::thread wt([&] { pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
+  absl::SleepFor(absl::Milliseconds(20));
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(engine_->Quiesce("t1", absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // one call of 250 ms, not a pass of 8
+  const int64_t calls = Calls();
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(Calls(), calls);
+  wt.join();
+  EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
+  cloud_.call_ms = 0;
+  engine_->Release("t1", /*deleted=*/false);
+  ASSERT_TRUE(Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(cloud_.LiveRows(), 301u);
 }
 
 TEST_F(SyncEngineTest, CountersComeBackFromDiskAfterARestart) {
