@@ -233,6 +233,7 @@ std::vector<int64_t> SyncEngine::Batch::Seqs() const {
 bool SyncEngine::BeginCall(const std::string& tenant, int64_t ops) {
   absl::MutexLock lock(&mu_);
   if (stopping_ || paused_ || held_.contains(tenant)) return false;
+  ++calls_out_;
   tenants_[tenant].in_flight += ops;
   return true;
 }
@@ -242,6 +243,7 @@ absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::Push(const std::stri
   absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = ApplyIsolating(tenant, batch.ops, deadline);
   absl::MutexLock lock(&mu_);
   tenants_[tenant].in_flight -= static_cast<int64_t>(batch.ops.size());
+  --calls_out_;
   return outcomes;
 }
 

@@ -146,11 +146,13 @@ class SyncEngine {
   absl::Status Flush(const std::optional<std::string>& tenant, absl::Time deadline, int64_t* settled = nullptr,
                      int64_t* total = nullptr);
 
-  // Writes keep queueing while paused; nothing is pushed until Resume.
-  // Waits until the passes under way have ended (a cloud call out ends at
-  // its own timeout), or until `quiet_by`: afterwards nothing reaches the
-  // cloud (in_flight in the stats shows what is still out if it came first).
-  void Pause(absl::Time quiet_by = absl::InfinitePast());
+  // Writes keep queueing while paused; from the call on no cloud call
+  // starts until Resume (neither a worker's nor PushNow's). Then waits
+  // until the calls under way have ended (each ends at its own timeout):
+  // OK, and nothing more reaches the cloud. DEADLINE_EXCEEDED
+  // (PausedWithCallsOut) when `quiet_by` comes first: paused all the same,
+  // but a call under way may still deliver its rows; call again to wait.
+  absl::Status Pause(absl::Time quiet_by = absl::InfiniteFuture());
   void Resume();
 
   // After Retry/Purge through the outbox: re-reads that tenant's counters
@@ -209,7 +211,8 @@ class SyncEngine {
   // Reads one tenant's counters from its outbox.
   void LoadTenant(const std::string& tenant, absl::Time deadline);
   // Marks the tenant drained by this thread, waiting until `deadline` for
-  // another drainer; false if it could not, or the tenant is held.
+  // another drainer; false if it could not, or sync is paused or the
+  // tenant held.
   bool BeginDrain(const std::string& tenant, absl::Time deadline);
   void EndDrain(const std::string& tenant, bool more);
   // Queues the tenant for a worker (if not queued already).
@@ -236,7 +239,8 @@ class SyncEngine {
   };
   // The tenant's next batch, passing over the rows of `held` (a batch out).
   absl::StatusOr<Batch> Take(const std::string& tenant, const std::vector<int64_t>& held, absl::Time deadline);
-  // Counts a cloud call of `ops` ops of the tenant as under way, unless
+  // Counts a cloud call of `ops` ops of the tenant as under way (Pause
+  // waits for it), unless
   // sync is paused or stopping or the tenant held: then false, and the
   // caller must not make the call. Every cloud call starts through here.
   bool BeginCall(const std::string& tenant, int64_t ops);
@@ -276,6 +280,7 @@ class SyncEngine {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t calls_out_ ABSL_GUARDED_BY(mu_) = 0;  // cloud calls under way (BeginCall)
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   int64_t applied_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::pair<int64_t, int64_t>> rate_samples_ ABSL_GUARDED_BY(mu_);  // (us, applied_total)

@@ -22,10 +22,13 @@ bool SyncEngine::BeginDrain(const std::string& tenant, absl::Time deadline) {
     const std::string* tenant;
     bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
       auto it = e->tenants_.find(*tenant);
-      return e->stopping_ || e->held_.contains(*tenant) || it == e->tenants_.end() || !it->second.draining;
+      return e->stopping_ || e->paused_ || e->held_.contains(*tenant) || it == e->tenants_.end() ||
+             !it->second.draining;
     }
   } free{this, &tenant};
-  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || held_.contains(tenant)) return false;
+  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || paused_ || held_.contains(tenant)) {
+    return false;
+  }
   tenants_[tenant].draining = true;
   return true;
 }
@@ -259,20 +262,19 @@ void SyncEngine::SchemaChanged() {
   }
 }
 
-void SyncEngine::Pause(absl::Time quiet_by) {
+absl::Status SyncEngine::Pause(absl::Time quiet_by) {
   absl::MutexLock lock(&mu_);
   paused_ = true;
+  // No call starts from here (BeginCall): only those under way can still
+  // reach the cloud.
   struct Quiet {
     SyncEngine* e;
-    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-      if (e->stopping_) return true;
-      for (const auto& [name, t] : e->tenants_) {
-        if (t.draining) return false;
-      }
-      return true;
-    }
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->stopping_ || e->calls_out_ == 0; }
   } quiet{this};
-  mu_.AwaitWithDeadline(absl::Condition(&quiet), quiet_by);
+  if (mu_.AwaitWithDeadline(absl::Condition(&quiet), quiet_by)) return absl::OkStatus();
+  int64_t in_flight = 0;
+  for (const auto& [name, t] : tenants_) in_flight += t.in_flight;
+  return errors::PausedWithCallsOut(in_flight);
 }
 
 void SyncEngine::Resume() {

@@ -72,7 +72,7 @@ class SyncEngineTest : public ::testing::Test {
   // Queues `n` writes of t1 while paused, resumes, and returns once a
   // worker's cloud call is under way.
   void QueueAndStartPushing(int n) {
-    engine_->Pause();
+    ASSERT_TRUE(engine_->Pause().ok());
     for (int i = 0; i < n; ++i) Put("t1", i, "x");
     engine_->Resume();
     const absl::Time give_up = absl::Now() + absl::Seconds(10);
@@ -151,7 +151,7 @@ TEST_F(SyncEngineTest, BatchesCutByBytesKeepDraining) {
   auto engine = SyncEngine::Create(o, store_.get(), &cloud_);
   ASSERT_TRUE(engine.ok());
   engine_ = *std::move(engine);
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   engine_->Start();
   for (int i = 0; i < 60; ++i) Put("t1", i, std::string(1000, 'x'));
   engine_->Resume();
@@ -172,7 +172,7 @@ TEST_F(SyncEngineTest, OverlappedBatchesKeepEachRowsOrderThroughRetries) {
   Options o;
   o.batch_size = 8;
   Start(o);
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   // Rows 0-9 written 12 times each, between 100 rows written once: each
   // hot row has entries in many batches.
   std::map<int64_t, int64_t> writes;
@@ -278,7 +278,7 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
   cloud_.schema_version = 1;
   engine_->SchemaChanged();
   ASSERT_TRUE(Flush().ok());
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   Put("t1", 2, "b");
   const absl::Status paused = Flush(absl::Milliseconds(150));
   EXPECT_EQ(paused.code(), absl::StatusCode::kDeadlineExceeded);
@@ -303,7 +303,7 @@ TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
   std::vector<PushState> pushed;
   std::thread wt([&] { pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
   absl::SleepFor(absl::Milliseconds(20));  // it waits for the worker's pass
-  engine_->Pause(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(10)).ok());
   const int64_t calls = Calls();
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(Calls(), calls);
@@ -313,6 +313,31 @@ TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
   engine_->Resume();
   ASSERT_TRUE(Flush().ok());
   EXPECT_EQ(cloud_.LiveRows(), 301u);
+}
+
+// A Pause whose wait ends before the call under way does says so
+// (DEADLINE_EXCEEDED): sync is paused all the same, no call starts after
+// it, and a Pause called again waits for the call out.
+TEST_F(SyncEngineTest, APauseThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
+  cloud_.call_ms = 400;
+  Options o;
+  o.batch_size = 10;
+  Start(o);
+  QueueAndStartPushing(100);
+  const absl::Status early = engine_->Pause(absl::Now() + absl::Milliseconds(50));
+  EXPECT_EQ(early.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(early.message()), ::testing::HasSubstr("sync is paused"));
+  EXPECT_THAT(std::string(early.message()), ::testing::HasSubstr("(10 operations) has not ended yet"));
+  EXPECT_TRUE(engine_->GetStats(std::nullopt).paused);
+  ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.in_flight, 0);
+  EXPECT_EQ(Calls(), 1);  // the call that was out, and none after it
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(Calls(), 1);
+  cloud_.call_ms = 0;
+  engine_->Resume();
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 100u);
 }
 
 // A held tenant (being deleted) starts no cloud call, neither a worker's
