@@ -69,9 +69,20 @@ class SyncEngineTest : public ::testing::Test {
     absl::MutexLock lock(&cloud_.mu);
     return cloud_.calls;
   }
-  // Queues `n` writes of t1 while paused, resumes, and returns once a
-  // worker's cloud call is under way.
-  void QueueAndStartPushing(int n) {
+  // No cloud call is made for `d`.
+  void ExpectNoCallFor(absl::Duration d) {
+    const int64_t calls = Calls();
+    absl::SleepFor(d);
+    EXPECT_EQ(Calls(), calls);
+  }
+  // Starts the engine (batches of 10) over a cloud that takes `call_ms`
+  // per call, queues `n` writes of t1 while paused, resumes, and returns
+  // once a worker's cloud call is under way.
+  void StartPushingIntoASlowCloud(int64_t call_ms, int n) {
+    cloud_.call_ms = call_ms;
+    Options o;
+    o.batch_size = 10;
+    Start(o);
     ASSERT_TRUE(engine_->Pause().ok());
     for (int i = 0; i < n; ++i) Put("t1", i, "x");
     engine_->Resume();
@@ -80,6 +91,16 @@ class SyncEngineTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(1));
     }
     ASSERT_GT(engine_->GetStats(std::nullopt).total.in_flight, 0);
+  }
+  // A WRITE_THROUGH of one more write of t1: PushNow on its own thread,
+  // waiting for the worker's pass when this returns; `pushed` gets where
+  // the write stands.
+  std::thread WriteThrough(std::vector<PushState>* pushed) {
+    Put("t1", 1000, "write through");
+    const int64_t seq = last_seq_;
+    std::thread push([this, seq, pushed] { *pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
+    absl::SleepFor(absl::Milliseconds(20));
+    return push;
   }
   absl::Status Flush(absl::Duration d = absl::Seconds(10)) { return engine_->Flush(std::nullopt, absl::Now() + d); }
   // Per row, versions reached the cloud in increasing order.
@@ -293,20 +314,11 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
 // the rest of a worker's pass nor a WRITE_THROUGH's push that was waiting
 // for the tenant meanwhile (it answers queued; its write stays queued).
 TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
-  cloud_.call_ms = 50;
-  Options o;
-  o.batch_size = 10;
-  Start(o);
-  QueueAndStartPushing(300);
-  Put("t1", 1000, "write through");
-  const int64_t seq = last_seq_;
+  StartPushingIntoASlowCloud(50, 300);
   std::vector<PushState> pushed;
-  std::thread wt([&] { pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
-  absl::SleepFor(absl::Milliseconds(20));  // it waits for the worker's pass
+  std::thread wt = WriteThrough(&pushed);
   ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(10)).ok());
-  const int64_t calls = Calls();
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(Calls(), calls);
+  ExpectNoCallFor(absl::Milliseconds(300));
   wt.join();
   EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
   EXPECT_LT(cloud_.LiveRows(), 301u);
@@ -319,11 +331,7 @@ TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
 // (DEADLINE_EXCEEDED): sync is paused all the same, no call starts after
 // it, and a Pause called again waits for the call out.
 TEST_F(SyncEngineTest, APauseThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
-  cloud_.call_ms = 400;
-  Options o;
-  o.batch_size = 10;
-  Start(o);
-  QueueAndStartPushing(100);
+  StartPushingIntoASlowCloud(400, 100);
   const absl::Status early = engine_->Pause(absl::Now() + absl::Milliseconds(50));
   EXPECT_EQ(early.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(early.message()), ::testing::HasSubstr("sync is paused"));
@@ -332,8 +340,7 @@ TEST_F(SyncEngineTest, APauseThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
   ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(5)).ok());
   EXPECT_EQ(engine_->GetStats(std::nullopt).total.in_flight, 0);
   EXPECT_EQ(Calls(), 1);  // the call that was out, and none after it
-  absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_EQ(Calls(), 1);
+  ExpectNoCallFor(absl::Milliseconds(500));
   cloud_.call_ms = 0;
   engine_->Resume();
   ASSERT_TRUE(Flush().ok());
@@ -344,22 +351,13 @@ TEST_F(SyncEngineTest, APauseThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
 // next batch nor a waiting PushNow's, and the hold waits only for the call
 // under way, not for the rest of the pass.
 TEST_F(SyncEngineTest, AHoldWaitsOnlyForTheCallUnderWayAndStartsNoOther) {
-  cloud_.call_ms = 250;
-  Options o;
-  o.batch_size = 10;
-  Start(o);
-  QueueAndStartPushing(300);
-  Put("t1", 1000, "write through");
-  const int64_t seq = last_seq_;
+  StartPushingIntoASlowCloud(250, 300);
   std::vector<PushState> pushed;
-  std::thread wt([&] { pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
-  absl::SleepFor(absl::Milliseconds(20));
+  std::thread wt = WriteThrough(&pushed);
   const absl::Time start = absl::Now();
   ASSERT_TRUE(engine_->Quiesce("t1", absl::Now() + absl::Seconds(10)).ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // one call of 250 ms, not a pass of 8
-  const int64_t calls = Calls();
-  absl::SleepFor(absl::Milliseconds(600));
-  EXPECT_EQ(Calls(), calls);
+  ExpectNoCallFor(absl::Milliseconds(600));
   wt.join();
   EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
   cloud_.call_ms = 0;
