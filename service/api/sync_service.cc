@@ -264,9 +264,12 @@ grpc::Status SyncServiceImpl::FlushSync(grpc::ServerContext* ctx, const v1::Flus
 
 grpc::Status SyncServiceImpl::PauseSync(grpc::ServerContext* ctx, const v1::PauseSyncRequest*, v1::SyncStats* resp) {
   if (engine_ == nullptr) return ToGrpcStatus(errors::CloudNotConfigured("SyncService"));
-  // Answers once the calls out have ended (each ends at its own timeout),
-  // in time for the caller's deadline.
-  engine_->Pause(std::min(core::AnswerBy(DeadlineOf(*ctx)), absl::Now() + absl::Seconds(30)));
+  // Paused at once; answers OK once the calls out have ended (each ends at
+  // its own timeout), or DEADLINE_EXCEEDED (still paused) in time for the
+  // caller's deadline if they have not.
+  const absl::Status quiet =
+      engine_->Pause(std::min(core::AnswerBy(DeadlineOf(*ctx)), absl::Now() + absl::Seconds(30)));
+  if (!quiet.ok()) return ToGrpcStatus(quiet);
   FillStats(std::nullopt, resp);
   return grpc::Status::OK;
 }

@@ -338,6 +338,12 @@ absl::Status FlushIncomplete(int64_t settled, int64_t total, absl::string_view w
                    why.empty() ? "call again (with a longer deadline) to wait for the rest" : why));
 }
 
+absl::Status PausedWithCallsOut(int64_t in_flight) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "sync is paused (no push starts until ResumeSync), but a cloud call under way (", in_flight,
+      " operations) has not ended yet, so its rows may still arrive; call PauseSync again to wait for it"));
+}
+
 absl::Status CloudDown(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("the cloud store is unreachable (its circuit breaker is open), so ", what,
                                              " cannot run now; retry later, or use a local write mode or read source"));

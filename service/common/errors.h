@@ -182,6 +182,10 @@ absl::Status AdminOnly(absl::string_view method);
 // FlushSync's deadline passed first (DEADLINE_EXCEEDED), with its progress.
 // `why` (may be empty) says what holds the rest back when the engine knows.
 absl::Status FlushIncomplete(int64_t settled, int64_t total, absl::string_view why = "");
+// PauseSync's wait ended before the cloud calls under way did
+// (DEADLINE_EXCEEDED): sync is paused all the same, but `in_flight`
+// operations may still arrive.
+absl::Status PausedWithCallsOut(int64_t in_flight);
 // The cloud is down and the breaker open (UNAVAILABLE): `what` is refused.
 absl::Status CloudDown(absl::string_view what);
 // A constraint the cloud checks at commit (a deferred foreign key) refused

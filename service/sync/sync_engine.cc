@@ -230,18 +230,20 @@ std::vector<int64_t> SyncEngine::Batch::Seqs() const {
   return seqs;
 }
 
+bool SyncEngine::BeginCall(const std::string& tenant, int64_t ops) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || paused_ || held_.contains(tenant)) return false;
+  ++calls_out_;
+  tenants_[tenant].in_flight += ops;
+  return true;
+}
+
 absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::Push(const std::string& tenant, const Batch& batch,
                                                                  absl::Time deadline) {
-  const int64_t n = static_cast<int64_t>(batch.ops.size());
-  {
-    absl::MutexLock lock(&mu_);
-    tenants_[tenant].in_flight += n;
-  }
   absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = ApplyIsolating(tenant, batch.ops, deadline);
-  {
-    absl::MutexLock lock(&mu_);
-    tenants_[tenant].in_flight -= n;
-  }
+  absl::MutexLock lock(&mu_);
+  tenants_[tenant].in_flight -= static_cast<int64_t>(batch.ops.size());
+  --calls_out_;
   return outcomes;
 }
 
@@ -249,6 +251,12 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::DrainBatch(const std::string& tenan
   absl::StatusOr<Batch> batch = Take(tenant, {}, deadline);
   if (!batch.ok()) return batch.status();
   if (batch->items.empty()) return Pass();
+  if (!BeginCall(tenant, static_cast<int64_t>(batch->ops.size()))) {
+    Pass stopped;
+    stopped.more = true;
+    stopped.stopped = true;
+    return stopped;
+  }
   absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = Push(tenant, *batch, deadline);
   return Record(tenant, *batch, outcomes, deadline);
 }
@@ -257,7 +265,7 @@ bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
   auto go_on = [&] {
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_ || paused_) return false;
+      if (stopping_ || paused_ || held_.contains(tenant)) return false;
     }
     return CloudAllowed();  // the sweep comes back for it
   };
@@ -274,8 +282,10 @@ bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
       return Push(tenant, *b, d);
     });
   };
+  auto begin_call = [&](const Batch& b) { return BeginCall(tenant, static_cast<int64_t>(b.ops.size())); };
   std::unique_ptr<Batch> cur = take({});
   if (cur == nullptr) return false;
+  if (!begin_call(*cur)) return true;  // paused or held since go_on: the batch waits
   // One cloud call is out at a time. While it is, this thread reads the
   // next batch (passing over the rows out) and then records the previous
   // one, so the local work and the cloud's overlap instead of taking turns.
@@ -286,7 +296,7 @@ bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
     const absl::StatusOr<std::vector<store::SyncOutcome>> outcomes = call.get();
     const bool answered = outcomes.ok() || (!CloudOutage(outcomes.status().code()) &&
                                             outcomes.status().code() != absl::StatusCode::kDeadlineExceeded);
-    const bool overlap = answered && next != nullptr && go_on();
+    const bool overlap = answered && next != nullptr && go_on() && begin_call(*next);
     if (overlap) call = push(next.get());
     const absl::StatusOr<Pass> pass = Record(tenant, *cur, outcomes, absl::Now() + options_.call_timeout);
     if (!overlap) {

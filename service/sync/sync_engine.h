@@ -146,11 +146,13 @@ class SyncEngine {
   absl::Status Flush(const std::optional<std::string>& tenant, absl::Time deadline, int64_t* settled = nullptr,
                      int64_t* total = nullptr);
 
-  // Writes keep queueing while paused; nothing is pushed until Resume.
-  // Waits until the passes under way have ended (a cloud call out ends at
-  // its own timeout), or until `quiet_by`: afterwards nothing reaches the
-  // cloud (in_flight in the stats shows what is still out if it came first).
-  void Pause(absl::Time quiet_by = absl::InfinitePast());
+  // Writes keep queueing while paused; from the call on no cloud call
+  // starts until Resume (neither a worker's nor PushNow's). Then waits
+  // until the calls under way have ended (each ends at its own timeout):
+  // OK, and nothing more reaches the cloud. DEADLINE_EXCEEDED
+  // (PausedWithCallsOut) when `quiet_by` comes first: paused all the same,
+  // but a call under way may still deliver its rows; call again to wait.
+  absl::Status Pause(absl::Time quiet_by = absl::InfiniteFuture());
   void Resume();
 
   // After Retry/Purge through the outbox: re-reads that tenant's counters
@@ -158,10 +160,11 @@ class SyncEngine {
   void Reload(const std::string& tenant, absl::Time deadline);
   // The tenant was deleted: its counters go.
   void Forget(const std::string& tenant);
-  // The tenant is being deleted: waits (until `deadline`) for a pass over
-  // its queue that is under way to end, and holds it: after it returns OK,
-  // nothing of the tenant is pushed until Release. DEADLINE_EXCEEDED (and
-  // not held) otherwise.
+  // The tenant is being deleted: holds it at once (no cloud call of it
+  // starts, neither a worker's nor PushNow's), then waits (until
+  // `deadline`) for its drainer, which lets go once the call under way has
+  // ended and been recorded. After OK, nothing of the tenant is pushed
+  // until Release. DEADLINE_EXCEEDED (and not held) otherwise.
   absl::Status Quiesce(const std::string& tenant, absl::Time deadline);
   // Ends a Quiesce: the tenant is forgotten when `deleted`, else its sync
   // goes on.
@@ -197,6 +200,7 @@ class SyncEngine {
   struct Pass {
     absl::flat_hash_map<int64_t, PushState> states;  // by seq, incl. superseded
     bool more = false;                               // ready ops remain
+    bool stopped = false;                            // no call made: BeginCall refused
   };
 
   SyncEngine(const Options& options, store::Store* local, store::CloudStore* cloud);
@@ -207,7 +211,8 @@ class SyncEngine {
   // Reads one tenant's counters from its outbox.
   void LoadTenant(const std::string& tenant, absl::Time deadline);
   // Marks the tenant drained by this thread, waiting until `deadline` for
-  // another drainer; false if it could not.
+  // another drainer; false if it could not, or sync is paused or the
+  // tenant held.
   bool BeginDrain(const std::string& tenant, absl::Time deadline);
   void EndDrain(const std::string& tenant, bool more);
   // Queues the tenant for a worker (if not queued already).
@@ -234,7 +239,12 @@ class SyncEngine {
   };
   // The tenant's next batch, passing over the rows of `held` (a batch out).
   absl::StatusOr<Batch> Take(const std::string& tenant, const std::vector<int64_t>& held, absl::Time deadline);
-  // The batch's cloud call (counted in flight meanwhile).
+  // Counts a cloud call of `ops` ops of the tenant as under way (Pause
+  // waits for it), unless
+  // sync is paused or stopping or the tenant held: then false, and the
+  // caller must not make the call. Every cloud call starts through here.
+  bool BeginCall(const std::string& tenant, int64_t ops);
+  // The batch's cloud call, which BeginCall counted; uncounted when it ends.
   absl::StatusOr<std::vector<store::SyncOutcome>> Push(const std::string& tenant, const Batch& batch,
                                                        absl::Time deadline);
   // What the call did: the breaker told, the outbox settled, the counters
@@ -270,6 +280,7 @@ class SyncEngine {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t calls_out_ ABSL_GUARDED_BY(mu_) = 0;  // cloud calls under way (BeginCall)
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   int64_t applied_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::pair<int64_t, int64_t>> rate_samples_ ABSL_GUARDED_BY(mu_);  // (us, applied_total)

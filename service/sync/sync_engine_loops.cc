@@ -22,10 +22,13 @@ bool SyncEngine::BeginDrain(const std::string& tenant, absl::Time deadline) {
     const std::string* tenant;
     bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
       auto it = e->tenants_.find(*tenant);
-      return e->stopping_ || it == e->tenants_.end() || !it->second.draining;
+      return e->stopping_ || e->paused_ || e->held_.contains(*tenant) || it == e->tenants_.end() ||
+             !it->second.draining;
     }
   } free{this, &tenant};
-  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || held_.contains(tenant)) return false;
+  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || paused_ || held_.contains(tenant)) {
+    return false;
+  }
   tenants_[tenant].draining = true;
   return true;
 }
@@ -218,11 +221,25 @@ void SyncEngine::Forget(const std::string& tenant) {
 }
 
 absl::Status SyncEngine::Quiesce(const std::string& tenant, absl::Time deadline) {
-  if (!BeginDrain(tenant, deadline)) return errors::DeadlineWhileWaiting("the sync of the tenant being deleted");
   absl::MutexLock lock(&mu_);
-  held_.insert(tenant);
-  tenants_[tenant].draining = false;
-  return absl::OkStatus();
+  // Stopping, or held by another delete of the tenant under way.
+  if (stopping_ || !held_.insert(tenant).second) {
+    return errors::DeadlineWhileWaiting("the sync of the tenant being deleted");
+  }
+  // From here no call of the tenant starts (BeginCall), so its drainer lets
+  // go once the call under way has ended and been recorded.
+  struct Free {
+    SyncEngine* e;
+    const std::string* tenant;
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+      auto it = e->tenants_.find(*tenant);
+      return e->stopping_ || it == e->tenants_.end() || !it->second.draining;
+    }
+  } free{this, &tenant};
+  if (mu_.AwaitWithDeadline(absl::Condition(&free), deadline) && !stopping_) return absl::OkStatus();
+  held_.erase(tenant);
+  if (auto it = tenants_.find(tenant); it != tenants_.end() && it->second.pending > 0) Wake(tenant);  // it goes on
+  return errors::DeadlineWhileWaiting("the sync of the tenant being deleted");
 }
 
 void SyncEngine::Release(const std::string& tenant, bool deleted) {
@@ -245,20 +262,19 @@ void SyncEngine::SchemaChanged() {
   }
 }
 
-void SyncEngine::Pause(absl::Time quiet_by) {
+absl::Status SyncEngine::Pause(absl::Time quiet_by) {
   absl::MutexLock lock(&mu_);
   paused_ = true;
+  // No call starts from here (BeginCall): only those under way can still
+  // reach the cloud.
   struct Quiet {
     SyncEngine* e;
-    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-      if (e->stopping_) return true;
-      for (const auto& [name, t] : e->tenants_) {
-        if (t.draining) return false;
-      }
-      return true;
-    }
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->stopping_ || e->calls_out_ == 0; }
   } quiet{this};
-  mu_.AwaitWithDeadline(absl::Condition(&quiet), quiet_by);
+  if (mu_.AwaitWithDeadline(absl::Condition(&quiet), quiet_by)) return absl::OkStatus();
+  int64_t in_flight = 0;
+  for (const auto& [name, t] : tenants_) in_flight += t.in_flight;
+  return errors::PausedWithCallsOut(in_flight);
 }
 
 void SyncEngine::Resume() {
@@ -348,7 +364,7 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
   bool more = false;
   while (absl::Now() < deadline) {
     absl::StatusOr<Pass> pass = DrainBatch(tenant, std::min(deadline, absl::Now() + options_.call_timeout));
-    if (!pass.ok()) break;
+    if (!pass.ok() || pass->stopped) break;
     for (const auto& [seq, state] : pass->states) states[seq] = state;
     more = pass->more;
     const bool all = std::all_of(seqs.begin(), seqs.end(), [&](int64_t s) { return states.contains(s); });

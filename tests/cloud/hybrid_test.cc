@@ -723,6 +723,33 @@ TEST_P(HybridTest, PauseSyncAnswersOnceTheCallsOutHaveEnded) {
   EXPECT_EQ(CloudCount("products"), 15);
 }
 
+// A PauseSync whose deadline comes before the cloud call under way ends
+// says so (DEADLINE_EXCEEDED, not OK): sync is paused all the same, and a
+// PauseSync called again waits for that call; after it nothing arrives.
+TEST_P(HybridTest, APauseSyncThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
+  tenant_ = "pausedl";
+  StartGateway();
+  PushTenProductsIntoASlowCloud(3);
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  v1::SyncStats stats;
+  const grpc::Status early = sync_->PauseSync(ctx.get(), v1::PauseSyncRequest(), &stats);
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(early.error_message(), HasSubstr("sync is paused"));
+  EXPECT_THAT(early.error_message(), HasSubstr("call PauseSync again"));
+  EXPECT_TRUE(Stats().paused());
+  ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
+  EXPECT_EQ(stats.total().in_flight(), 0);
+  EXPECT_EQ(CloudCount("products"), 10);  // the call that was out, and nothing after it
+  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  CreateProducts(10, 15);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(CloudCount("products"), 10);
+  ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
+  Flush();
+  EXPECT_EQ(CloudCount("products"), 15);
+}
+
 // A delete stops the tenant's sync before its cloud rows go: when a push
 // under way does not end within the call's deadline, nothing is deleted
 // (and no row reaches the cloud after the delete).

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "store/cloud.h"
 
 namespace datagate::testing {
@@ -35,6 +36,7 @@ class FakeCloud final : public store::CloudStore {
   absl::StatusOr<std::vector<store::SyncOutcome>> ApplySync(const std::string& tenant,
                                                             const std::vector<store::SyncOp>& ops,
                                                             absl::Time) override {
+    if (const int64_t ms = call_ms.load(); ms > 0) absl::SleepFor(absl::Milliseconds(ms));
     if (down.load()) return absl::Status(absl::StatusCode::kUnavailable, "down");  // NOLINT: test double
     absl::MutexLock lock(&mu);
     ++calls;
@@ -102,6 +104,7 @@ class FakeCloud final : public store::CloudStore {
   int64_t applied ABSL_GUARDED_BY(mu) = 0;
   int64_t calls ABSL_GUARDED_BY(mu) = 0;
   std::atomic<bool> down{false};
+  std::atomic<int64_t> call_ms{0};  // each ApplySync takes this long (a slow cloud)
   std::atomic<int64_t> schema_version{1 << 20};
   std::atomic<int64_t> pings{0};
 };

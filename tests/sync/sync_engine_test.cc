@@ -62,6 +62,45 @@ class SyncEngineTest : public ::testing::Test {
                      : WriteOp{WriteKind::kUpsert, "t", {}, {{"id", Value{id}}, {"v", Value{v}}}, 0};
     ASSERT_TRUE((*db)->Write({op}, o).ok());
     engine_->Committed(tenant, seqs.back(), static_cast<int64_t>(seqs.size()));
+    last_seq_ = seqs.back();
+  }
+  // Cloud calls made so far.
+  int64_t Calls() {
+    absl::MutexLock lock(&cloud_.mu);
+    return cloud_.calls;
+  }
+  // No cloud call is made for `d`.
+  void ExpectNoCallFor(absl::Duration d) {
+    const int64_t calls = Calls();
+    absl::SleepFor(d);
+    EXPECT_EQ(Calls(), calls);
+  }
+  // Starts the engine (batches of 10) over a cloud that takes `call_ms`
+  // per call, queues `n` writes of t1 while paused, resumes, and returns
+  // once a worker's cloud call is under way.
+  void StartPushingIntoASlowCloud(int64_t call_ms, int n) {
+    cloud_.call_ms = call_ms;
+    Options o;
+    o.batch_size = 10;
+    Start(o);
+    ASSERT_TRUE(engine_->Pause().ok());
+    for (int i = 0; i < n; ++i) Put("t1", i, "x");
+    engine_->Resume();
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (engine_->GetStats(std::nullopt).total.in_flight == 0 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_GT(engine_->GetStats(std::nullopt).total.in_flight, 0);
+  }
+  // A WRITE_THROUGH of one more write of t1: PushNow on its own thread,
+  // waiting for the worker's pass when this returns; `pushed` gets where
+  // the write stands.
+  std::thread WriteThrough(std::vector<PushState>* pushed) {
+    Put("t1", 1000, "write through");
+    const int64_t seq = last_seq_;
+    std::thread push([this, seq, pushed] { *pushed = engine_->PushNow("t1", {seq}, absl::Now() + absl::Seconds(30)); });
+    absl::SleepFor(absl::Milliseconds(20));
+    return push;
   }
   absl::Status Flush(absl::Duration d = absl::Seconds(10)) { return engine_->Flush(std::nullopt, absl::Now() + d); }
   // Per row, versions reached the cloud in increasing order.
@@ -79,6 +118,7 @@ class SyncEngineTest : public ::testing::Test {
   std::unique_ptr<store::sqlite::SqliteStore> store_;
   testing::FakeCloud cloud_;
   std::unique_ptr<SyncEngine> engine_;
+  int64_t last_seq_ = 0;  // of the latest Put
 };
 
 TEST_F(SyncEngineTest, EveryWriteArrivesWithItsVersionAndRowOrderHolds) {
@@ -132,7 +172,7 @@ TEST_F(SyncEngineTest, BatchesCutByBytesKeepDraining) {
   auto engine = SyncEngine::Create(o, store_.get(), &cloud_);
   ASSERT_TRUE(engine.ok());
   engine_ = *std::move(engine);
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   engine_->Start();
   for (int i = 0; i < 60; ++i) Put("t1", i, std::string(1000, 'x'));
   engine_->Resume();
@@ -153,7 +193,7 @@ TEST_F(SyncEngineTest, OverlappedBatchesKeepEachRowsOrderThroughRetries) {
   Options o;
   o.batch_size = 8;
   Start(o);
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   // Rows 0-9 written 12 times each, between 100 rows written once: each
   // hot row has entries in many batches.
   std::map<int64_t, int64_t> writes;
@@ -259,7 +299,7 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
   cloud_.schema_version = 1;
   engine_->SchemaChanged();
   ASSERT_TRUE(Flush().ok());
-  engine_->Pause();
+  ASSERT_TRUE(engine_->Pause().ok());
   Put("t1", 2, "b");
   const absl::Status paused = Flush(absl::Milliseconds(150));
   EXPECT_EQ(paused.code(), absl::StatusCode::kDeadlineExceeded);
@@ -268,6 +308,62 @@ TEST_F(SyncEngineTest, OpsWaitForTheCloudSchemaAndForResume) {
   engine_->Resume();
   ASSERT_TRUE(Flush().ok());
   EXPECT_EQ(cloud_.LiveRows(), 2u);
+}
+
+// Once Pause has returned, nothing reaches the cloud until Resume: neither
+// the rest of a worker's pass nor a WRITE_THROUGH's push that was waiting
+// for the tenant meanwhile (it answers queued; its write stays queued).
+TEST_F(SyncEngineTest, AfterPauseNothingReachesTheCloudNotEvenAWaitingPushNow) {
+  StartPushingIntoASlowCloud(50, 300);
+  std::vector<PushState> pushed;
+  std::thread wt = WriteThrough(&pushed);
+  ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(10)).ok());
+  ExpectNoCallFor(absl::Milliseconds(300));
+  wt.join();
+  EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
+  EXPECT_LT(cloud_.LiveRows(), 301u);
+  engine_->Resume();
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 301u);
+}
+
+// A Pause whose wait ends before the call under way does says so
+// (DEADLINE_EXCEEDED): sync is paused all the same, no call starts after
+// it, and a Pause called again waits for the call out.
+TEST_F(SyncEngineTest, APauseThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
+  StartPushingIntoASlowCloud(400, 100);
+  const absl::Status early = engine_->Pause(absl::Now() + absl::Milliseconds(50));
+  EXPECT_EQ(early.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(early.message()), ::testing::HasSubstr("sync is paused"));
+  EXPECT_THAT(std::string(early.message()), ::testing::HasSubstr("(10 operations) has not ended yet"));
+  EXPECT_TRUE(engine_->GetStats(std::nullopt).paused);
+  ASSERT_TRUE(engine_->Pause(absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(engine_->GetStats(std::nullopt).total.in_flight, 0);
+  EXPECT_EQ(Calls(), 1);  // the call that was out, and none after it
+  ExpectNoCallFor(absl::Milliseconds(500));
+  cloud_.call_ms = 0;
+  engine_->Resume();
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(cloud_.LiveRows(), 100u);
+}
+
+// A held tenant (being deleted) starts no cloud call, neither a worker's
+// next batch nor a waiting PushNow's, and the hold waits only for the call
+// under way, not for the rest of the pass.
+TEST_F(SyncEngineTest, AHoldWaitsOnlyForTheCallUnderWayAndStartsNoOther) {
+  StartPushingIntoASlowCloud(250, 300);
+  std::vector<PushState> pushed;
+  std::thread wt = WriteThrough(&pushed);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(engine_->Quiesce("t1", absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // one call of 250 ms, not a pass of 8
+  ExpectNoCallFor(absl::Milliseconds(600));
+  wt.join();
+  EXPECT_THAT(pushed, ::testing::ElementsAre(PushState::kQueued));
+  cloud_.call_ms = 0;
+  engine_->Release("t1", /*deleted=*/false);
+  ASSERT_TRUE(Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(cloud_.LiveRows(), 301u);
 }
 
 TEST_F(SyncEngineTest, CountersComeBackFromDiskAfterARestart) {
