@@ -98,8 +98,9 @@ absl::Status Tenants::Delete(const std::string& id, absl::Time deadline) {
   const absl::Time by = AnswerBy(deadline);
   ASSIGN_OR_RETURN(const std::optional<store::TenantRecord> record, store_->LookupTenant(id, by));
   if (!record) return errors::UnknownTenant(id);
-  // Nothing of the tenant is pushed from here on (a push under way ends
-  // first), so no row reaches the cloud after its rows there went. The
+  // Nothing of the tenant is pushed from here on (a push under way ends,
+  // and is recorded locally, first), so no row reaches the cloud after its
+  // rows there went. The
   // cloud's rows go before the local data; if they cannot, the delete fails
   // whole and sync goes on. If the cloud's answer is lost, the tenant stays
   // unserved until a delete called again finishes (the store's mark).

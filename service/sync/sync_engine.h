@@ -261,8 +261,9 @@ class SyncEngine {
   // Breaker bookkeeping after a cloud call.
   void CloudSucceeded();
   void CloudFailed();
-  // Whether the breaker lets a call through now (probing when due).
-  bool CloudAllowed();
+  // Whether the breaker lets a call through now (probing when due, within
+  // `deadline`: with no time to probe, not now).
+  bool CloudAllowed(absl::Time deadline = absl::InfiniteFuture());
   int64_t Backoff(int64_t attempts);
   void SetHealth(bool serving);
 

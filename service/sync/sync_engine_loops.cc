@@ -327,18 +327,28 @@ void SyncEngine::CloudFailed() {
   SetHealth(false);
 }
 
-bool SyncEngine::CloudAllowed() {
+bool SyncEngine::CloudAllowed(absl::Time deadline) {
   if (!cloud_->Connected()) return false;  // nothing to call yet; no failure either
+  const absl::Time full = absl::Now() + std::min(options_.call_timeout, absl::Seconds(2));
+  const absl::Time ping_by = std::min(deadline, full);
   {
     absl::MutexLock lock(&breaker_mu_);
     if (breaker_ == BreakerState::kClosed) return true;
     if (breaker_ == BreakerState::kHalfOpen || Now() < open_until_us_) return false;
-    breaker_ = BreakerState::kHalfOpen;  // this thread probes
+    if (ping_by <= absl::Now()) return false;  // the probe is left to a call with time for it
+    breaker_ = BreakerState::kHalfOpen;        // this thread probes
   }
-  const absl::Status ping = cloud_->Ping(absl::Now() + std::min(options_.call_timeout, absl::Seconds(2)));
+  const absl::Status ping = cloud_->Ping(ping_by);
   if (ping.ok()) {
     CloudSucceeded();
     return true;
+  }
+  if (ping.code() == absl::StatusCode::kDeadlineExceeded && ping_by < full) {
+    // Out of the caller's time, which says nothing of the cloud: the next
+    // call probes again.
+    absl::MutexLock lock(&breaker_mu_);
+    breaker_ = BreakerState::kOpen;
+    return false;
   }
   CloudFailed();
   return false;
@@ -359,7 +369,7 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
     absl::MutexLock lock(&mu_);
     if (paused_ || stopping_) return result;
   }
-  if (!CloudAllowed() || !BeginDrain(tenant, deadline)) return result;
+  if (!CloudAllowed(deadline) || !BeginDrain(tenant, deadline)) return result;
   absl::flat_hash_map<int64_t, PushState> states;
   bool more = false;
   while (absl::Now() < deadline) {
