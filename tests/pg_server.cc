@@ -296,6 +296,23 @@ PgBouncer::~PgBouncer() {
   fs::remove_all(dir_, ec);
 }
 
+absl::StatusOr<SilentHost> ListenSilently() {
+  SilentHost host;
+  host.fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (host.fd < 0) return absl::InternalError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(host.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(host.fd, 16) != 0 ||
+      getsockname(host.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(host.fd);
+    return absl::InternalError("cannot listen on a loopback port");
+  }
+  host.port = ntohs(addr.sin_port);
+  return host;
+}
+
 std::string PgBouncer::ConnectionString() const {
   return absl::StrCat("host=", dir_, " port=", port_, " dbname=", dbname_, " user=postgres connect_timeout=5");
 }

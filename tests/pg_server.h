@@ -87,6 +87,14 @@ class PgBouncer {
 // appended to `log`. OK when it exits with status 0.
 absl::Status RunAsPostgres(const std::vector<std::string>& argv, const std::string& log);
 
+// A loopback port whose connections the kernel accepts and nobody answers
+// (a cloud host that hangs). Closing `fd` resets the pending ones.
+struct SilentHost {
+  int fd = -1;
+  int port = 0;
+};
+absl::StatusOr<SilentHost> ListenSilently();
+
 }  // namespace datagate::testing
 
 #endif  // DATAGATE_TESTS_PG_SERVER_H_

@@ -2,9 +2,6 @@
 // tombstones, ApplySync's newer-only replays, SQLite-equal text semantics,
 // the pool's deadline, an outage and the reconnect after it, and migrations
 // racing from two replicas.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -779,17 +776,9 @@ TEST_F(CloudStoreTest, ATableNotKeyedByTenantIsRefusedLoudly) {
 // only until its deadline. The connect goes on, counted in the pool's size,
 // and ends when the host goes.
 TEST(PgPoolTest, AConnectToAHostThatNeverAnswersEndsAtTheCallsDeadline) {
-  const int silent = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(silent, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(silent, 16), 0);  // the kernel accepts; nobody reads
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  PgPool pool(
-      {"host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " dbname=x user=postgres", 2, absl::Seconds(5)});
+  const absl::StatusOr<testing::SilentHost> silent = testing::ListenSilently();
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  PgPool pool({"host=127.0.0.1 port=" + std::to_string(silent->port) + " dbname=x user=postgres", 2, absl::Seconds(5)});
   for (int call = 1; call <= 3; ++call) {
     const absl::Time start = absl::Now();
     const absl::Status s = pool.Acquire(start + absl::Milliseconds(300)).status();
@@ -797,7 +786,7 @@ TEST(PgPoolTest, AConnectToAHostThatNeverAnswersEndsAtTheCallsDeadline) {
     EXPECT_LT(absl::Now() - start, absl::Milliseconds(400)) << call;
     EXPECT_EQ(pool.open(), std::min(call, 2)) << "the third waits for a free place";
   }
-  close(silent);  // its pending connections are reset: the connects fail
+  close(silent->fd);  // its pending connections are reset: the connects fail
   const absl::Time until = absl::Now() + absl::Seconds(3);
   while (pool.open() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_EQ(pool.open(), 0);

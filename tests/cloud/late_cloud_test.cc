@@ -4,8 +4,6 @@
 // the cloud schema and drains the queue. A cloud that answers and cannot be
 // used stops the start, or, found later, keeps the cloud out and says why.
 // Over gRPC, with a real PostgreSQL (tests/pg_server.h).
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <pqxx/pqxx>
@@ -245,16 +243,9 @@ TEST(LateCloudTest, StartsWithoutTheCloudServesLocallyAndCatchesUpWhenItComes) {
 // A cloud host that accepts the TCP connection and never answers holds a
 // connect for its whole connect_timeout (5 s): the start does not wait for it.
 TEST(LateCloudTest, StartsWithinSecondsWhenTheCloudDoesNotAnswer) {
-  const int silent = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(silent, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(silent, 16), 0);  // the kernel accepts; nobody reads
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  server::Options o = LateOptions("host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) +
+  const absl::StatusOr<SilentHost> silent = ListenSilently();
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  server::Options o = LateOptions("host=127.0.0.1 port=" + std::to_string(silent->port) +
                                   " dbname=late user=postgres password=S3cretPW");
   o.cloud_retry_initial_ms = 1000;  // the defaults
   o.cloud_retry_max_ms = 30000;
@@ -276,7 +267,7 @@ TEST(LateCloudTest, StartsWithinSecondsWhenTheCloudDoesNotAnswer) {
   EXPECT_THAT(cloud_read.error_message(), Not(HasSubstr("S3cretPW")));
   // The host goes away (its pending connections are reset); the gateway
   // then waits to try again, and stops at once.
-  close(silent);
+  close(silent->fd);
   absl::SleepFor(absl::Milliseconds(200));
   const absl::Time stop = absl::Now();
   server.reset();
