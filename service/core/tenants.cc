@@ -60,6 +60,7 @@ absl::StatusOr<store::TenantRecord> Tenants::Get(const std::string& id, absl::Ti
   RETURN_IF_ERROR(ValidateTenantId(id));
   ASSIGN_OR_RETURN(std::optional<store::TenantRecord> record, store_->LookupTenant(id, deadline));
   if (!record) return errors::UnknownTenant(id);
+  if (record->deleting) return errors::TenantBeingDeleted(id, /*creating=*/false);
   return *std::move(record);
 }
 

@@ -104,6 +104,15 @@ absl::Status Migrations::ForEachTenant(const std::string& after, absl::Time dead
   while (true) {
     ASSIGN_OR_RETURN(const std::vector<store::TenantRecord> batch, store_->ListTenants(cursor, kTenantBatch, deadline));
     for (const store::TenantRecord& r : batch) {
+      // A tenant whose delete did not finish is not served: no fan-out
+      // (the start's above all) may stop at it.
+      if (r.deleting) {
+        spdlog::warn(
+            "tenant '{}' is being deleted (a DeleteTenant did not finish): skipped, and not served until "
+            "DeleteTenant is called again",
+            r.id);
+        continue;
+      }
       ASSIGN_OR_RETURN(const bool more, fn(r.id));
       if (!more) return absl::OkStatus();
     }

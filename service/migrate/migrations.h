@@ -122,7 +122,7 @@ class Migrations {
   absl::Status RunOne(const std::string& target, const std::string& tenant_id, store::Database& db, const Migrator& m,
                       int64_t to_version, bool up, bool validate_only, absl::Time deadline, PlanListing* plan);
   // Calls fn for each tenant id after `after`, in order, in batches read
-  // from the registry by `deadline`.
+  // from the registry by `deadline`; passes tenants being deleted by.
   absl::Status ForEachTenant(const std::string& after, absl::Time deadline,
                              absl::FunctionRef<absl::StatusOr<bool>(const std::string&)> fn);
   absl::Status RecordSchemaVersion(const std::string& id, store::Database& db, absl::Time deadline);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tenants.h"
+#include "migrate/migrations.h"
 #include "test_env.h"
 
 namespace datagate::store::sqlite {
@@ -103,7 +104,10 @@ TEST(SqliteStoreTest, ADeleteWhoseFirstPartFailsOrIsInDoubtLeavesNoHalfServedTen
   EXPECT_EQ(store->OpenTenant("kept", kForever).status(), unserved);
   EXPECT_TRUE((*store->LookupTenant("kept", kForever))->deleting);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/tenants/kept.db"));
+  const migrate::Migrator none(std::vector<migrate::MigrationFile>{});
+  EXPECT_TRUE(migrate::Migrations(store.get(), &none, &none).ApplyAllAtStart().ok()) << "a start passes it by";
   core::Tenants tenants(store.get(), [](const std::string&, Database&, absl::Time) { return absl::OkStatus(); });
+  EXPECT_EQ(tenants.Get("kept", kForever).status(), unserved);
   EXPECT_EQ(tenants.Create(core::CreateTenantSpec{"kept", "kept", "", kForever}).status(),
             absl::FailedPreconditionError("tenant 'kept' is being deleted (a DeleteTenant did not finish): call "
                                           "DeleteTenant again, then create it"));
