@@ -192,6 +192,10 @@ TEST_F(SyncEngineTest, OverlappedBatchesKeepEachRowsOrderThroughRetries) {
   }
   Options o;
   o.batch_size = 8;
+  // A row's tries add up across its versions (a retried entry may be
+  // superseded by a newer one, which fails once too): 12 versions may
+  // fail in a row, past the default 10 attempts, depending on timing.
+  o.max_attempts = 100;
   Start(o);
   ASSERT_TRUE(engine_->Pause().ok());
   // Rows 0-9 written 12 times each, between 100 rows written once: each
