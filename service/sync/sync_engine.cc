@@ -232,7 +232,7 @@ std::vector<int64_t> SyncEngine::Batch::Seqs() const {
 
 bool SyncEngine::BeginCall(const std::string& tenant, int64_t ops) {
   absl::MutexLock lock(&mu_);
-  if (stopping_ || paused_ || held_.contains(tenant)) return false;
+  if (CallsStopped(tenant)) return false;
   ++calls_out_;
   tenants_[tenant].in_flight += ops;
   return true;
@@ -265,7 +265,7 @@ bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
   auto go_on = [&] {
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_ || paused_ || held_.contains(tenant)) return false;
+      if (CallsStopped(tenant)) return false;
     }
     return CloudAllowed();  // the sweep comes back for it
   };

@@ -214,6 +214,13 @@ class SyncEngine {
   // another drainer; false if it could not, or sync is paused or the
   // tenant held.
   bool BeginDrain(const std::string& tenant, absl::Time deadline);
+  // Whether a thread drains the tenant now.
+  bool Draining(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether no cloud call of the tenant may start: sync stopping or paused,
+  // or the tenant held.
+  bool CallsStopped(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || paused_ || held_.contains(tenant);
+  }
   void EndDrain(const std::string& tenant, bool more);
   // Queues the tenant for a worker (if not queued already).
   void Wake(const std::string& tenant) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -21,16 +21,17 @@ bool SyncEngine::BeginDrain(const std::string& tenant, absl::Time deadline) {
     SyncEngine* e;
     const std::string* tenant;
     bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-      auto it = e->tenants_.find(*tenant);
-      return e->stopping_ || e->paused_ || e->held_.contains(*tenant) || it == e->tenants_.end() ||
-             !it->second.draining;
+      return e->CallsStopped(*tenant) || !e->Draining(*tenant);
     }
   } free{this, &tenant};
-  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || stopping_ || paused_ || held_.contains(tenant)) {
-    return false;
-  }
+  if (!mu_.AwaitWithDeadline(absl::Condition(&free), deadline) || CallsStopped(tenant)) return false;
   tenants_[tenant].draining = true;
   return true;
+}
+
+bool SyncEngine::Draining(const std::string& tenant) const {
+  auto it = tenants_.find(tenant);
+  return it != tenants_.end() && it->second.draining;
 }
 
 void SyncEngine::EndDrain(const std::string& tenant, bool more) {
@@ -231,10 +232,7 @@ absl::Status SyncEngine::Quiesce(const std::string& tenant, absl::Time deadline)
   struct Free {
     SyncEngine* e;
     const std::string* tenant;
-    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-      auto it = e->tenants_.find(*tenant);
-      return e->stopping_ || it == e->tenants_.end() || !it->second.draining;
-    }
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->stopping_ || !e->Draining(*tenant); }
   } free{this, &tenant};
   if (mu_.AwaitWithDeadline(absl::Condition(&free), deadline) && !stopping_) return absl::OkStatus();
   held_.erase(tenant);
@@ -367,7 +365,7 @@ std::vector<PushState> SyncEngine::PushNow(const std::string& tenant, const std:
   std::vector<PushState> result(seqs.size(), PushState::kQueued);
   {
     absl::MutexLock lock(&mu_);
-    if (paused_ || stopping_) return result;
+    if (CallsStopped(tenant)) return result;
   }
   if (!CloudAllowed(deadline) || !BeginDrain(tenant, deadline)) return result;
   absl::flat_hash_map<int64_t, PushState> states;
