@@ -129,6 +129,17 @@ class HybridTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
     absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
   }
+  // Ends PushTenProductsIntoASlowCloud's slow inserts.
+  void EndSlowProducts() { CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()"); }
+  // DeleteTenant of the test's tenant, with `timeout` (none when zero).
+  grpc::Status DeleteTenant(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    v1::DeleteTenantRequest del;
+    del.set_tenant_id(tenant_);
+    v1::DeleteTenantResponse deleted;
+    auto ctx = Ctx();
+    if (timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+    return server_->tenants().DeleteTenant(ctx.get(), del, &deleted);
+  }
   // The tenant's queued operations in `state` (first page).
   v1::ListSyncOperationsResponse Listed(v1::SyncOperation::State state) {
     v1::ListSyncOperationsRequest list;
@@ -714,7 +725,7 @@ TEST_P(HybridTest, PauseSyncAnswersOnceTheCallsOutHaveEnded) {
   ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
   EXPECT_EQ(stats.total().in_flight(), 0);
   const int64_t at_pause = CloudCount("products");
-  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  EndSlowProducts();
   CreateProducts(10, 15);
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(CloudCount("products"), at_pause);  // nothing pushed while paused
@@ -741,7 +752,7 @@ TEST_P(HybridTest, APauseSyncThatCannotWaitForTheCallOutSaysSoAndStaysPaused) {
   ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
   EXPECT_EQ(stats.total().in_flight(), 0);
   EXPECT_EQ(CloudCount("products"), 10);  // the call that was out, and nothing after it
-  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  EndSlowProducts();
   CreateProducts(10, 15);
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(CloudCount("products"), 10);
@@ -757,18 +768,12 @@ TEST_P(HybridTest, ADeleteThatCannotStopTheTenantsSyncInTimeDeletesNothing) {
   tenant_ = "slowdel";
   StartGateway();
   PushTenProductsIntoASlowCloud(2);
-  v1::DeleteTenantRequest del;
-  del.set_tenant_id(tenant_);
-  v1::DeleteTenantResponse deleted;
-  auto ctx = Ctx();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(800));
-  EXPECT_EQ(server_->tenants().DeleteTenant(ctx.get(), del, &deleted).error_code(),
-            grpc::StatusCode::DEADLINE_EXCEEDED);
-  CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()");
+  EXPECT_EQ(DeleteTenant(std::chrono::milliseconds(800)).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EndSlowProducts();
   Flush();
   EXPECT_EQ(All("products", v1::LOCAL).size(), 10u);  // still there, and synced
   EXPECT_EQ(CloudCount("products"), 10);
-  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  ASSERT_TRUE(DeleteTenant().ok());
   EXPECT_EQ(CloudCount("products"), 0);
 }
 
@@ -784,13 +789,8 @@ TEST_P(HybridTest, ADeleteWhoseCloudPartRunsOutOfTimeDeletesNothingAndAnswersInT
       "CREATE FUNCTION slow_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN "
       "NULL; END $$; CREATE TRIGGER slow_deletes BEFORE DELETE ON products FOR EACH STATEMENT EXECUTE FUNCTION "
       "slow_deletes()");
-  v1::DeleteTenantRequest del;
-  del.set_tenant_id(tenant_);
-  v1::DeleteTenantResponse deleted;
-  auto ctx = Ctx();
   const auto start = std::chrono::system_clock::now();
-  ctx->set_deadline(start + std::chrono::seconds(1));
-  const grpc::Status s = server_->tenants().DeleteTenant(ctx.get(), del, &deleted);
+  const grpc::Status s = DeleteTenant(std::chrono::seconds(1));
   EXPECT_LT(std::chrono::system_clock::now(), start + std::chrono::seconds(1));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
   CloudSql("DROP TRIGGER slow_deletes ON products; DROP FUNCTION slow_deletes()");
@@ -799,7 +799,7 @@ TEST_P(HybridTest, ADeleteWhoseCloudPartRunsOutOfTimeDeletesNothingAndAnswersInT
   CreateProducts(5, 6);  // and writes still sync
   Flush();
   EXPECT_EQ(CloudCount("products"), 6);
-  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  ASSERT_TRUE(DeleteTenant().ok());
   EXPECT_EQ(CloudCount("products"), 0);
 }
 
@@ -821,10 +821,7 @@ TEST_P(HybridTest, DeletingATenantWhileItsQueueDrainsLeavesNoCounters) {
     ASSERT_TRUE(server_->data().BatchWrite(Ctx(tenant_).get(), req, &resp).ok());
   }
   ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
-  v1::DeleteTenantRequest del;
-  del.set_tenant_id(tenant_);
-  v1::DeleteTenantResponse deleted;
-  ASSERT_TRUE(server_->tenants().DeleteTenant(Ctx().get(), del, &deleted).ok());
+  ASSERT_TRUE(DeleteTenant().ok());
   Flush();
   ASSERT_TRUE(sync_->GetSyncStats(Ctx().get(), v1::GetSyncStatsRequest(), &stats).ok());
   EXPECT_EQ(stats.total().depth(), 0);
