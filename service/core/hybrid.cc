@@ -77,7 +77,11 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
   }
   WriteOutcome out;
   if (mode == WriteMode::kCloudOnly) {
-    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, Cloud(tenant, request.deadline));
+    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> local, tenants_->Open(tenant, request.deadline));
+    // Until the cloud has answered, the tenant's delete waits: the write
+    // cannot land after the tenant's cloud rows went.
+    ASSIGN_OR_RETURN(const store::DatabaseHold hold, local->Hold());
+    ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, cloud_->Tenant(tenant, local->GetCatalog()));
     WriteRequest cloud_request = request;
     cloud_request.deadline = CloudDeadline(request.deadline, false);
     ASSIGN_OR_RETURN(out.rows, core::Write(*db, cloud_request, limits_));

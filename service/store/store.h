@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -185,6 +186,30 @@ struct MigrationScript {
   std::string file;    // for messages: the file the SQL came from
 };
 
+// A use of a database by work done elsewhere for its tenant (a CLOUD_ONLY
+// write): the tenant's delete waits for it to end (Database::Hold).
+// Released when destroyed; must not outlive its database.
+class DatabaseHold {
+ public:
+  DatabaseHold() = default;
+  explicit DatabaseHold(std::function<void()> release) : release_(std::move(release)) {}
+  DatabaseHold(DatabaseHold&& other) noexcept : release_(std::exchange(other.release_, nullptr)) {}
+  DatabaseHold& operator=(DatabaseHold&& other) noexcept {
+    if (this != &other) {
+      Release();
+      release_ = std::exchange(other.release_, nullptr);
+    }
+    return *this;
+  }
+  ~DatabaseHold() { Release(); }
+
+ private:
+  void Release() {
+    if (release_) std::exchange(release_, nullptr)();
+  }
+  std::function<void()> release_;
+};
+
 // One logical database: a tenant's, or the master. Thread-safe: reads run
 // concurrently; writes and migrations queue and run one at a time. Every
 // wait (for the writer, for a read connection) and every statement stops at
@@ -234,6 +259,12 @@ class Database {
   // transaction, then serves the new schema. FAILED_PRECONDITION naming the
   // target, version and file when the SQL fails.
   virtual absl::Status Migrate(const MigrationScript& script, absl::Time deadline) = 0;
+
+  // Keeps the tenant's delete waiting until the hold is let go, for work
+  // that acts for the tenant outside this database (a CLOUD_ONLY write),
+  // so that nothing of it lands after the delete. Fails as calls do once
+  // the database is closed.
+  virtual absl::StatusOr<DatabaseHold> Hold() { return DatabaseHold(); }
 
   // The database's outbox; null for stores that keep none.
   virtual Outbox* outbox() { return nullptr; }

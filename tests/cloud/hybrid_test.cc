@@ -119,17 +119,21 @@ class HybridTest : public ::testing::TestWithParam<bool> {
   // cloud's products take `seconds` (trigger slow_products), resumes, and
   // returns while their push is under way.
   void PushTenProductsIntoASlowCloud(int seconds) {
-    CloudSql(absl::StrCat(
-        "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(", seconds,
-        "); RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
-        "EXECUTE FUNCTION slow_products()"));
+    SlowProducts(seconds);
     v1::SyncStats stats;
     ASSERT_TRUE(sync_->PauseSync(Ctx().get(), v1::PauseSyncRequest(), &stats).ok());
     CreateProducts(0, 10);
     ASSERT_TRUE(sync_->ResumeSync(Ctx().get(), v1::ResumeSyncRequest(), &stats).ok());
     absl::SleepFor(absl::Milliseconds(300));  // the push is under way, held by the trigger
   }
-  // Ends PushTenProductsIntoASlowCloud's slow inserts.
+  // Makes every insert statement on the cloud's products take `seconds`.
+  void SlowProducts(int seconds) {
+    CloudSql(absl::StrCat(
+        "CREATE FUNCTION slow_products() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(", seconds,
+        "); RETURN NULL; END $$; CREATE TRIGGER slow_products BEFORE INSERT ON products FOR EACH STATEMENT "
+        "EXECUTE FUNCTION slow_products()"));
+  }
+  // Ends SlowProducts' slow inserts.
   void EndSlowProducts() { CloudSql("DROP TRIGGER slow_products ON products; DROP FUNCTION slow_products()"); }
   // DeleteTenant of the test's tenant, with `timeout` (none when zero).
   grpc::Status DeleteTenant(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
@@ -800,6 +804,29 @@ TEST_P(HybridTest, ADeleteWhoseCloudPartRunsOutOfTimeDeletesNothingAndAnswersInT
   Flush();
   EXPECT_EQ(CloudCount("products"), 6);
   ASSERT_TRUE(DeleteTenant().ok());
+  EXPECT_EQ(CloudCount("products"), 0);
+}
+
+// A CLOUD_ONLY write under way when a delete begins is waited for, so it
+// cannot land in the cloud after the tenant's rows there went. A delete
+// that cannot wait long enough deletes nothing and says why.
+TEST_P(HybridTest, ADeleteWaitsForTheTenantsCloudOnlyWriteUnderWay) {
+  tenant_ = "cloudonlydel";
+  StartGateway();
+  CreateProducts(0, 2);
+  Flush();
+  SlowProducts(2);
+  std::thread writer([&] {
+    Create(R"({"table": "products", "row": {"sku": "late", "name": "n", "price_cents": 1}})", v1::CLOUD_ONLY);
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // the write is under way, held by the trigger
+  const grpc::Status early = DeleteTenant(std::chrono::milliseconds(600));
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(early.error_message(), HasSubstr("CLOUD_ONLY write"));
+  EXPECT_EQ(All("products", v1::LOCAL).size(), 2u);  // served again, whole
+  ASSERT_TRUE(DeleteTenant().ok());
+  writer.join();
+  EndSlowProducts();
   EXPECT_EQ(CloudCount("products"), 0);
 }
 

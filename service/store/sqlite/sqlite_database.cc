@@ -278,6 +278,34 @@ void SqliteDatabase::Close(absl::Status reason) {
   }
 }
 
+absl::StatusOr<DatabaseHold> SqliteDatabase::Hold() {
+  absl::MutexLock lock(&pool_mu_);
+  if (closed_) return closed_reason_;
+  if (!holds_refused_.ok()) return holds_refused_;
+  ++holds_;
+  return DatabaseHold([this] {
+    absl::MutexLock lock(&pool_mu_);
+    --holds_;
+  });
+}
+
+bool SqliteDatabase::StopHolds(absl::Status reason, absl::Time deadline) {
+  absl::MutexLock lock(&pool_mu_);
+  holds_refused_ = std::move(reason);
+  if (pool_mu_.AwaitWithDeadline(absl::Condition(
+                                     +[](int* holds) { return *holds == 0; }, &holds_),
+                                 deadline)) {
+    return true;
+  }
+  holds_refused_ = absl::OkStatus();
+  return false;
+}
+
+void SqliteDatabase::AllowHolds() {
+  absl::MutexLock lock(&pool_mu_);
+  holds_refused_ = absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<AppliedMigration>> SqliteDatabase::ListApplied(absl::Time deadline) {
   std::vector<AppliedMigration> applied;
   RETURN_IF_ERROR(Read("list migrations", deadline, [&](Connection& conn, const Catalog&) {

@@ -67,6 +67,7 @@ class SqliteDatabase final : public Database, public Outbox {
   absl::StatusOr<std::optional<SavedCursor>> LoadCursor(int64_t id, absl::Time deadline) override;
   absl::StatusOr<std::vector<AppliedMigration>> ListApplied(absl::Time deadline) override;
   absl::Status Migrate(const MigrationScript& script, absl::Time deadline) override;
+  absl::StatusOr<DatabaseHold> Hold() override;
   Outbox* outbox() override { return this; }
 
   // store::Outbox.
@@ -100,6 +101,11 @@ class SqliteDatabase final : public Database, public Outbox {
   // the statements in flight (they fail with `reason` too), waits for their
   // calls to let go of the connections, and closes them. Idempotent.
   void Close(absl::Status reason = absl::Status());
+  // Refuses new Holds with `reason` and waits until every Hold taken is
+  // let go. False if `deadline` came first; Holds are then taken again.
+  bool StopHolds(absl::Status reason, absl::Time deadline);
+  // Takes Holds again after StopHolds.
+  void AllowHolds();
 
   const std::string& path() const { return path_; }
   int64_t NowUs() const;
@@ -169,6 +175,8 @@ class SqliteDatabase final : public Database, public Outbox {
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
   int readers_open_ ABSL_GUARDED_BY(pool_mu_) = 0;  // idle + in use (+ being opened)
   int readers_in_use_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  int holds_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  absl::Status holds_refused_ ABSL_GUARDED_BY(pool_mu_);  // why (set by StopHolds)
   bool closed_ ABSL_GUARDED_BY(pool_mu_) = false;
   absl::Status closed_reason_ ABSL_GUARDED_BY(pool_mu_);
 

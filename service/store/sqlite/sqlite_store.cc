@@ -280,11 +280,9 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
     absl::MutexLock lock(&mu_);
     entries_.erase(id);
   };
-  // Marked before anything goes, so that a crash or a failure from here
-  // on leaves the tenant unserved until a delete finishes, never served
-  // with part of its data gone.
-  absl::StatusOr<bool> marked = registry_->MarkDeleting(id, deadline);
-  if (!marked.ok() || !*marked) {
+  // Serves the tenant again as it was, when nothing has gone yet.
+  auto restore = [&] {
+    if (db) db->AllowHolds();
     absl::MutexLock lock(&mu_);
     if (db && !closed_) {
       Entry& e = entries_[id];
@@ -293,6 +291,19 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
     } else {
       entries_.erase(id);
     }
+  };
+  // Work done for the tenant elsewhere (a CLOUD_ONLY write) cannot be
+  // stopped: it is waited for, so that none lands after the delete.
+  if (db && !db->StopHolds(errors::UnknownTenant(id), deadline)) {
+    restore();
+    return errors::DeadlineWhileWaiting("a CLOUD_ONLY write of the tenant to end");
+  }
+  // Marked before anything goes, so that a crash or a failure from here
+  // on leaves the tenant unserved until a delete finishes, never served
+  // with part of its data gone.
+  absl::StatusOr<bool> marked = registry_->MarkDeleting(id, deadline);
+  if (!marked.ok() || !*marked) {
+    restore();
     return marked.ok() ? errors::UnknownTenant(id) : marked.status();
   }
   // Calls still holding the database are stopped and get NOT_FOUND; Close
