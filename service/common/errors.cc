@@ -445,6 +445,12 @@ absl::Status CloudTransactionConflict() {
       "the cloud transaction conflicted with a concurrent one (serialization failure or deadlock); retry it");
 }
 
+absl::Status CloudRowLocked() {
+  return absl::AbortedError(
+      "a cloud row the operation writes is locked by another transaction for longer than the operation may wait; "
+      "retry it");
+}
+
 absl::Status CloudCommitInDoubt() {
   return absl::UnknownError(
       "the connection to the cloud broke while it committed: the write may or may not be applied; read it back "

@@ -126,13 +126,16 @@ void SyncEngine::Committed(const std::string& tenant, int64_t last_seq, int64_t 
   Wake(tenant);
 }
 
-int64_t SyncEngine::Backoff(int64_t attempts) {
+double SyncEngine::Jitter() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+}
+
+int64_t SyncEngine::Backoff(int64_t attempts, double jitter) {
   const double base = absl::ToDoubleMicroseconds(options_.initial_backoff) *
                       std::pow(2.0, static_cast<double>(std::min<int64_t>(attempts, 30)));
   const double capped = std::min(base, absl::ToDoubleMicroseconds(options_.max_backoff));
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return Now() + static_cast<int64_t>(capped * jitter(rng));
+  return Now() + static_cast<int64_t>(capped * jitter);
 }
 
 absl::StatusOr<bool> SyncEngine::SameInCloud(const std::string& tenant, std::shared_ptr<const store::Catalog> local,
@@ -336,6 +339,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     return outcomes.status();
   }
   CloudSucceeded();
+  const double jitter = Jitter();
   for (size_t i = 0; i < items->size(); ++i) {
     const store::OutboxItem& item = (*items)[i];
     store::OutboxSettlement s;
@@ -385,7 +389,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
       s.error = Describe(error);
       const bool retry = Retryable(error.code()) && item.entry.attempts + 1 < options_.max_attempts;
       s.kind = retry ? store::OutboxSettlement::kRetry : store::OutboxSettlement::kDead;
-      if (retry) s.next_attempt_us = Backoff(item.entry.attempts);
+      if (retry) s.next_attempt_us = Backoff(item.entry.attempts, jitter);
       s.attempts = item.entry.attempts + 1;
     }
     settlements.push_back(std::move(s));

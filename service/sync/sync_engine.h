@@ -16,8 +16,9 @@
 //   op's: nothing is counted against the op, the breaker counts them. A
 //   call refused whole for another reason is split in halves until only
 //   the ops at fault fail. ABORTED, constraint errors (a parent may still
-//   come) and other retryable codes of one op back off exponentially with
-//   jitter; after `max_attempts`, or at once for errors a retry cannot fix
+//   come) and other retryable codes of one op (its row locked in the
+//   cloud) back off exponentially with jitter, drawn once per call so ops
+//   failed together are tried again together; after `max_attempts`, or at once for errors a retry cannot fix
 //   (types, names), the op is dead-lettered, holding back only later ops of
 //   its own row.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
@@ -271,7 +272,13 @@ class SyncEngine {
   // Whether the breaker lets a call through now (probing when due, within
   // `deadline`: with no time to probe, not now).
   bool CloudAllowed(absl::Time deadline = absl::InfiniteFuture());
-  int64_t Backoff(int64_t attempts);
+  // When an op that failed `attempts` times before is tried again: the
+  // exponential delay times `jitter` (from Jitter()).
+  int64_t Backoff(int64_t attempts, double jitter);
+  // A random factor in [0.5, 1): one per call's answer, so that the ops a
+  // call failed together (rows that swap unique values) are tried again
+  // together, while calls spread out.
+  static double Jitter();
   void SetHealth(bool serving);
 
   const Options options_;

@@ -355,6 +355,33 @@ TEST_F(CloudStoreTest, AChainOfValuesBehindATakenOneIsRejectedAndASwapBesideItAr
   EXPECT_EQ(std::get<std::string>(Get(*a_, 7)->fields[1].value), "f");
 }
 
+// A row another transaction keeps locked holds back only its own op: that
+// op is rejected (ABORTED, to be retried) after a short wait, and the
+// call's other ops arrive, a swap among them, well before the deadline.
+TEST_F(CloudStoreTest, ARowLockedByAnotherTransactionRejectsOnlyItsOwnOp) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kNamesUniqueAtCommit), absl::InfiniteFuture()).ok());
+  for (const SyncOutcome& o : Sync({Up(1, "a", 1), Up(2, "b", 1), Up(3, "c", 1), Up(4, "d", 1)})) {
+    ASSERT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
+  }
+  pqxx::connection other(ConnInfo());
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM " + options_.schema + ".items WHERE tenant_id = 'tenant-a' AND id = 1 FOR UPDATE");
+  // 3 and 4 swap.
+  const std::vector<SyncOp> batch = {Up(2, "f", 2), Up(1, "e", 2), Up(3, "d", 2), Up(4, "c", 2)};
+  auto out = store_->ApplySync("tenant-a", batch, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), batch.size());
+  EXPECT_EQ((*out)[1].kind, SyncOutcome::kRejected);
+  EXPECT_EQ((*out)[1].error.code(), absl::StatusCode::kAborted) << (*out)[1].error;
+  EXPECT_THAT((*out)[1].error.message(), HasSubstr("locked by another transaction"));
+  for (const size_t i : {0, 2, 3}) EXPECT_EQ((*out)[i].kind, SyncOutcome::kApplied) << i << " " << (*out)[i].error;
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 3)->fields[1].value), "d");
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 4)->fields[1].value), "c");
+  locker.abort();
+  EXPECT_EQ(Sync({batch[1]})[0].kind, SyncOutcome::kApplied);
+  EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "e");
+}
+
 // Served through a local catalog, a tenant sees of the cloud only the
 // tables and columns the local schema has, in its order: not a column
 // added to the cloud from outside, nor a table the local schema lacks.

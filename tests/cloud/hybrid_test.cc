@@ -638,6 +638,43 @@ TEST_P(HybridTest, RowsThatSwapEmailsWhileTheQueueIsBehindArriveTogether) {
   EXPECT_EQ(Stats().total().applied(), 5);
 }
 
+// A cloud row locked by another session holds back only its own row's
+// sync: a swap of two other rows' emails arrives meanwhile, and the locked
+// row and the one swapping with it arrive once the lock is gone, none
+// dead-lettered.
+TEST_P(HybridTest, ACloudRowLockedElsewhereHoldsBackOnlyItsOwnRow) {
+  tenant_ = "locked";
+  StartGateway();
+  for (int id = 1; id <= 4; ++id) {
+    Create(R"({"table": "customers", "row": {"id": )" + std::to_string(id) + R"(, "name": "N", "email": ")" +
+               std::to_string(id) + R"(@lock"}})",
+           v1::LOCAL_FIRST);
+  }
+  Flush();
+  pqxx::connection other(*url_);
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM customers WHERE tenant_id = " + locker.quote(tenant_) + " AND id = 1 FOR UPDATE");
+  Pause();
+  for (const auto& [a, b] : {std::pair{1, 2}, std::pair{3, 4}}) {
+    ASSERT_TRUE(SetEmail(a, "tmp@lock").ok());
+    ASSERT_TRUE(SetEmail(b, std::to_string(a) + "@lock").ok());
+    ASSERT_TRUE(SetEmail(a, std::to_string(b) + "@lock").ok());
+  }
+  Resume();
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (CloudEmail(3) != "4@lock" && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(CloudEmail(3), "4@lock");
+  EXPECT_EQ(CloudEmail(4), "3@lock");
+  EXPECT_EQ(CloudEmail(1), "1@lock");  // still locked, and so 2 waits too
+  EXPECT_EQ(CloudEmail(2), "2@lock");
+  locker.abort();
+  Flush();
+  EXPECT_EQ(CloudEmail(1), "2@lock");
+  EXPECT_EQ(CloudEmail(2), "1@lock");
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  EXPECT_EQ(All("customers", v1::LOCAL), All("customers", v1::CLOUD));
+}
+
 // CLOUD_ONLY: an email another row has is ALREADY_EXISTS naming the column
 // and, in a batch, the operation. The cloud's rule is checked at commit
 // (for the sync's swaps), yet a write checks it at each operation, as the

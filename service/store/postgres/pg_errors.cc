@@ -79,6 +79,10 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
     log("");
     return errors::CloudTransactionConflict();
   }
+  if (state == "55P03") {
+    log("; a lock another transaction holds");
+    return errors::CloudRowLocked();
+  }
   if (state == "57014") {
     log("; statement_timeout");
     return errors::DeadlineWhileWorking();

@@ -28,6 +28,14 @@
 // per such constraint, and the rest is applied again without them. Other
 // deferred constraints (a foreign key) fail the call whole, for the caller
 // to split.
+//
+// A row another transaction holds locked must not hold back the call's
+// other rows until the call runs out of time (then every op of the call
+// would be tried again, and counted as failing). Statements wait for a lock
+// only a while (lock_timeout, LockTimeout): a lock that outlasts it sends
+// the call the careful way, where it is one op's fault, found by splitting
+// with a shorter wait, and that op alone is kRejected (ABORTED, retried).
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -46,6 +54,22 @@
 
 namespace datagate::store::postgres {
 namespace {
+
+constexpr char kLockNotAvailable[] = "55P03";
+
+// Whether `sqlstate` is a refusal one op can cause: its data (IsDataError),
+// or its row locked by another transaction.
+bool OpsFault(absl::string_view sqlstate) { return IsDataError(sqlstate) || sqlstate == kLockNotAvailable; }
+
+// `SET LOCAL lock_timeout` for a call ending at `deadline`: a fifth of the
+// time left (at most 1 s) on the first run; a fiftieth (at most 100 ms) on
+// the careful one, which may wait once per split.
+std::string LockTimeout(absl::Time deadline, bool careful) {
+  const absl::Duration most = careful ? absl::Milliseconds(100) : absl::Seconds(1);
+  const absl::Duration left = deadline == absl::InfiniteFuture() ? most : deadline - absl::Now();
+  const absl::Duration wait = std::clamp(left / (careful ? 50 : 5), absl::Milliseconds(10), most);
+  return absl::StrCat("SET LOCAL lock_timeout = ", absl::ToInt64Milliseconds(wait));
+}
 
 // Ops of one table and kind with the same columns: one statement per chunk.
 struct Group {
@@ -336,7 +360,7 @@ class SyncApplier {
     try {
       fn();
     } catch (const pqxx::sql_error& e) {
-      if (!IsDataError(e.sqlstate())) throw;  // not the ops': fails the call
+      if (!OpsFault(e.sqlstate())) throw;  // not the ops': fails the call
       tx.exec("ROLLBACK TO SAVEPOINT dg_sync");
       return std::make_unique<pqxx::sql_error>(e);
     }
@@ -409,7 +433,7 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
         out.assign(ops.size(), SyncOutcome());
         groups = Plan(catalog, ops, &out);
         chunks.clear();
-        std::vector<std::string> statements;
+        std::vector<std::string> statements = {LockTimeout(deadline, false)};
         for (size_t g = 0; g < groups.size(); ++g) {
           for (size_t begin = 0; begin < groups[g].ops.size(); begin += chunk) {
             chunks.push_back(Chunk{g, begin, std::min(groups[g].ops.size(), begin + chunk)});
@@ -420,17 +444,19 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
         return statements;
       },
       &failed);
-  if (results.ok() && results->size() == chunks.size()) {
+  // The first result is LockTimeout's.
+  if (results.ok() && results->size() == chunks.size() + 1) {
     for (size_t i = 0; i < chunks.size(); ++i) {
-      applier.Record((*results)[i], groups[chunks[i].group], chunks[i].begin, chunks[i].end);
+      applier.Record((*results)[i + 1], groups[chunks[i].group], chunks[i].begin, chunks[i].end);
     }
     return out;
   }
   if (results.ok()) return errors::StoreInternal();
-  if (!IsDataError(failed)) return results.status();
-  // An op's data failed the call (or the schema moved on): again, carefully.
+  if (!OpsFault(failed)) return results.status();
+  // An op failed the call (or the schema moved on): again, carefully.
   RETURN_IF_ERROR(core_->Run("sync apply", deadline, tenant_id, PgCore::Mode::kWrite,
                              [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
+                               tx.exec(LockTimeout(deadline, true));
                                out.assign(ops.size(), SyncOutcome());
                                groups = Plan(catalog, ops, &out);
                                applier.ApplyCarefully(tx, catalog, groups, chunk);
