@@ -18,9 +18,9 @@
 //   the ops at fault fail. ABORTED, constraint errors (a parent may still
 //   come) and other retryable codes of one op (its row locked in the
 //   cloud) back off exponentially with jitter, drawn once per call so ops
-//   failed together are tried again together; after `max_attempts`, or at once for errors a retry cannot fix
-//   (types, names), the op is dead-lettered, holding back only later ops of
-//   its own row.
+//   failed together are tried again together; after `max_attempts`, or at
+//   once for errors a retry cannot fix (types, names), the op is
+//   dead-lettered, holding back only later ops of its own row.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
 //   it (Ping) after a cool-down to close again. A cloud store not connected
 //   yet (CloudStore::Connected) reads as an open breaker: nothing is pushed

@@ -27,8 +27,9 @@ bool IsDataError(absl::string_view sqlstate);
 // Maps `e`: connection errors (class 08, a broken connection), resources
 // (class 53) and admin shutdown (57P0x) -> UNAVAILABLE; 40001/40P01 and
 // 55P03 (lock_timeout) -> ABORTED; an in-doubt commit -> UNKNOWN; 57014
-// (our statement_timeout) -> DEADLINE_EXCEEDED; 23505 and 23P01 (a unique or exclusion constraint) ->
-// ALREADY_EXISTS naming the columns whose values are taken; 23502 ->
+// (our statement_timeout) -> DEADLINE_EXCEEDED; 23505 and 23P01 (a unique
+// or exclusion constraint) -> ALREADY_EXISTS naming the columns whose
+// values are taken; 23502 ->
 // INVALID_ARGUMENT (as SQLite), or FAILED_PRECONDITION for a column `table`
 // lacks but the cloud table has (one the tenant's schema does not have);
 // other 23xxx -> FAILED_PRECONDITION naming the table and the constraint
