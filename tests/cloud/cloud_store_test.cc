@@ -382,6 +382,40 @@ TEST_F(CloudStoreTest, ARowLockedByAnotherTransactionRejectsOnlyItsOwnOp) {
   EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "e");
 }
 
+// A write whose caller gave up on it while the server still commits it
+// (cut at its deadline during COMMIT: UNKNOWN) is waited for by a delete
+// of the tenant's data, so it cannot commit after the delete. Both ways a
+// write goes out: a write's transaction, and a sync call's single trip.
+TEST_F(CloudStoreTest, ADeleteOfATenantsDataWaitsForItsWritesStillCommitting) {
+  // Rows named "slow" take 0.8 s to insert and 1 s to commit: a call with
+  // 1.5 s is cut during its COMMIT, which goes on and succeeds.
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2, R"sql(
+CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.8); RETURN NEW; END $$;
+CREATE TRIGGER slow_insert BEFORE INSERT ON items FOR EACH ROW WHEN (NEW.name = 'slow') EXECUTE FUNCTION slow_insert();
+CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.name = 'slow') EXECUTE FUNCTION slow_commit();
+)sql"),
+                            absl::InfiniteFuture())
+                  .ok());
+  for (const bool sync : {true, false}) {
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(1500);
+    absl::Status cut;
+    if (sync) {
+      cut = store_->ApplySync("tenant-a", {Up(1, "slow", 1)}, deadline).status();
+    } else {
+      WriteOptions options;
+      options.deadline = deadline;
+      cut = a_->Write({Insert(1, "slow")}, options).status();
+    }
+    EXPECT_EQ(cut.code(), absl::StatusCode::kUnknown) << sync << " " << cut;
+    ASSERT_TRUE(store_->DeleteTenantData("tenant-a", absl::Now() + absl::Seconds(10)).ok()) << sync;
+    absl::SleepFor(absl::Seconds(1));  // past the commit, had the delete not waited for it
+    EXPECT_FALSE(Get(*a_, 1).has_value()) << sync;
+  }
+}
+
 // Served through a local catalog, a tenant sees of the cloud only the
 // tables and columns the local schema has, in its order: not a column
 // added to the cloud from outside, nor a table the local schema lacks.

@@ -60,14 +60,26 @@ std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> clou
   return served;
 }
 
-int64_t MigrationLockKey(absl::string_view schema) {
-  // FNV-1a of a fixed prefix and the schema name: the same in every replica.
+namespace {
+
+// FNV-1a: the same in every replica.
+uint64_t Fnv1a(absl::string_view text) {
   uint64_t h = 14695981039346656037ull;
-  for (const char c : absl::StrCat("datagate/migrations/", schema)) {
+  for (const char c : text) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
-  return static_cast<int64_t>(h);
+  return h;
+}
+
+}  // namespace
+
+int64_t MigrationLockKey(absl::string_view schema) {
+  return static_cast<int64_t>(Fnv1a(absl::StrCat("datagate/migrations/", schema)));
+}
+
+int32_t TenantLockClass(absl::string_view schema) {
+  return static_cast<int32_t>(Fnv1a(absl::StrCat("datagate/tenants/", schema)) & 0x7fffffff);
 }
 
 void Bootstrap(pqxx::transaction_base& tx, const std::string& schema) {

@@ -21,10 +21,17 @@ namespace datagate::store::postgres {
 class PgCore {
  public:
   using Options = PgCloudStore::Options;
+  // Every write transaction of a tenant holds the tenant's lock (an
+  // advisory lock keyed by the schema and the tenant) shared, from its
+  // first statement on; a delete of the tenant's data holds it alone. So
+  // the delete waits for every write transaction of the tenant that the
+  // server still runs, one whose caller has given up on it too (cut at its
+  // deadline, its COMMIT in doubt): none commits after the delete.
   enum class Mode {
-    kRead,       // REPEATABLE READ, READ ONLY: one snapshot for the call
-    kWrite,      // READ COMMITTED
-    kBootstrap,  // kWrite, before the gateway's tables may exist
+    kRead,         // REPEATABLE READ, READ ONLY: one snapshot for the call
+    kWrite,        // READ COMMITTED, holding the tenant's lock shared (with a tenant)
+    kTenantAlone,  // kWrite holding the tenant's lock alone, waited for until the deadline
+    kBootstrap,    // kWrite without a tenant, before the gateway's tables may exist
   };
   using Body = absl::FunctionRef<absl::Status(pqxx::transaction_base& tx, const PgCatalog& catalog)>;
   // Makes the statements of a one-trip transaction (RunInOneTrip) against
@@ -79,7 +86,11 @@ class PgCore {
   bool PruneDue() { return ((writes_.fetch_add(1) + 1) & 255) == 0; }
 
  private:
+  // The tenant's lock as a SQL call: shared, or held `alone`.
+  std::string TenantLock(const pqxx::transaction_base& tx, const std::string& tenant, bool alone) const;
+
   const Options options_;
+  const int32_t tenant_lock_class_;
   PgPool pool_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const PgCatalog> catalog_ ABSL_GUARDED_BY(mu_);

@@ -12,7 +12,7 @@ namespace datagate::store::postgres {
 absl::Status PgCloudStore::DeleteTenantData(const std::string& tenant_id, absl::Time deadline) {
   RETURN_IF_ERROR(ValidateTenantId(tenant_id));
   return core_->Run(
-      "delete tenant", deadline, tenant_id, PgCore::Mode::kWrite,
+      "delete tenant", deadline, tenant_id, PgCore::Mode::kTenantAlone,
       [&](pqxx::transaction_base& tx, const PgCatalog& catalog) -> absl::Status {
         std::vector<std::string> tables;
         for (const auto& [name, table] : catalog.catalog->tables) tables.push_back(name);
