@@ -236,7 +236,9 @@ absl::StatusOr<std::vector<pqxx::result>> PgCore::RunInOneTrip(absl::string_view
         lease->Discard();
         pool_.DropIdle();
         // Broke while idle (the server restarted): nothing was done yet.
-        if (received == 0 && lease->reused() && attempt == 0) continue;
+        // Not when cut at the deadline: the answers come all at once, so
+        // none read says nothing of what the server did.
+        if (!guard.fired() && received == 0 && lease->reused() && attempt == 0) continue;
         if (sent) return errors::CloudCommitInDoubt();
         return MapPgError(e, context);
       }
