@@ -447,8 +447,8 @@ absl::Status CloudTransactionConflict() {
 
 absl::Status CloudRowLocked() {
   return absl::AbortedError(
-      "a cloud row the operation writes is locked by another transaction for longer than the operation may wait; "
-      "retry it");
+      "a cloud row or unique value the operation writes is held by another transaction for longer than the operation "
+      "may wait; retry it");
 }
 
 absl::Status CloudCommitInDoubt() {

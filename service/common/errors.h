@@ -248,7 +248,7 @@ absl::Status ForeignKeyActionsTooDeep(absl::string_view table, int max);
 // ABORTED: the cloud transaction lost a race with another (serialization
 // failure or deadlock); retry the transaction.
 absl::Status CloudTransactionConflict();
-// A cloud row (or key) the operation needs is locked by another
+// A cloud row or unique value the operation writes is held by another
 // transaction for longer than the operation may wait (ABORTED: retried).
 absl::Status CloudRowLocked();
 // UNKNOWN: the connection broke while the cloud committed: the write may or

@@ -245,8 +245,11 @@ class SyncApplier {
   // may be the one another op takes: rounds go on while they reject an op,
   // so a chain of any length ends (each round has fewer ops). Throws what
   // fails the call: a deferred constraint other than a unique one, or the
-  // store's errors.
-  void ApplyCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, std::vector<Group>& groups, size_t chunk) {
+  // store's errors. With `locks_first` (the first run met a lock), the ops
+  // whose rows another transaction holds are rejected before anything runs.
+  void ApplyCarefully(pqxx::transaction_base& tx, const PgCatalog& catalog, std::vector<Group>& groups, size_t chunk,
+                      bool locks_first) {
+    if (locks_first && RejectLocked(tx, groups) > 0) DropRejected(groups);
     tx.exec("SAVEPOINT dg_call");
     for (;;) {
       for (const Group& g : groups) {
@@ -264,18 +267,62 @@ class SyncApplier {
           "another row holds, applying the rest without them",
           tenant_, state, taken);
       // Again without the ops just rejected (and those refused on their own
-      // data): the others' outcomes are made anew.
+      // data).
       tx.exec("ROLLBACK TO SAVEPOINT dg_call");
-      for (Group& g : groups) {
-        std::vector<size_t> kept;
-        for (const size_t i : g.ops) {
-          if (out_[i].kind == SyncOutcome::kRejected) continue;
-          out_[i] = SyncOutcome();
-          kept.push_back(i);
-        }
-        g.ops = std::move(kept);
+      DropRejected(groups);
+    }
+  }
+
+  // Leaves in `groups` the ops not kRejected, their outcomes to be made anew.
+  void DropRejected(std::vector<Group>& groups) {
+    for (Group& g : groups) {
+      std::vector<size_t> kept;
+      for (const size_t i : g.ops) {
+        if (out_[i].kind == SyncOutcome::kRejected) continue;
+        out_[i] = SyncOutcome();
+        kept.push_back(i);
+      }
+      g.ops = std::move(kept);
+    }
+  }
+
+  // Rejects (ABORTED, CloudRowLocked) each op whose cloud row another
+  // transaction holds locked, found in one statement per group (SKIP
+  // LOCKED), where splitting would wait lock_timeout per try and each
+  // locked row would cost a wait per halving. Locks the other ops' rows
+  // for this transaction. Returns how many it rejected.
+  size_t RejectLocked(pqxx::transaction_base& tx, const std::vector<Group>& groups) {
+    size_t rejected = 0;
+    for (const Group& g : groups) {
+      if (g.ops.empty()) continue;
+      const Table& t = *g.table;
+      const std::string table = core_.Table(t.name);
+      std::vector<std::string> key_names, key_cols;
+      for (const size_t i : t.primary_key) {
+        key_names.push_back(t.columns[i].name);
+        key_cols.push_back("t." + Quote(t.columns[i].name));
+      }
+      Params p;
+      const std::string tenant = p.AddText(tenant_);
+      std::string sql = "WITH u AS (SELECT * FROM ";
+      AppendUnnest(t, g, key_names, 0, g.ops.size(), &p, &sql);
+      absl::StrAppend(&sql, "), mine AS MATERIALIZED (SELECT ", absl::StrJoin(key_cols, ", "), " FROM ", table,
+                      " t JOIN u ON ", KeyJoin(t, "t", "u"), " WHERE t.tenant_id = ", tenant,
+                      " FOR UPDATE OF t SKIP LOCKED) SELECT u._dg_i FROM u WHERE EXISTS (SELECT 1 FROM ", table,
+                      " t WHERE t.tenant_id = ", tenant, " AND ", KeyJoin(t, "t", "u"),
+                      ") AND NOT EXISTS (SELECT 1 FROM mine t WHERE ", KeyJoin(t, "t", "u"), ")");
+      for (const pqxx::row& r : p.Exec(tx, sql)) {
+        SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
+        o.kind = SyncOutcome::kRejected;
+        o.error = errors::CloudRowLocked();
+        ++rejected;
       }
     }
+    if (rejected > 0) {
+      spdlog::info("cloud store: sync apply for tenant '{}': {} op(s) wait for rows another transaction holds", tenant_,
+                   rejected);
+    }
+    return rejected;
   }
 
   // With `groups` applied: rejects each applied upsert whose row now holds
@@ -459,7 +506,7 @@ absl::StatusOr<std::vector<SyncOutcome>> PgCloudStore::ApplySync(const std::stri
                                tx.exec(LockTimeout(deadline, true));
                                out.assign(ops.size(), SyncOutcome());
                                groups = Plan(catalog, ops, &out);
-                               applier.ApplyCarefully(tx, catalog, groups, chunk);
+                               applier.ApplyCarefully(tx, catalog, groups, chunk, failed == kLockNotAvailable);
                                return absl::OkStatus();
                              }));
   return out;
