@@ -24,6 +24,11 @@ absl::string_view WriteModeName(WriteMode m) {
   return "unknown";
 }
 
+// How long the cloud part of a call without a deadline may take.
+constexpr absl::Duration kCloudWithoutDeadline = absl::Seconds(30);         // CLOUD reads, CLOUD_ONLY writes
+constexpr absl::Duration kOptionalCloudWithoutDeadline = absl::Seconds(5);  // CLOUD_IF_AVAILABLE reads
+constexpr absl::Duration kPushWithoutDeadline = absl::Seconds(10);          // WRITE_THROUGH's push
+
 absl::Time AnswerBy(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return deadline;
   const absl::Duration left = deadline - absl::Now();
@@ -33,12 +38,17 @@ absl::Time AnswerBy(absl::Time deadline) {
 
 // How long a cloud call may take. CLOUD (and CLOUD_ONLY): until the
 // gateway must answer (AnswerBy), so a slow cloud gets the gateway's own
-// DEADLINE_EXCEEDED, not the client's. CLOUD_IF_AVAILABLE: half of that (at
-// most 5 s without a deadline), so a slow cloud leaves time to read locally.
+// DEADLINE_EXCEEDED, not the client's; without a deadline a bounded time
+// all the same, so that no call waits for the cloud (a row locked there, a
+// hung server) forever, and with it a delete of the tenant.
+// CLOUD_IF_AVAILABLE: half of that, so a slow cloud leaves time to read
+// locally.
 absl::Time CloudDeadline(absl::Time deadline, bool leave_time_for_local) {
   const absl::Time now = absl::Now();
+  if (deadline == absl::InfiniteFuture()) {
+    return now + (leave_time_for_local ? kOptionalCloudWithoutDeadline : kCloudWithoutDeadline);
+  }
   if (!leave_time_for_local) return AnswerBy(deadline);
-  if (deadline == absl::InfiniteFuture()) return now + absl::Seconds(5);
   const absl::Time by = AnswerBy(deadline);
   return by <= now ? by : now + (by - now) / 2;
 }
@@ -108,7 +118,7 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
     // Stop in time for the answer to reach the caller.
     const absl::Time now = absl::Now();
     const absl::Time push_deadline =
-        request.deadline == absl::InfiniteFuture() ? now + absl::Seconds(10) : AnswerBy(request.deadline);
+        request.deadline == absl::InfiniteFuture() ? now + kPushWithoutDeadline : AnswerBy(request.deadline);
     if (push_deadline > now) {
       // The ops' own entries come first, then those of rows that triggers
       // and foreign-key actions changed: they are part of the write, so an

@@ -303,9 +303,10 @@ class Store {
   virtual absl::StatusOr<TenantRecord> CreateTenant(
       const TenantRecord& record, absl::FunctionRef<absl::Status(Database& db, TenantRecord* record)> prepare,
       absl::Time deadline) = 0;
-  // The database of a registered tenant. NOT_FOUND if unregistered or being
+  // The database of a registered tenant. A delete of it under way is waited
+  // for. NOT_FOUND if unregistered (being created too) or marked as being
   // deleted; INVALID_ARGUMENT for a malformed id; DEADLINE_EXCEEDED while
-  // another call is still opening it at the deadline.
+  // another call is still opening or deleting it at the deadline.
   virtual absl::StatusOr<std::shared_ptr<Database>> OpenTenant(const std::string& id, absl::Time deadline) = 0;
 
   // Registry calls wait at most until `deadline` (DEADLINE_EXCEEDED).

@@ -846,7 +846,8 @@ TEST_P(HybridTest, ADeleteWhoseCloudPartRunsOutOfTimeDeletesNothingAndAnswersInT
 
 // A CLOUD_ONLY write under way when a delete begins is waited for, so it
 // cannot land in the cloud after the tenant's rows there went. A delete
-// that cannot wait long enough deletes nothing and says why.
+// that cannot wait long enough deletes nothing and says why, and a call
+// that came meanwhile is served.
 TEST_P(HybridTest, ADeleteWaitsForTheTenantsCloudOnlyWriteUnderWay) {
   tenant_ = "cloudonlydel";
   StartGateway();
@@ -857,7 +858,13 @@ TEST_P(HybridTest, ADeleteWaitsForTheTenantsCloudOnlyWriteUnderWay) {
     Create(R"({"table": "products", "row": {"sku": "late", "name": "n", "price_cents": 1}})", v1::CLOUD_ONLY);
   });
   absl::SleepFor(absl::Milliseconds(300));  // the write is under way, held by the trigger
+  std::thread reader([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    // Arrives while the delete waits: waits too, and is served once it fails.
+    EXPECT_EQ(All("products", v1::LOCAL).size(), 2u);
+  });
   const grpc::Status early = DeleteTenant(std::chrono::milliseconds(600));
+  reader.join();
   EXPECT_EQ(early.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_THAT(early.error_message(), HasSubstr("CLOUD_ONLY write"));
   EXPECT_EQ(All("products", v1::LOCAL).size(), 2u);  // served again, whole

@@ -88,28 +88,19 @@ void SqliteStore::RemoveFiles(const std::string& path) {
   }
 }
 
-bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool opening_only) {
+bool SqliteStore::AwaitSettled(const std::string& id, absl::Time deadline, bool create_too) {
   struct Settled {
     const SqliteStore* store;
     const std::string* id;
-    bool opening_only;
+    bool create_too;
     bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
       if (store->closed_) return true;
       auto it = store->entries_.find(*id);
       if (it == store->entries_.end()) return true;
-      switch (it->second.state) {
-        case State::kOpen:
-          return true;
-        case State::kCreating:
-        case State::kDeleting:
-          return opening_only;
-        case State::kOpening:
-        case State::kClosing:
-          return false;
-      }
-      return true;
+      const State state = it->second.state;
+      return state == State::kOpen || (state == State::kCreating && !create_too);
     }
-  } settled{this, &id, opening_only};
+  } settled{this, &id, create_too};
   return mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
 }
 
@@ -133,13 +124,16 @@ absl::StatusOr<std::shared_ptr<Database>> SqliteStore::OpenTenant(const std::str
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
-    if (!AwaitSettled(id, deadline, /*opening_only=*/true)) {
-      return errors::DeadlineWhileWaiting("the tenant's database to open");
+    // A tenant being deleted is served (or not) once the delete has ended:
+    // one that fails leaves it served as before. One being created does not
+    // exist yet.
+    if (!AwaitSettled(id, deadline, /*create_too=*/false)) {
+      return errors::DeadlineWhileWaiting("the tenant's database to open (or its delete to end)");
     }
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
     auto it = entries_.find(id);
     if (it != entries_.end()) {
-      if (it->second.state != State::kOpen) return errors::UnknownTenant(id);  // being created or deleted
+      if (it->second.state == State::kCreating) return errors::UnknownTenant(id);
       it->second.last_use = ++clock_;
       return it->second.db;
     }
@@ -207,7 +201,7 @@ absl::StatusOr<TenantRecord> SqliteStore::CreateTenant(
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
-    if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
+    if (!AwaitSettled(id, deadline, /*create_too=*/true)) {
       return errors::DeadlineWhileWaiting("another call on the same tenant");
     }
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
@@ -265,7 +259,7 @@ absl::Status SqliteStore::DeleteTenant(const std::string& id, absl::Time deadlin
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");
-    if (!AwaitSettled(id, deadline, /*opening_only=*/false)) {
+    if (!AwaitSettled(id, deadline, /*create_too=*/true)) {
       return errors::DeadlineWhileWaiting("another call on the same tenant");
     }
     if (closed_) return errors::StoreUnavailable("the gateway is shutting down");

@@ -84,9 +84,9 @@ class SqliteStore final : public Store {
   absl::Status RemoveUnregisteredFiles();
   // Opens a registered tenant's existing file (no map involved).
   absl::StatusOr<std::shared_ptr<SqliteDatabase>> OpenRegistered(const std::string& id, absl::Time deadline);
-  // Waits (mu_ held) until no open, create, delete or close of `id` is under
-  // way, or until `deadline` (false).
-  bool AwaitSettled(const std::string& id, absl::Time deadline, bool opening_only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (mu_ held) until no open, delete or close of `id` (and with
+  // `create_too`, no create) is under way, or until `deadline` (false).
+  bool AwaitSettled(const std::string& id, absl::Time deadline, bool create_too) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Beyond max_open_tenants, marks the least recently used idle databases
   // kClosing and returns them; the caller closes them outside mu_ and then
   // calls Forget.
