@@ -76,6 +76,22 @@ void Rollback(pqxx::transaction_base& tx, PgPool::Lease& lease) {
   }
 }
 
+// Ends the transaction a failed statement left aborted, so the connection
+// can go back idle; one the watchdog cut (`cut`) is discarded instead:
+// libpqxx would connect it again, and may throw doing so.
+void RollbackAfterFailure(PgPool::Lease& lease, bool cut) {
+  if (cut) {
+    lease.Discard();
+    return;
+  }
+  try {
+    pqxx::nontransaction tx(lease.conn());
+    Rollback(tx, lease);
+  } catch (const std::exception&) {
+    lease.Discard();
+  }
+}
+
 }  // namespace
 
 PgCore::PgCore(Options options)
@@ -164,10 +180,7 @@ absl::Status PgCore::Run(absl::string_view context, absl::Time deadline, const s
         // a fresh connection may try again.
         if (!answered && lease->reused() && attempt == 0) continue;
       } else if (began) {
-        // A failed statement leaves the transaction aborted: end it so the
-        // connection goes back idle.
-        pqxx::nontransaction tx(lease->conn());
-        Rollback(tx, *lease);
+        RollbackAfterFailure(*lease, guard.fired());
       }
       // A constraint checked at COMMIT that refused it is a definite
       // failure (the connection is open: Commit throws in_doubt otherwise).
@@ -243,10 +256,8 @@ absl::StatusOr<std::vector<pqxx::result>> PgCore::RunInOneTrip(absl::string_view
         return MapPgError(e, context);
       }
       *failed_sqlstate = SqlState(e);
-      // A failed statement leaves the transaction aborted (a failed COMMIT
-      // has ended it: ROLLBACK then only warns).
-      pqxx::nontransaction tx(lease->conn());
-      Rollback(tx, *lease);
+      // A failed COMMIT has ended the transaction: ROLLBACK then only warns.
+      RollbackAfterFailure(*lease, guard.fired());
       // The caller runs a data error again its careful way: not an error yet.
       if (IsDataError(*failed_sqlstate)) return errors::CloudTransactionConflict();
       return MapPgError(e, context);
