@@ -157,6 +157,12 @@ absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::ApplyIsolating(const
                                                                            const std::vector<store::SyncOp>& ops,
                                                                            absl::Time deadline) {
   absl::StatusOr<std::vector<store::SyncOutcome>> out = cloud_->ApplySync(tenant, ops, deadline);
+  // Cut at its deadline while the cloud still worked on it: in doubt
+  // (UNKNOWN), which a replay settles. It ran out of time, which Record
+  // tells apart from an outage (a ping), not a sign that the cloud is down.
+  if (!out.ok() && out.status().code() == absl::StatusCode::kUnknown && absl::Now() >= deadline) {
+    return errors::DeadlineWhileWorking();
+  }
   if (out.ok() || CloudOutage(out.status().code()) || out.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {
     return out;

@@ -6,6 +6,7 @@
 #ifndef DATAGATE_TESTS_SYNC_FAKE_CLOUD_H_
 #define DATAGATE_TESTS_SYNC_FAKE_CLOUD_H_
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
@@ -35,8 +36,16 @@ class FakeCloud final : public store::CloudStore {
 
   absl::StatusOr<std::vector<store::SyncOutcome>> ApplySync(const std::string& tenant,
                                                             const std::vector<store::SyncOp>& ops,
-                                                            absl::Time) override {
-    if (const int64_t ms = call_ms.load(); ms > 0) absl::SleepFor(absl::Milliseconds(ms));
+                                                            absl::Time deadline) override {
+    if (const int64_t ms = call_ms.load(); ms > 0) {
+      if (cut_at_deadline.load()) {
+        // As the real store's watchdog: the call is cut, its outcome unknown.
+        absl::SleepFor(std::min(absl::Milliseconds(ms), deadline - absl::Now()));
+        if (absl::Now() >= deadline) return absl::Status(absl::StatusCode::kUnknown, "cut");  // NOLINT: test double
+      } else {
+        absl::SleepFor(absl::Milliseconds(ms));
+      }
+    }
     if (down.load()) return absl::Status(absl::StatusCode::kUnavailable, "down");  // NOLINT: test double
     absl::MutexLock lock(&mu);
     ++calls;
@@ -104,7 +113,8 @@ class FakeCloud final : public store::CloudStore {
   int64_t applied ABSL_GUARDED_BY(mu) = 0;
   int64_t calls ABSL_GUARDED_BY(mu) = 0;
   std::atomic<bool> down{false};
-  std::atomic<int64_t> call_ms{0};  // each ApplySync takes this long (a slow cloud)
+  std::atomic<int64_t> call_ms{0};           // each ApplySync takes this long (a slow cloud)
+  std::atomic<bool> cut_at_deadline{false};  // a call slower than its deadline ends UNKNOWN there
   std::atomic<int64_t> schema_version{1 << 20};
   std::atomic<int64_t> pings{0};
 };

@@ -216,6 +216,28 @@ TEST_F(SyncEngineTest, OverlappedBatchesKeepEachRowsOrderThroughRetries) {
   ExpectEachRowsVersionsInOrder();
 }
 
+// A call cut at its deadline while the cloud still works on it comes back
+// in doubt (UNKNOWN). The cloud answers a ping: a slow batch, not an
+// outage. The breaker stays closed, and the batch's ops are charged an
+// attempt each time, then dead-lettered.
+TEST_F(SyncEngineTest, ACallCutAtItsDeadlineIsASlowBatchNotAnOutage) {
+  cloud_.call_ms = 1000;
+  cloud_.cut_at_deadline = true;
+  Options o;
+  o.call_timeout = absl::Milliseconds(100);
+  o.max_attempts = 3;
+  Start(o);
+  Put("t1", 1, "slow");
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (engine_->GetStats(std::string("t1")).total.dead == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const Stats s = engine_->GetStats(std::string("t1"));
+  EXPECT_EQ(s.total.dead, 1);
+  EXPECT_EQ(s.breaker, BreakerState::kClosed);
+  EXPECT_GE(cloud_.pings.load(), 3);
+}
+
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
   {
     absl::MutexLock lock(&cloud_.mu);
