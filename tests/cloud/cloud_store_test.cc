@@ -427,6 +427,18 @@ CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON items DEFERRABLE INITIALLY
     absl::SleepFor(absl::Seconds(1));  // past the commit, had the delete not waited for it
     EXPECT_FALSE(Get(*a_, 1).has_value()) << sync;
   }
+  // The lock is the tenant's own: these two ids have the same 32-bit
+  // hashtext, yet a delete of one does not wait for the other's write.
+  auto other = store_->Tenant("h18225", nullptr);
+  ASSERT_TRUE(other.ok());
+  std::thread write([&] {
+    WriteOptions options;
+    options.deadline = absl::Now() + absl::Milliseconds(1500);
+    EXPECT_EQ((*other)->Write({Insert(1, "slow")}, options).status().code(), absl::StatusCode::kUnknown);
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(store_->DeleteTenantData("h106973", absl::Now() + absl::Milliseconds(500)).ok());
+  write.join();
 }
 
 // Served through a local catalog, a tenant sees of the cloud only the

@@ -60,26 +60,14 @@ std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> clou
   return served;
 }
 
-namespace {
-
-// FNV-1a: the same in every replica.
-uint64_t Fnv1a(absl::string_view text) {
+int64_t MigrationLockKey(absl::string_view schema) {
+  // FNV-1a of a fixed prefix and the schema name: the same in every replica.
   uint64_t h = 14695981039346656037ull;
-  for (const char c : text) {
+  for (const char c : absl::StrCat("datagate/migrations/", schema)) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
-  return h;
-}
-
-}  // namespace
-
-int64_t MigrationLockKey(absl::string_view schema) {
-  return static_cast<int64_t>(Fnv1a(absl::StrCat("datagate/migrations/", schema)));
-}
-
-int32_t TenantLockClass(absl::string_view schema) {
-  return static_cast<int32_t>(Fnv1a(absl::StrCat("datagate/tenants/", schema)) & 0x7fffffff);
+  return static_cast<int64_t>(h);
 }
 
 void Bootstrap(pqxx::transaction_base& tx, const std::string& schema) {

@@ -67,9 +67,6 @@ std::shared_ptr<const Catalog> ServedCatalog(std::shared_ptr<const Catalog> clou
 
 // The advisory-lock key of a schema's migrations (fixed per schema name).
 int64_t MigrationLockKey(absl::string_view schema);
-// The first key of a schema's tenant locks (advisory locks of two keys,
-// the second the tenant's: see PgCore::Mode).
-int32_t TenantLockClass(absl::string_view schema);
 
 // Creates the schema and the gateway's tables in it when missing. Throws
 // pqxx errors.

@@ -95,14 +95,13 @@ void RollbackAfterFailure(PgPool::Lease& lease, bool cut) {
 }  // namespace
 
 PgCore::PgCore(Options options)
-    : options_(std::move(options)),
-      tenant_lock_class_(TenantLockClass(options_.schema)),
-      pool_(PoolOptions(options_)),
-      catalog_(std::make_shared<PgCatalog>()) {}
+    : options_(std::move(options)), pool_(PoolOptions(options_)), catalog_(std::make_shared<PgCatalog>()) {}
 
 std::string PgCore::TenantLock(const pqxx::transaction_base& tx, const std::string& tenant, bool alone) const {
-  return absl::StrCat(alone ? "pg_advisory_xact_lock(" : "pg_advisory_xact_lock_shared(", tenant_lock_class_,
-                      ", hashtext(", tx.quote(tenant), "))");
+  // 64 bits: ids a client picks cannot be made to share a lock. Seed 1
+  // keeps them apart from the request-id locks (seed 0, pg_writes.cc).
+  return absl::StrCat(alone ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared", "(hashtextextended(",
+                      tx.quote(absl::StrCat(options_.schema, "/", tenant)), ", 1))");
 }
 
 std::string PgCore::Table(absl::string_view name) const { return Qualified(options_.schema, name); }

@@ -22,9 +22,9 @@ class PgCore {
  public:
   using Options = PgCloudStore::Options;
   // Every write transaction of a tenant holds the tenant's lock (an
-  // advisory lock keyed by the schema and the tenant) shared, from its
-  // first statement on; a delete of the tenant's data holds it alone. So
-  // the delete waits for every write transaction of the tenant that the
+  // advisory lock keyed by a 64-bit hash of the schema and the tenant)
+  // shared, from its first statement on; a delete of the tenant's data
+  // holds it alone. So the delete waits for every write transaction of the tenant that the
   // server still runs, one whose caller has given up on it too (cut at its
   // deadline, its COMMIT in doubt): none commits after the delete.
   enum class Mode {
@@ -90,7 +90,6 @@ class PgCore {
   std::string TenantLock(const pqxx::transaction_base& tx, const std::string& tenant, bool alone) const;
 
   const Options options_;
-  const int32_t tenant_lock_class_;
   PgPool pool_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const PgCatalog> catalog_ ABSL_GUARDED_BY(mu_);
