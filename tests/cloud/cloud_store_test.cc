@@ -395,6 +395,42 @@ TEST_F(CloudStoreTest, RowsLockedByAnotherTransactionRejectOnlyTheirOwnOps) {
   EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "m1");
 }
 
+// Rows another transaction holds that ops refer to (a foreign key checked
+// at commit) hold back only the ops that refer to them, too.
+TEST_F(CloudStoreTest, ParentRowsLockedByAnotherTransactionRejectOnlyTheOpsReferringToThem) {
+  ASSERT_TRUE(store_->Schema()->Migrate(Script(2, kTagsCheckedAtCommit), absl::InfiniteFuture()).ok());
+  std::vector<SyncOp> items, tags;
+  for (int64_t id = 1; id <= 20; ++id) items.push_back(Up(id, "n" + std::to_string(id), 1));
+  for (const SyncOutcome& o : Sync(items)) ASSERT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
+  for (int64_t id = 1; id <= 60; ++id) {
+    SyncOp tag;
+    tag.table = "tags";
+    tag.key = {{"id", Value{id}}};
+    tag.values = {{"id", Value{id}}, {"item_id", Value{id % 20 + 1}}};
+    tag.version = 1;
+    tags.push_back(tag);
+  }
+  pqxx::connection other(ConnInfo());
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM " + options_.schema + ".items WHERE tenant_id = 'tenant-a' AND id IN (5, 9) FOR UPDATE");
+  auto out = store_->ApplySync("tenant-a", tags, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), tags.size());
+  int held = 0;
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const int64_t item = static_cast<int64_t>(i + 1) % 20 + 1;
+    if (item == 5 || item == 9) {
+      ++held;
+      EXPECT_EQ((*out)[i].kind, SyncOutcome::kRejected) << i;
+      EXPECT_EQ((*out)[i].error.code(), absl::StatusCode::kAborted) << (*out)[i].error;
+    } else {
+      EXPECT_EQ((*out)[i].kind, SyncOutcome::kApplied) << i << " " << (*out)[i].error;
+    }
+  }
+  EXPECT_EQ(held, 6);
+  locker.abort();
+}
+
 // A write whose caller gave up on it while the server still commits it
 // (cut at its deadline during COMMIT: UNKNOWN) is waited for by a delete
 // of the tenant's data, so it cannot commit after the delete. Both ways a

@@ -286,41 +286,104 @@ class SyncApplier {
     }
   }
 
-  // Rejects (ABORTED, CloudRowLocked) each op whose cloud row another
-  // transaction holds locked, found in one statement per group (SKIP
-  // LOCKED), where splitting would wait lock_timeout per try and each
-  // locked row would cost a wait per halving. Locks the other ops' rows
-  // for this transaction. Returns how many it rejected.
+  // Rejects (ABORTED, CloudRowLocked) each op whose cloud row, or a row
+  // its foreign keys refer to, another transaction holds, found in one
+  // statement per group and key (SKIP LOCKED), where splitting would wait
+  // lock_timeout per try and each held row would cost a wait per halving.
+  // Locks the other ops' rows (and the rows they refer to) for this
+  // transaction. Returns how many it rejected.
   size_t RejectLocked(pqxx::transaction_base& tx, const std::vector<Group>& groups) {
     size_t rejected = 0;
     for (const Group& g : groups) {
       if (g.ops.empty()) continue;
       const Table& t = *g.table;
-      const std::string table = core_.Table(t.name);
-      std::vector<std::string> key_names, key_cols;
-      for (const size_t i : t.primary_key) {
-        key_names.push_back(t.columns[i].name);
-        key_cols.push_back("t." + Quote(t.columns[i].name));
-      }
-      Params p;
-      const std::string tenant = p.AddText(tenant_);
-      std::string sql = "WITH u AS (SELECT * FROM ";
-      AppendUnnest(t, g, key_names, 0, g.ops.size(), &p, &sql);
-      absl::StrAppend(&sql, "), mine AS MATERIALIZED (SELECT ", absl::StrJoin(key_cols, ", "), " FROM ", table,
-                      " t JOIN u ON ", KeyJoin(t, "t", "u"), " WHERE t.tenant_id = ", tenant,
-                      " FOR UPDATE OF t SKIP LOCKED) SELECT u._dg_i FROM u WHERE EXISTS (SELECT 1 FROM ", table,
-                      " t WHERE t.tenant_id = ", tenant, " AND ", KeyJoin(t, "t", "u"),
-                      ") AND NOT EXISTS (SELECT 1 FROM mine t WHERE ", KeyJoin(t, "t", "u"), ")");
-      for (const pqxx::row& r : p.Exec(tx, sql)) {
-        SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
-        o.kind = SyncOutcome::kRejected;
-        o.error = errors::CloudRowLocked();
-        ++rejected;
+      std::vector<std::string> key;
+      for (const size_t i : t.primary_key) key.push_back(t.columns[i].name);
+      rejected += RejectHeld(tx, g, core_.Table(t.name), key, key, "tenant_id", "UPDATE");
+      if (g.deleted) continue;
+      for (const Reference& r : References(tx, t.name)) {
+        const bool given = std::all_of(r.columns.begin(), r.columns.end(), [&](const std::string& c) {
+          return std::find(g.columns.begin(), g.columns.end(), c) != g.columns.end();
+        });
+        if (given) rejected += RejectHeld(tx, g, r.parent, r.columns, r.parent_columns, r.parent_tenant, "KEY SHARE");
       }
     }
     if (rejected > 0) {
       spdlog::info("cloud store: sync apply for tenant '{}': {} op(s) wait for rows another transaction holds", tenant_,
                    rejected);
+    }
+    return rejected;
+  }
+
+  // A foreign key of a cloud table, as RejectLocked follows it.
+  struct Reference {
+    std::string parent;                       // the table referred to, as SQL
+    std::vector<std::string> columns;         // the child's, but tenant_id
+    std::vector<std::string> parent_columns;  // the parent's, in the same order
+    std::string parent_tenant;                // the parent's column tenant_id refers to ("" if none)
+  };
+
+  // The foreign keys of the cloud table `table`, read from the server's
+  // catalog (the gateway's own keeps only the local schema's).
+  std::vector<Reference> References(pqxx::transaction_base& tx, const std::string& table) {
+    Params p;
+    const std::string sql = absl::StrCat(
+        "SELECT c.oid, c.confrelid::regclass::text, a.attname, f.attname FROM pg_constraint c CROSS JOIN LATERAL "
+        "unnest(c.conkey, c.confkey) AS k(child, parent) JOIN pg_attribute a ON a.attrelid = c.conrelid AND "
+        "a.attnum = k.child JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = k.parent WHERE "
+        "c.contype = 'f' AND c.conrelid = to_regclass(",
+        p.AddText(core_.Table(table)), ") ORDER BY c.oid");
+    std::vector<Reference> refs;
+    int64_t last = -1;
+    for (const pqxx::row& r : p.Exec(tx, sql)) {
+      if (r[0].as<int64_t>() != last) {
+        last = r[0].as<int64_t>();
+        refs.emplace_back();
+        refs.back().parent = r[1].as<std::string>();
+      }
+      Reference& ref = refs.back();
+      if (r[2].as<std::string>() == "tenant_id") {
+        ref.parent_tenant = r[3].as<std::string>();
+      } else {
+        ref.columns.push_back(r[2].as<std::string>());
+        ref.parent_columns.push_back(r[3].as<std::string>());
+      }
+    }
+    return refs;
+  }
+
+  // Rejects each op of `g` not rejected yet whose row of `target` another
+  // transaction holds, so that `lock` (UPDATE, KEY SHARE) cannot be had at
+  // once: the row whose `columns` equal the op's `own` ones (and whose
+  // `tenant_column` is the tenant, when named). Takes that lock on the
+  // others' rows. Returns how many it rejected.
+  size_t RejectHeld(pqxx::transaction_base& tx, const Group& g, const std::string& target,
+                    const std::vector<std::string>& own, const std::vector<std::string>& columns,
+                    const std::string& tenant_column, absl::string_view lock) {
+    if (own.empty()) return 0;
+    Params p;
+    std::vector<std::string> same, picked;
+    for (size_t i = 0; i < own.size(); ++i) {
+      same.push_back(absl::StrCat("r.", Quote(columns[i]), " = u.", Quote(own[i])));
+      picked.push_back("r." + Quote(columns[i]));
+    }
+    const std::string match = absl::StrJoin(same, " AND ");
+    const std::string tenant =
+        tenant_column.empty() ? "" : absl::StrCat(" AND r.", Quote(tenant_column), " = ", p.AddText(tenant_));
+    std::string sql = "WITH u AS (SELECT * FROM ";
+    AppendUnnest(*g.table, g, own, 0, g.ops.size(), &p, &sql);
+    absl::StrAppend(&sql, "), mine AS MATERIALIZED (SELECT ", absl::StrJoin(picked, ", "), " FROM ", target,
+                    " r JOIN u ON ", match, tenant, " FOR ", lock,
+                    " OF r SKIP LOCKED) SELECT u._dg_i FROM u WHERE "
+                    "EXISTS (SELECT 1 FROM ",
+                    target, " r WHERE ", match, tenant, ") AND NOT EXISTS (SELECT 1 FROM mine r WHERE ", match, ")");
+    size_t rejected = 0;
+    for (const pqxx::row& r : p.Exec(tx, sql)) {
+      SyncOutcome& o = out_[g.ops[r[0].as<size_t>()]];
+      if (o.kind == SyncOutcome::kRejected) continue;
+      o.kind = SyncOutcome::kRejected;
+      o.error = errors::CloudRowLocked();
+      ++rejected;
     }
     return rejected;
   }
