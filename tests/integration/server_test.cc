@@ -2,6 +2,7 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "store/sqlite/sqlite_store.h"
 #include "test_env.h"
 
 namespace datagate::testing {
@@ -34,6 +35,34 @@ TEST_F(ServerTest, CreateTenantProvisionsMigratedStorage) {
   get.set_tenant_id("prov");
   ASSERT_TRUE(server_->tenants().GetTenant(Ctx().get(), get, &got).ok());
   EXPECT_EQ(got.create_time().seconds(), t.create_time().seconds());
+}
+
+// A tenant of --create_tenants left being deleted (its DeleteTenant's
+// answer was lost) does not stop the start: only a running gateway can
+// finish the delete. It stays unserved; the others are made.
+TEST(ServerStartTest, ATenantToCreateThatIsBeingDeletedIsPassedBy) {
+  TempDir dir;
+  server::Options options;
+  options.data_dir = dir.path() + "/data";
+  options.create_tenants = {"left"};
+  ASSERT_NE(TestServer::Start(options), nullptr);
+  {
+    auto store = store::sqlite::SqliteStore::Open(options.data_dir, store::sqlite::StoreOptions());
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->DeleteTenant("left", absl::InfiniteFuture(), [] { return absl::UnknownError("lost"); }).code(),
+              absl::StatusCode::kUnknown);
+  }
+  options.create_tenants = {"left", "fresh"};
+  std::unique_ptr<TestServer> restarted = TestServer::Start(options);
+  ASSERT_NE(restarted, nullptr);
+  v1::Tenant got;
+  v1::GetTenantRequest get;
+  get.set_tenant_id("fresh");
+  EXPECT_TRUE(restarted->tenants().GetTenant(Ctx().get(), get, &got).ok());
+  get.set_tenant_id("left");
+  const grpc::Status left = restarted->tenants().GetTenant(Ctx().get(), get, &got);
+  EXPECT_EQ(left.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(left.error_message(), HasSubstr("is being deleted"));
 }
 
 TEST_F(ServerTest, CreateTenantIsIdempotentOnlyWithTheSameRequestId) {
