@@ -431,6 +431,43 @@ TEST_F(CloudStoreTest, ParentRowsLockedByAnotherTransactionRejectOnlyTheOpsRefer
   locker.abort();
 }
 
+// A foreign key of tenant_id alone (to a registry of tenants outside the
+// schema): the tenant's row held elsewhere holds back that table's ops,
+// and only those.
+TEST_F(CloudStoreTest, AHeldTenantRowThatAForeignKeyOfTenantIdRefersToHoldsBackOnlyItsTable) {
+  const std::string accounts = "public." + options_.schema + "_accounts";
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2, "CREATE TABLE " + accounts + " (id TEXT PRIMARY KEY); INSERT INTO " + accounts +
+                                          " VALUES ('tenant-a'); CREATE TABLE notes (tenant_id TEXT NOT NULL "
+                                          "REFERENCES " +
+                                          accounts +
+                                          " (id) DEFERRABLE INITIALLY DEFERRED, id BIGINT NOT NULL, PRIMARY KEY "
+                                          "(tenant_id, id))"),
+                            absl::InfiniteFuture())
+                  .ok());
+  std::vector<SyncOp> batch;
+  for (int64_t id = 1; id <= 10; ++id) {
+    SyncOp note;
+    note.table = "notes";
+    note.key = {{"id", Value{id}}};
+    note.values = {{"id", Value{id}}};
+    note.version = 1;
+    batch.push_back(note);
+    batch.push_back(Up(id, "n" + std::to_string(id), 1));
+  }
+  pqxx::connection other(ConnInfo());
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM " + accounts + " WHERE id = 'tenant-a' FOR UPDATE");
+  auto out = store_->ApplySync("tenant-a", batch, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const bool note = batch[i].table == "notes";
+    EXPECT_EQ((*out)[i].kind, note ? SyncOutcome::kRejected : SyncOutcome::kApplied) << i << " " << (*out)[i].error;
+  }
+  locker.abort();
+}
+
 // A write whose caller gave up on it while the server still commits it
 // (cut at its deadline during COMMIT: UNKNOWN) is waited for by a delete
 // of the tenant's data, so it cannot commit after the delete. Both ways a

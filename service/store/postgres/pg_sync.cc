@@ -299,7 +299,8 @@ class SyncApplier {
       const Table& t = *g.table;
       std::vector<std::string> key;
       for (const size_t i : t.primary_key) key.push_back(t.columns[i].name);
-      rejected += RejectHeld(tx, g, core_.Table(t.name), key, key, "tenant_id", "UPDATE");
+      // What the upsert (or the delete's UPDATE) takes, its key unchanged.
+      rejected += RejectHeld(tx, g, core_.Table(t.name), key, key, "tenant_id", "NO KEY UPDATE");
       if (g.deleted) continue;
       for (const Reference& r : References(tx, t.name)) {
         const bool given = std::all_of(r.columns.begin(), r.columns.end(), [&](const std::string& c) {
@@ -353,19 +354,24 @@ class SyncApplier {
   }
 
   // Rejects each op of `g` not rejected yet whose row of `target` another
-  // transaction holds, so that `lock` (UPDATE, KEY SHARE) cannot be had at
-  // once: the row whose `columns` equal the op's `own` ones (and whose
-  // `tenant_column` is the tenant, when named). Takes that lock on the
-  // others' rows. Returns how many it rejected.
+  // transaction holds, so that `lock` (NO KEY UPDATE, KEY SHARE) cannot be
+  // had at once: the row whose `columns` equal the op's `own` ones (and
+  // whose `tenant_column` is the tenant, when named; with no `own` columns,
+  // the tenant's row: a foreign key of tenant_id alone). Takes that lock on
+  // the others' rows. Returns how many it rejected.
   size_t RejectHeld(pqxx::transaction_base& tx, const Group& g, const std::string& target,
                     const std::vector<std::string>& own, const std::vector<std::string>& columns,
                     const std::string& tenant_column, absl::string_view lock) {
-    if (own.empty()) return 0;
+    if (own.empty() && tenant_column.empty()) return 0;
     Params p;
     std::vector<std::string> same, picked;
     for (size_t i = 0; i < own.size(); ++i) {
       same.push_back(absl::StrCat("r.", Quote(columns[i]), " = u.", Quote(own[i])));
       picked.push_back("r." + Quote(columns[i]));
+    }
+    if (same.empty()) {
+      same.push_back("true");
+      picked.push_back("1");
     }
     const std::string match = absl::StrJoin(same, " AND ");
     const std::string tenant =
