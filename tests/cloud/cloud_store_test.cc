@@ -468,6 +468,35 @@ TEST_F(CloudStoreTest, AHeldTenantRowThatAForeignKeyOfTenantIdRefersToHoldsBackO
   locker.abort();
 }
 
+// A text too long for a cloud column of limited length (varchar(3), as an
+// operator's cloud migration may declare) is refused, as a write of it is,
+// never cut short; one that fits arrives.
+TEST_F(CloudStoreTest, ASyncedTextTooLongForItsCloudColumnIsRefusedNotCut) {
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2,
+                                   "CREATE TABLE codes (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, code "
+                                   "VARCHAR(3), PRIMARY KEY (tenant_id, id))"),
+                            absl::InfiniteFuture())
+                  .ok());
+  auto code = [](int64_t id, std::string text) {
+    SyncOp op;
+    op.table = "codes";
+    op.key = {{"id", Value{id}}};
+    op.values = {{"id", Value{id}}, {"code", Value{std::move(text)}}};
+    op.version = 1;
+    return op;
+  };
+  const std::vector<SyncOutcome> out = Sync({code(1, "abcdefgh"), code(2, "abc")});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].kind, SyncOutcome::kRejected);
+  EXPECT_THAT(out[0].error.message(), HasSubstr("does not fit its column"));
+  EXPECT_EQ(out[1].kind, SyncOutcome::kApplied) << out[1].error;
+  pqxx::connection c(ConnInfo());
+  pqxx::work w(c);
+  EXPECT_EQ(w.exec1("SELECT count(*) FROM " + options_.schema + ".codes WHERE code = 'abc'")[0].as<int64_t>(), 1);
+  EXPECT_EQ(w.exec1("SELECT count(*) FROM " + options_.schema + ".codes")[0].as<int64_t>(), 1);
+}
+
 // A write whose caller gave up on it while the server still commits it
 // (cut at its deadline during COMMIT: UNKNOWN) is waited for by a delete
 // of the tenant's data, so it cannot commit after the delete. Both ways a

@@ -39,7 +39,7 @@ std::string Unnest(const Table& child, const std::vector<std::string>& columns, 
       column.reserve(rows.size());
       for (const RowText& r : rows) column.push_back(r[i]);
       arrays.push_back(
-          absl::StrCat(p->AddText(ArrayLiteral(column)), "::", child.Find(columns[i])->declared_type, "[]"));
+          absl::StrCat(p->AddText(ArrayLiteral(column)), ArrayCast(child.Find(columns[i])->declared_type)));
       names.push_back(absl::StrCat(prefix, i));
     }
   };

@@ -46,6 +46,22 @@ std::optional<std::string> ToText(const Value& v) {
       v);
 }
 
+std::string ArrayCast(absl::string_view declared_type) {
+  std::string cast = "::";
+  for (size_t i = 0; i < declared_type.size(); ++i) {
+    if (declared_type[i] == '(') {
+      const size_t close = declared_type.find(')', i);
+      if (close != absl::string_view::npos &&
+          declared_type.substr(i + 1, close - i - 1).find_first_not_of("0123456789, ") == absl::string_view::npos) {
+        i = close;  // a length or precision
+        continue;
+      }
+    }
+    cast += declared_type[i];
+  }
+  return cast + "[]";
+}
+
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
   std::string out = "{";
   for (size_t i = 0; i < elements.size(); ++i) {

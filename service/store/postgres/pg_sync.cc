@@ -492,7 +492,7 @@ class SyncApplier {
     std::vector<std::optional<std::string>> column;
     column.reserve(end - begin);
     auto add = [&](absl::string_view type) {
-      absl::StrAppend(sql, sql->back() == '(' ? "" : ", ", p->AddText(ArrayLiteral(column)), "::", type, "[]");
+      absl::StrAppend(sql, sql->back() == '(' ? "" : ", ", p->AddText(ArrayLiteral(column)), ArrayCast(type));
       column.clear();
     };
     *sql += "unnest(";
