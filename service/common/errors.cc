@@ -451,6 +451,12 @@ absl::Status CloudRowLocked() {
       "may wait; retry it");
 }
 
+absl::Status SyncCallOutOfTime() {
+  return absl::DeadlineExceededError(
+      "the cloud call ran out of time before the cloud answered; it may have been applied, and is sent again "
+      "(which changes nothing if it was)");
+}
+
 absl::Status CloudCommitInDoubt() {
   return absl::UnknownError(
       "the connection to the cloud broke while it committed: the write may or may not be applied; read it back "

@@ -251,6 +251,9 @@ absl::Status CloudTransactionConflict();
 // A cloud row or unique value the operation writes is held by another
 // transaction for longer than the operation may wait (ABORTED: retried).
 absl::Status CloudRowLocked();
+// DEADLINE_EXCEEDED: a sync call was cut at its deadline while the cloud
+// still worked on it; it may have been applied, and is sent again.
+absl::Status SyncCallOutOfTime();
 // UNKNOWN: the connection broke while the cloud committed: the write may or
 // may not be applied; re-read before retrying.
 absl::Status CloudCommitInDoubt();

@@ -161,7 +161,7 @@ absl::StatusOr<std::vector<store::SyncOutcome>> SyncEngine::ApplyIsolating(const
   // (UNKNOWN), which a replay settles. It ran out of time, which Record
   // tells apart from an outage (a ping), not a sign that the cloud is down.
   if (!out.ok() && out.status().code() == absl::StatusCode::kUnknown && absl::Now() >= deadline) {
-    return errors::DeadlineWhileWorking();
+    return errors::SyncCallOutOfTime();
   }
   if (out.ok() || CloudOutage(out.status().code()) || out.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {

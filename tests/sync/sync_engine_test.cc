@@ -236,6 +236,12 @@ TEST_F(SyncEngineTest, ACallCutAtItsDeadlineIsASlowBatchNotAnOutage) {
   EXPECT_EQ(s.total.dead, 1);
   EXPECT_EQ(s.breaker, BreakerState::kClosed);
   EXPECT_GE(cloud_.pings.load(), 3);
+  auto db = store_->OpenTenant("t1", kForever);
+  ASSERT_TRUE(db.ok());
+  auto dead = (*db)->outbox()->ListEntries(store::OutboxState::kDead, 0, 10, kForever);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_THAT(dead->front().last_error, ::testing::HasSubstr("it may have been applied"));
 }
 
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
