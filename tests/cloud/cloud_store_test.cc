@@ -76,6 +76,27 @@ class CloudStoreTest : public ::testing::Test {
     op.version = version;
     return op;
   }
+  // An upsert of row `id` of `table` with `values` (the key among them), at version 1.
+  static SyncOp Op(std::string table, int64_t id, std::vector<Field> values) {
+    SyncOp op;
+    op.table = std::move(table);
+    op.key = {{"id", Value{id}}};
+    op.values = std::move(values);
+    op.version = 1;
+    return op;
+  }
+  // ApplySync of `ops` for tenant-a within 5 s, while another session holds
+  // the rows of `table` that `where` picks (FOR UPDATE).
+  std::vector<SyncOutcome> SyncWhileHeld(const std::string& table, const std::string& where,
+                                         const std::vector<SyncOp>& ops) {
+    pqxx::connection other(ConnInfo());
+    pqxx::work locker(other);
+    locker.exec("SELECT 1 FROM " + table + " WHERE " + where + " FOR UPDATE");
+    auto out = store_->ApplySync("tenant-a", ops, absl::Now() + absl::Seconds(5));
+    EXPECT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out.ok() ? out->size() : 0, ops.size());
+    return out.ok() && out->size() == ops.size() ? *out : std::vector<SyncOutcome>(ops.size());
+  }
   std::optional<StoredRow> Get(store::Database& db, int64_t id) {
     auto row = db.Get(RowRead{"items", {{"id", Value{id}}}, {}});
     EXPECT_TRUE(row.ok()) << row.status();
@@ -368,15 +389,11 @@ TEST_F(CloudStoreTest, RowsLockedByAnotherTransactionRejectOnlyTheirOwnOps) {
   }
   for (const SyncOutcome& o : Sync(first)) ASSERT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
   auto locked = [](int64_t id) { return id % 16 == 1; };  // 13 rows, 1 to 193
-  pqxx::connection other(ConnInfo());
-  pqxx::work locker(other);
-  locker.exec("SELECT 1 FROM " + options_.schema + ".items WHERE tenant_id = 'tenant-a' AND id % 16 = 1 FOR UPDATE");
-  auto out = store_->ApplySync("tenant-a", batch, absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_EQ(out->size(), batch.size());
+  const std::vector<SyncOutcome> out =
+      SyncWhileHeld(options_.schema + ".items", "tenant_id = 'tenant-a' AND id % 16 = 1", batch);
   std::vector<SyncOp> again;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const SyncOutcome& o = (*out)[i];
+    const SyncOutcome& o = out[i];
     if (!locked(static_cast<int64_t>(i) + 1)) {
       EXPECT_EQ(o.kind, SyncOutcome::kApplied) << i << " " << o.error;
       continue;
@@ -390,7 +407,6 @@ TEST_F(CloudStoreTest, RowsLockedByAnotherTransactionRejectOnlyTheirOwnOps) {
   EXPECT_EQ(std::get<std::string>(Get(*a_, 3)->fields[1].value), "n4");
   EXPECT_EQ(std::get<std::string>(Get(*a_, 4)->fields[1].value), "n3");
   EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "n1");
-  locker.abort();
   for (const SyncOutcome& o : Sync(again)) EXPECT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
   EXPECT_EQ(std::get<std::string>(Get(*a_, 1)->fields[1].value), "m1");
 }
@@ -403,32 +419,22 @@ TEST_F(CloudStoreTest, ParentRowsLockedByAnotherTransactionRejectOnlyTheOpsRefer
   for (int64_t id = 1; id <= 20; ++id) items.push_back(Up(id, "n" + std::to_string(id), 1));
   for (const SyncOutcome& o : Sync(items)) ASSERT_EQ(o.kind, SyncOutcome::kApplied) << o.error;
   for (int64_t id = 1; id <= 60; ++id) {
-    SyncOp tag;
-    tag.table = "tags";
-    tag.key = {{"id", Value{id}}};
-    tag.values = {{"id", Value{id}}, {"item_id", Value{id % 20 + 1}}};
-    tag.version = 1;
-    tags.push_back(tag);
+    tags.push_back(Op("tags", id, {{"id", Value{id}}, {"item_id", Value{id % 20 + 1}}}));
   }
-  pqxx::connection other(ConnInfo());
-  pqxx::work locker(other);
-  locker.exec("SELECT 1 FROM " + options_.schema + ".items WHERE tenant_id = 'tenant-a' AND id IN (5, 9) FOR UPDATE");
-  auto out = store_->ApplySync("tenant-a", tags, absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_EQ(out->size(), tags.size());
+  const std::vector<SyncOutcome> out =
+      SyncWhileHeld(options_.schema + ".items", "tenant_id = 'tenant-a' AND id IN (5, 9)", tags);
   int held = 0;
   for (size_t i = 0; i < tags.size(); ++i) {
     const int64_t item = static_cast<int64_t>(i + 1) % 20 + 1;
     if (item == 5 || item == 9) {
       ++held;
-      EXPECT_EQ((*out)[i].kind, SyncOutcome::kRejected) << i;
-      EXPECT_EQ((*out)[i].error.code(), absl::StatusCode::kAborted) << (*out)[i].error;
+      EXPECT_EQ(out[i].kind, SyncOutcome::kRejected) << i;
+      EXPECT_EQ(out[i].error.code(), absl::StatusCode::kAborted) << out[i].error;
     } else {
-      EXPECT_EQ((*out)[i].kind, SyncOutcome::kApplied) << i << " " << (*out)[i].error;
+      EXPECT_EQ(out[i].kind, SyncOutcome::kApplied) << i << " " << out[i].error;
     }
   }
   EXPECT_EQ(held, 6);
-  locker.abort();
 }
 
 // A foreign key of tenant_id alone (to a registry of tenants outside the
@@ -447,25 +453,14 @@ TEST_F(CloudStoreTest, AHeldTenantRowThatAForeignKeyOfTenantIdRefersToHoldsBackO
                   .ok());
   std::vector<SyncOp> batch;
   for (int64_t id = 1; id <= 10; ++id) {
-    SyncOp note;
-    note.table = "notes";
-    note.key = {{"id", Value{id}}};
-    note.values = {{"id", Value{id}}};
-    note.version = 1;
-    batch.push_back(note);
+    batch.push_back(Op("notes", id, {{"id", Value{id}}}));
     batch.push_back(Up(id, "n" + std::to_string(id), 1));
   }
-  pqxx::connection other(ConnInfo());
-  pqxx::work locker(other);
-  locker.exec("SELECT 1 FROM " + accounts + " WHERE id = 'tenant-a' FOR UPDATE");
-  auto out = store_->ApplySync("tenant-a", batch, absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_EQ(out->size(), batch.size());
+  const std::vector<SyncOutcome> out = SyncWhileHeld(accounts, "id = 'tenant-a'", batch);
   for (size_t i = 0; i < batch.size(); ++i) {
     const bool note = batch[i].table == "notes";
-    EXPECT_EQ((*out)[i].kind, note ? SyncOutcome::kRejected : SyncOutcome::kApplied) << i << " " << (*out)[i].error;
+    EXPECT_EQ(out[i].kind, note ? SyncOutcome::kRejected : SyncOutcome::kApplied) << i << " " << out[i].error;
   }
-  locker.abort();
 }
 
 // A text too long for a cloud column of limited length (varchar(3), as an
@@ -479,12 +474,7 @@ TEST_F(CloudStoreTest, ASyncedTextTooLongForItsCloudColumnIsRefusedNotCut) {
                             absl::InfiniteFuture())
                   .ok());
   auto code = [](int64_t id, std::string text) {
-    SyncOp op;
-    op.table = "codes";
-    op.key = {{"id", Value{id}}};
-    op.values = {{"id", Value{id}}, {"code", Value{std::move(text)}}};
-    op.version = 1;
-    return op;
+    return Op("codes", id, {{"id", Value{id}}, {"code", Value{std::move(text)}}});
   };
   const std::vector<SyncOutcome> out = Sync({code(1, "abcdefgh"), code(2, "abc")});
   ASSERT_EQ(out.size(), 2u);
