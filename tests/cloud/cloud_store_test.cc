@@ -463,28 +463,32 @@ TEST_F(CloudStoreTest, AHeldTenantRowThatAForeignKeyOfTenantIdRefersToHoldsBackO
   }
 }
 
-// A text too long for a cloud column of limited length (varchar(3), as an
-// operator's cloud migration may declare) is refused, as a write of it is,
-// never cut short; one that fits arrives.
+// A text too long for a cloud column of limited length (varchar(3),
+// char(10), as an operator's cloud migration may declare) is refused, as a
+// write of it is, never cut short; one that fits arrives whole.
 TEST_F(CloudStoreTest, ASyncedTextTooLongForItsCloudColumnIsRefusedNotCut) {
   ASSERT_TRUE(store_->Schema()
                   ->Migrate(Script(2,
                                    "CREATE TABLE codes (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, code "
-                                   "VARCHAR(3), PRIMARY KEY (tenant_id, id))"),
+                                   "VARCHAR(3), fixed CHARACTER(10), PRIMARY KEY (tenant_id, id))"),
                             absl::InfiniteFuture())
                   .ok());
-  auto code = [](int64_t id, std::string text) {
-    return Op("codes", id, {{"id", Value{id}}, {"code", Value{std::move(text)}}});
+  auto code = [](int64_t id, std::string code, std::string fixed) {
+    return Op("codes", id, {{"id", Value{id}}, {"code", Value{std::move(code)}}, {"fixed", Value{std::move(fixed)}}});
   };
-  const std::vector<SyncOutcome> out = Sync({code(1, "abcdefgh"), code(2, "abc")});
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].kind, SyncOutcome::kRejected);
-  EXPECT_THAT(out[0].error.message(), HasSubstr("does not fit its column"));
+  const std::vector<SyncOutcome> out =
+      Sync({code(1, "abcdefgh", "abcdef"), code(2, "abc", "abcdef"), code(3, "xyz", "abcdefghijklmnop")});
+  ASSERT_EQ(out.size(), 3u);
+  for (const size_t refused : {0, 2}) {
+    EXPECT_EQ(out[refused].kind, SyncOutcome::kRejected);
+    EXPECT_THAT(out[refused].error.message(), HasSubstr("does not fit its column"));
+  }
   EXPECT_EQ(out[1].kind, SyncOutcome::kApplied) << out[1].error;
   pqxx::connection c(ConnInfo());
   pqxx::work w(c);
-  EXPECT_EQ(w.exec1("SELECT count(*) FROM " + options_.schema + ".codes WHERE code = 'abc'")[0].as<int64_t>(), 1);
   EXPECT_EQ(w.exec1("SELECT count(*) FROM " + options_.schema + ".codes")[0].as<int64_t>(), 1);
+  EXPECT_EQ(w.exec1("SELECT code || '|' || rtrim(fixed) FROM " + options_.schema + ".codes")[0].as<std::string>(),
+            "abc|abcdef");
 }
 
 // A write whose caller gave up on it while the server still commits it

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -47,19 +49,22 @@ std::optional<std::string> ToText(const Value& v) {
 }
 
 std::string ArrayCast(absl::string_view declared_type) {
-  std::string cast = "::";
-  for (size_t i = 0; i < declared_type.size(); ++i) {
-    if (declared_type[i] == '(') {
-      const size_t close = declared_type.find(')', i);
-      if (close != absl::string_view::npos &&
-          declared_type.substr(i + 1, close - i - 1).find_first_not_of("0123456789, ") == absl::string_view::npos) {
-        i = close;  // a length or precision
-        continue;
-      }
+  // Each length-bound type, and its unbounded form (a bare "character" or
+  // "bit" would mean a length of 1). Others are cast as declared: numeric
+  // and time precisions round alike whether cast or stored.
+  static constexpr std::pair<absl::string_view, absl::string_view> kUnbounded[] = {
+      {"character varying(", "character varying"},
+      {"character(", "bpchar"},
+      {"bit varying(", "bit varying"},
+      {"bit(", "varbit"},
+  };
+  for (const auto& [bounded, unbounded] : kUnbounded) {
+    const size_t close = declared_type.find(')');
+    if (absl::StartsWith(declared_type, bounded) && close != absl::string_view::npos) {
+      return absl::StrCat("::", unbounded, declared_type.substr(close + 1), "[]");
     }
-    cast += declared_type[i];
   }
-  return cast + "[]";
+  return absl::StrCat("::", declared_type, "[]");
 }
 
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {

@@ -46,9 +46,9 @@ class Params {
 // `$n::type[]` parameter.
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements);
 // `::type[]` for an ArrayLiteral of a column declared as `declared_type`,
-// without its length or precision: an explicit cast to varchar(3) cuts a
-// longer text (and char(n), bit(n) alike) where storing it in the column
-// refuses it (22001), as a write must see.
+// without a length bound (varchar(n), char(n), bit(n), varbit(n)): an
+// explicit cast to varchar(3) cuts a longer text where storing it in the
+// column refuses it (22001), as a write must see.
 std::string ArrayCast(absl::string_view declared_type);
 // `v` as PostgreSQL's text input for it; nullopt for NULL.
 std::optional<std::string> ToText(const Value& v);
