@@ -308,22 +308,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
   }
   RETURN_IF_ERROR(s->migrations->ApplyAllAtStart());
   for (const std::string& id : options.create_tenants) {
+    absl::StatusOr<store::TenantRecord> created =
+        s->tenants->Create(core::CreateTenantSpec{id, id, "datagate-start-" + id, absl::InfiniteFuture()});
+    if (created.ok() || created.status().code() == absl::StatusCode::kAlreadyExists) continue;
     // Left being deleted (a crash or a lost answer during DeleteTenant):
     // not made again under the mark, and no reason to refuse to start,
     // since only a running gateway can finish the delete.
     absl::StatusOr<std::optional<store::TenantRecord>> found = s->store->LookupTenant(id, absl::InfiniteFuture());
-    if (found.ok() && found->has_value() && (*found)->deleting) {
-      spdlog::error(
-          "create_tenants: tenant '{}' is being deleted (a DeleteTenant did not finish): not created; call "
-          "DeleteTenant again, then CreateTenant",
-          id);
-      continue;
-    }
-    absl::StatusOr<store::TenantRecord> created =
-        s->tenants->Create(core::CreateTenantSpec{id, id, "datagate-start-" + id, absl::InfiniteFuture()});
-    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+    if (!found.ok() || !found->has_value() || !(*found)->deleting) {
       return errors::During("create_tenants", created.status());
     }
+    spdlog::error(
+        "create_tenants: tenant '{}' is being deleted (a DeleteTenant did not finish): not created; call "
+        "DeleteTenant again, then CreateTenant",
+        id);
   }
 
   ASSIGN_OR_RETURN(const core::WriteMode default_mode, WriteModeOf(options));

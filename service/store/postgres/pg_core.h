@@ -24,9 +24,9 @@ class PgCore {
   // Every write transaction of a tenant holds the tenant's lock (an
   // advisory lock keyed by a 64-bit hash of the schema and the tenant)
   // shared, from its first statement on; a delete of the tenant's data
-  // holds it alone. So the delete waits for every write transaction of the tenant that the
-  // server still runs, one whose caller has given up on it too (cut at its
-  // deadline, its COMMIT in doubt): none commits after the delete.
+  // holds it alone. So the delete waits for every write transaction of the
+  // tenant that the server still runs, one whose caller has given up on it
+  // too (cut at its deadline, its COMMIT in doubt): none commits after it.
   enum class Mode {
     kRead,         // REPEATABLE READ, READ ONLY: one snapshot for the call
     kWrite,        // READ COMMITTED, holding the tenant's lock shared (with a tenant)

@@ -79,7 +79,7 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
     log("");
     return errors::CloudTransactionConflict();
   }
-  if (state == "55P03") {
+  if (state == kLockNotAvailable) {
     log("; a lock another transaction holds");
     return errors::CloudRowLocked();
   }

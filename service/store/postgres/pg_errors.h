@@ -19,6 +19,9 @@ std::string SqlState(const std::exception& e);
 // shutting down): the connection must be discarded.
 bool IsConnectionError(const std::exception& e);
 
+// lock_not_available: a lock waited for longer than lock_timeout.
+inline constexpr char kLockNotAvailable[] = "55P03";
+
 // Whether `sqlstate` is an error the data of a statement can cause (a
 // value, a constraint, a name: classes 22, 23, 42), as opposed to one of the
 // server or the connection.

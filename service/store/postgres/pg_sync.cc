@@ -55,8 +55,6 @@
 namespace datagate::store::postgres {
 namespace {
 
-constexpr char kLockNotAvailable[] = "55P03";
-
 // Whether `sqlstate` is a refusal one op can cause: its data (IsDataError),
 // or its row locked by another transaction.
 bool OpsFault(absl::string_view sqlstate) { return IsDataError(sqlstate) || sqlstate == kLockNotAvailable; }
