@@ -282,6 +282,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Options& options) {
     sync_options.max_attempts = options.sync_max_attempts;
     sync_options.batch_size = options.sync_batch_size;
     sync_options.workers = options.sync_workers;
+    sync_options.call_timeout = absl::Milliseconds(options.sync_call_timeout_ms);
     CloudHealth* health = s->cloud_health.get();
     sync_options.on_cloud_health = [health](bool serving) { health->SetEngine(serving); };
     ASSIGN_OR_RETURN(s->sync, sync::SyncEngine::Create(sync_options, s->store.get(), s->cloud.get()));

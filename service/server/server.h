@@ -74,6 +74,8 @@ struct Options {
   int sync_max_attempts = 10;
   int sync_batch_size = 2000;
   int sync_workers = 2;
+  // How long one sync call may take (tests shorten it).
+  int sync_call_timeout_ms = 5000;
 };
 
 class Server {

@@ -195,11 +195,33 @@ absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, co
   batch.db = *std::move(db);
   store::Outbox* outbox = batch.db->outbox();
   if (outbox == nullptr) return batch;
+  int limit = options_.batch_size;
+  std::set<int64_t> slow;
+  {
+    absl::MutexLock lock(&mu_);
+    const Tenant& t = tenants_[tenant];
+    if (t.batch_limit > 0) limit = std::min(limit, t.batch_limit);
+    slow = t.slow;
+  }
   bool more = false;
-  absl::StatusOr<std::vector<store::OutboxItem>> items = outbox->NextBatch(
-      options_.batch_size, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline, &more);
+  absl::StatusOr<std::vector<store::OutboxItem>> items =
+      outbox->NextBatch(limit, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline, &more);
   if (!items.ok()) return items.status();
   batch.items = *std::move(items);
+  if (!slow.empty() && batch.items.size() > 1) {
+    // An op too slow for a call with others goes alone; the rest follow.
+    auto is_slow = [&](const store::OutboxItem& item) {
+      return slow.contains(item.entry.seq) ||
+             std::any_of(item.superseded.begin(), item.superseded.end(), [&](int64_t s) { return slow.contains(s); });
+    };
+    auto it = std::find_if(batch.items.begin(), batch.items.end(), is_slow);
+    if (it != batch.items.end()) {
+      std::vector<store::OutboxItem> alone;
+      alone.push_back(std::move(*it));
+      batch.items = std::move(alone);
+      more = true;
+    }
+  }
   batch.ops.reserve(batch.items.size());
   int64_t entries = 0;
   int64_t bytes = 0;
@@ -225,7 +247,7 @@ absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, co
   }
   // Full if it read `batch_size` entries (coalesced ones too) or
   // `batch_bytes`, or stopped at a row out: more are likely ready.
-  batch.full = more || entries >= options_.batch_size || bytes >= options_.batch_bytes;
+  batch.full = more || entries >= limit || bytes >= options_.batch_bytes;
   return batch;
 }
 
@@ -309,8 +331,9 @@ bool SyncEngine::DrainRounds(const std::string& tenant, int rounds) {
     if (overlap) call = push(next.get());
     const absl::StatusOr<Pass> pass = Record(tenant, *cur, outcomes, absl::Now() + options_.call_timeout);
     if (!overlap) {
-      // A full batch leaves more (maybe rows passed over for being out).
-      return pass.ok() && cur->full;
+      // A full batch leaves more (maybe rows passed over for being out),
+      // and so does one sent again in smaller ones.
+      return pass.ok() && pass->more;
     }
     cur = std::move(next);
   }
@@ -337,6 +360,21 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
       CloudFailed();
       spdlog::warn("sync: tenant {}: cloud call ran out of time and the cloud does not answer", tenant);
       return outcomes.status();
+    }
+    if (batch.ops.size() > 1) {
+      // Too slow together, maybe not alone: the ops go again at once in
+      // calls half as big, nothing charged. Halving ends at an op that
+      // runs a call out of time by itself; that one is charged (below).
+      CloudSucceeded();
+      const int limit = static_cast<int>(batch.ops.size() / 2);
+      {
+        absl::MutexLock lock(&mu_);
+        tenants_[tenant].batch_limit = limit;
+      }
+      spdlog::info("sync: tenant {}: a call of {} ops ran out of time; sending them {} at a time", tenant,
+                   batch.ops.size(), limit);
+      pass.more = true;
+      return pass;
     }
   } else if (!outcomes.ok() && CloudOutage(outcomes.status().code())) {
     // The cloud's fault, not the ops': nothing counted against them.
@@ -410,8 +448,23 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
 
   absl::MutexLock lock(&mu_);
   Tenant& t = tenants_[tenant];
+  if (outcomes.ok() && t.batch_limit > 0 && batch.full) {
+    // Grows back by a quarter a call: slowly, as the size that ran out of
+    // time is likely to again.
+    t.batch_limit += std::max(1, t.batch_limit / 4);
+    if (t.batch_limit >= options_.batch_size) t.batch_limit = 0;
+  }
+  // Out of time alone (a smaller batch was tried first): it goes alone
+  // from now on.
+  const bool slow_alone = !outcomes.ok() && outcomes.status().code() == absl::StatusCode::kDeadlineExceeded;
   for (size_t i = 0; i < settlements.size(); ++i) {
     const store::OutboxSettlement& s = settlements[i];
+    if (s.kind == store::OutboxSettlement::kRetry && slow_alone) {
+      if (t.slow.size() < kSlowRemembered) t.slow.insert(s.seq);
+    } else if (s.kind != store::OutboxSettlement::kRetry) {
+      t.slow.erase(s.seq);
+      for (int64_t seq : s.superseded) t.slow.erase(seq);
+    }
     const bool was_retrying = (*items)[i].entry.attempts > 0;
     const int64_t covered = 1 + static_cast<int64_t>(s.superseded.size());
     PushState state = PushState::kQueued;

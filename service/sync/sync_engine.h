@@ -14,13 +14,16 @@
 // - Failures by status code: UNAVAILABLE and UNKNOWN of a whole call (and
 //   DEADLINE_EXCEEDED when a ping fails too) are the cloud's, not the
 //   op's: nothing is counted against the op, the breaker counts them. A
-//   call refused whole for another reason is split in halves until only
-//   the ops at fault fail. ABORTED, constraint errors (a parent may still
-//   come) and other retryable codes of one op (its row locked in the
-//   cloud) back off exponentially with jitter, drawn once per call so ops
-//   failed together are tried again together; after `max_attempts`, or at
-//   once for errors a retry cannot fix (types, names), the op is
-//   dead-lettered, holding back only later ops of its own row.
+//   call out of time while the cloud answers a ping is a slow batch: its
+//   ops go again in calls half as big, uncharged, down to one op too slow
+//   alone, which is charged and from then on goes alone. A call refused
+//   whole for another reason is split in halves until only the ops at
+//   fault fail. ABORTED, constraint errors (a parent may still come) and
+//   other retryable codes of one op back off exponentially with jitter,
+//   drawn once per call so ops failed together are tried again together;
+//   after `max_attempts`, or at once for errors a retry cannot fix (types,
+//   names), the op is dead-lettered, holding back only later ops of its
+//   own row.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
 //   it (Ping) after a cool-down to close again. A cloud store not connected
 //   yet (CloudStore::Connected) reads as an open breaker: nothing is pushed
@@ -196,7 +199,16 @@ class SyncEngine {
     bool rewake = false;    // woken while draining
     bool forget = false;    // gone (tenant deleted) once drained
     int64_t due_us = 0;     // earliest retry time seen (0: none)
+    // Ops per call (0: Options::batch_size): halved when a call runs out
+    // of time while the cloud answers (a slow batch), grown again after
+    // each full call answered.
+    int batch_limit = 0;
+    // Seqs of ops that ran a call out of time alone: each goes alone while
+    // it stays queued, so it costs its tenant one slow call per try, not a
+    // halving of the batch again. At most kSlowRemembered.
+    std::set<int64_t> slow;
   };
+  static constexpr size_t kSlowRemembered = 256;
   // The outcome of one drain pass over a tenant.
   struct Pass {
     absl::flat_hash_map<int64_t, PushState> states;  // by seq, incl. superseded

@@ -25,7 +25,7 @@ class HybridTest : public ::testing::TestWithParam<bool> {
   }
   static void TearDownTestSuite() { delete url_; }
 
-  void StartGateway(int max_attempts = 10) {
+  void StartGateway(int max_attempts = 10, int call_timeout_ms = 5000) {
     server::Options o;
     o.cloud_url = *url_;
     if (GetParam()) {
@@ -35,6 +35,7 @@ class HybridTest : public ::testing::TestWithParam<bool> {
       o.cloud_url = bouncer_->ConnectionString();
     }
     o.sync_max_attempts = max_attempts;
+    o.sync_call_timeout_ms = call_timeout_ms;
     server_ = TestServer::Start(o);
     ASSERT_NE(server_, nullptr);
     sync_ = v1::SyncService::NewStub(server_->channel());
@@ -673,6 +674,48 @@ TEST_P(HybridTest, ACloudRowLockedElsewhereHoldsBackOnlyItsOwnRow) {
   EXPECT_EQ(CloudEmail(2), "1@lock");
   EXPECT_EQ(Stats().total().dead_lettered(), 0);
   EXPECT_EQ(All("customers", v1::LOCAL), All("customers", v1::CLOUD));
+}
+
+// Ops each quick enough but together slower than a sync call (a cloud
+// trigger takes 0.3 s a row, a call 1 s) go again in smaller calls, none
+// charged for it, and arrive; one slower than a call even alone is
+// dead-lettered by itself.
+TEST_P(HybridTest, ABatchTooSlowForOneSyncCallIsSplitAndOnlyTheOpTooSlowAloneFails) {
+  tenant_ = "slow-batch";
+  StartGateway(/*max_attempts=*/2, /*call_timeout_ms=*/1000);
+  pqxx::connection admin_connection(*url_);
+  pqxx::nontransaction admin(admin_connection);
+  admin.exec(R"(CREATE OR REPLACE FUNCTION dg_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.tenant_id = 'slow-batch' THEN
+          PERFORM pg_sleep(CASE NEW.name WHEN 'slowest' THEN 1.5 WHEN 'slow' THEN 0.3 ELSE 0 END);
+        END IF;
+        RETURN NEW;
+      END $$;
+      DROP TRIGGER IF EXISTS dg_test_slow ON customers;
+      CREATE TRIGGER dg_test_slow BEFORE INSERT OR UPDATE ON customers
+        FOR EACH ROW EXECUTE FUNCTION dg_test_slow())");
+  Pause();
+  auto customer = [&](int id, const std::string& name) {
+    Create(R"({"table": "customers", "row": {"id": )" + std::to_string(id) + R"(, "name": ")" + name +
+               R"(", "email": ")" + std::to_string(id) + R"(@slow"}})",
+           v1::LOCAL_FIRST);
+  };
+  customer(1, "slowest");
+  for (int id = 2; id <= 9; ++id) customer(id, "slow");  // 2.4 s together
+  for (int id = 10; id <= 29; ++id) customer(id, "quick");
+  Resume();
+  Flush();
+  admin.exec("DROP TRIGGER dg_test_slow ON customers; DROP FUNCTION dg_test_slow()");
+  EXPECT_EQ(Stats().total().dead_lettered(), 1);
+  const v1::ListSyncOperationsResponse dead = Listed(v1::SyncOperation::DEAD_LETTERED);
+  ASSERT_EQ(dead.operations_size(), 1);
+  EXPECT_EQ(dead.operations(0).attempts(), 2);
+  EXPECT_THAT(dead.operations(0).last_error(), ::testing::HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_EQ(CloudCount("customers"), 28);
+  std::vector<std::string> local = All("customers", v1::LOCAL);
+  local.erase(local.begin());  // the slowest, dead-lettered
+  EXPECT_EQ(local, All("customers", v1::CLOUD));
 }
 
 // CLOUD_ONLY: an email another row has is ALREADY_EXISTS naming the column

@@ -37,7 +37,17 @@ class FakeCloud final : public store::CloudStore {
   absl::StatusOr<std::vector<store::SyncOutcome>> ApplySync(const std::string& tenant,
                                                             const std::vector<store::SyncOp>& ops,
                                                             absl::Time deadline) override {
-    if (const int64_t ms = call_ms.load(); ms > 0) {
+    int64_t ms = call_ms.load() + op_ms.load() * static_cast<int64_t>(ops.size());
+    {
+      absl::MutexLock lock(&mu);
+      for (const store::SyncOp& op : ops) {
+        if (auto it = slow.find(KeyText(op)); it != slow.end()) {
+          ms += it->second;
+          slow_call_sizes.push_back(ops.size());
+        }
+      }
+    }
+    if (ms > 0) {
       if (cut_at_deadline.load()) {
         // As the real store's watchdog: the call is cut, its outcome unknown.
         absl::SleepFor(std::min(absl::Milliseconds(ms), deadline - absl::Now()));
@@ -105,7 +115,9 @@ class FakeCloud final : public store::CloudStore {
 
   absl::Mutex mu;
   std::map<std::string, Row> rows ABSL_GUARDED_BY(mu);
-  std::set<std::string> poison ABSL_GUARDED_BY(mu);  // KeyText of rows refused
+  std::set<std::string> poison ABSL_GUARDED_BY(mu);         // KeyText of rows refused
+  std::map<std::string, int64_t> slow ABSL_GUARDED_BY(mu);  // KeyText: ms more a call with it takes
+  std::vector<size_t> slow_call_sizes ABSL_GUARDED_BY(mu);  // ops in each call with a slow row
   // KeyText of rows whose every op is refused once (ABORTED), then applied.
   std::set<std::string> flaky ABSL_GUARDED_BY(mu);
   std::set<std::string> failed_once ABSL_GUARDED_BY(mu);  // "key@version"
@@ -114,6 +126,7 @@ class FakeCloud final : public store::CloudStore {
   int64_t calls ABSL_GUARDED_BY(mu) = 0;
   std::atomic<bool> down{false};
   std::atomic<int64_t> call_ms{0};           // each ApplySync takes this long (a slow cloud)
+  std::atomic<int64_t> op_ms{0};             // and this long more per op
   std::atomic<bool> cut_at_deadline{false};  // a call slower than its deadline ends UNKNOWN there
   std::atomic<int64_t> schema_version{1 << 20};
   std::atomic<int64_t> pings{0};

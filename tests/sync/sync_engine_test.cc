@@ -244,6 +244,67 @@ TEST_F(SyncEngineTest, ACallCutAtItsDeadlineIsASlowBatchNotAnOutage) {
   EXPECT_THAT(dead->front().last_error, ::testing::HasSubstr("it may have been applied"));
 }
 
+// Ops that are each quick but together slower than a call: the batch goes
+// again in smaller ones, nothing charged, and all of them arrive. (Sent
+// whole again and again, each op was charged every time and
+// dead-lettered.)
+TEST_F(SyncEngineTest, ABatchTooSlowForOneCallGoesAgainInSmallerOnes) {
+  cloud_.op_ms = 40;
+  cloud_.cut_at_deadline = true;
+  Options o;
+  o.call_timeout = absl::Milliseconds(300);
+  o.max_attempts = 2;
+  Start(o);
+  ASSERT_TRUE(engine_->Pause().ok());
+  for (int i = 0; i < 40; ++i) Put("t1", i, "x");  // 1.6 s in one call
+  engine_->Resume();
+  ASSERT_TRUE(Flush(absl::Seconds(20)).ok());
+  const Stats s = engine_->GetStats(std::string("t1"));
+  EXPECT_EQ(s.total.dead, 0);
+  EXPECT_EQ(s.total.retrying, 0);
+  EXPECT_EQ(s.breaker, BreakerState::kClosed);
+  EXPECT_EQ(cloud_.LiveRows(), 40u);
+  absl::MutexLock lock(&cloud_.mu);
+  ExpectEachRowsVersionsInOrder();
+}
+
+// One op slower than a call even alone: the halving ends at it, it is
+// charged, and from then on it goes alone (one slow call per try), while
+// the ops behind it arrive.
+TEST_F(SyncEngineTest, AnOpTooSlowEvenAloneGoesAloneAndOnlyItIsDeadLettered) {
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.slow["t/7"] = 1000;
+  }
+  cloud_.cut_at_deadline = true;
+  Options o;
+  o.call_timeout = absl::Milliseconds(150);
+  o.max_attempts = 3;
+  Start(o);
+  ASSERT_TRUE(engine_->Pause().ok());
+  Put("t1", 7, "slow");
+  for (int i = 0; i < 60; ++i) Put("t1", 100 + i, "ok");
+  engine_->Resume();
+  ASSERT_TRUE(Flush(absl::Seconds(20)).ok());
+  const Stats s = engine_->GetStats(std::string("t1"));
+  EXPECT_EQ(s.total.dead, 1);
+  EXPECT_EQ(cloud_.LiveRows(), 60u);
+  auto db = store_->OpenTenant("t1", kForever);
+  ASSERT_TRUE(db.ok());
+  auto dead = (*db)->outbox()->ListEntries(store::OutboxState::kDead, 0, 10, kForever);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().attempts, 3);  // charged only when alone
+  absl::MutexLock lock(&cloud_.mu);
+  // Halving: 61 ops, 30, 15, 7, 3, 1; then alone for each try.
+  const std::vector<size_t>& sizes = cloud_.slow_call_sizes;
+  const auto first_alone = std::find(sizes.begin(), sizes.end(), 1u);
+  ASSERT_NE(first_alone, sizes.end());
+  EXPECT_EQ(sizes.front(), 61u);
+  EXPECT_EQ(std::count(first_alone, sizes.end(), 1u), 3);
+  EXPECT_EQ(sizes.end() - first_alone, 3);
+}
+
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
   {
     absl::MutexLock lock(&cloud_.mu);
