@@ -1,5 +1,6 @@
 #include "common/errors.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/text.h"
@@ -445,11 +446,19 @@ absl::Status CloudTransactionConflict() {
       "the cloud transaction conflicted with a concurrent one (serialization failure or deadlock); retry it");
 }
 
+// Marks CloudRowLocked's status, so the sync engine tells a lock held
+// elsewhere from the op's own failures without reading the message.
+constexpr absl::string_view kHeldElsewhere = "type.datagate/held-elsewhere";
+
 absl::Status CloudRowLocked() {
-  return absl::AbortedError(
+  absl::Status s = absl::AbortedError(
       "a cloud row or unique value the operation writes is held by another transaction for longer than the operation "
       "may wait; retry it");
+  s.SetPayload(kHeldElsewhere, absl::Cord());
+  return s;
 }
+
+bool HeldElsewhere(const absl::Status& status) { return status.GetPayload(kHeldElsewhere).has_value(); }
 
 absl::Status SyncCallOutOfTime() {
   return absl::DeadlineExceededError(

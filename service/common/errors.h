@@ -251,6 +251,8 @@ absl::Status CloudTransactionConflict();
 // A cloud row or unique value the operation writes is held by another
 // transaction for longer than the operation may wait (ABORTED: retried).
 absl::Status CloudRowLocked();
+// Whether `status` is CloudRowLocked's (a copy keeps the mark).
+bool HeldElsewhere(const absl::Status& status);
 // DEADLINE_EXCEEDED: a sync call was cut at its deadline while the cloud
 // still worked on it; it may have been applied, and is sent again.
 absl::Status SyncCallOutOfTime();

@@ -53,7 +53,8 @@ ABSL_FLAG(std::string, default_write_mode, "",
           "write mode of requests that name none: LOCAL_ONLY, LOCAL_FIRST, WRITE_THROUGH, CLOUD_ONLY; default "
           "LOCAL_FIRST with a cloud store, else LOCAL_ONLY (env DATAGATE_DEFAULT_WRITE_MODE)");
 ABSL_FLAG(int, sync_max_attempts, kDefaults.sync_max_attempts,
-          "attempts before a sync operation is dead-lettered (env DATAGATE_SYNC_MAX_ATTEMPTS)");
+          "attempts before a sync operation is dead-lettered (one that waits for a cloud row another "
+          "transaction holds is not) (env DATAGATE_SYNC_MAX_ATTEMPTS)");
 ABSL_FLAG(int, sync_batch_size, kDefaults.sync_batch_size, "operations per cloud call (env DATAGATE_SYNC_BATCH_SIZE)");
 ABSL_FLAG(int, sync_workers, kDefaults.sync_workers, "tenants synced at once (env DATAGATE_SYNC_WORKERS)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error (env DATAGATE_LOG_LEVEL)");

@@ -431,7 +431,16 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     }
     if (!error.ok()) {
       s.error = Describe(error);
-      const bool retry = Retryable(error.code()) && item.entry.attempts + 1 < options_.max_attempts;
+      // A row held by another transaction is no fault of the op: it waits
+      // for it however many tries that takes (the pause still grows).
+      const bool held = errors::HeldElsewhere(error);
+      const bool retry = Retryable(error.code()) && (item.entry.attempts + 1 < options_.max_attempts || held);
+      if (held && item.entry.attempts + 1 == options_.max_attempts) {
+        spdlog::warn(
+            "sync: tenant {}: op {} on table '{}' still waits for a cloud row held by another transaction "
+            "after {} tries; it goes on waiting",
+            tenant, s.seq, item.entry.table, options_.max_attempts);
+      }
       s.kind = retry ? store::OutboxSettlement::kRetry : store::OutboxSettlement::kDead;
       if (retry) s.next_attempt_us = Backoff(item.entry.attempts, jitter);
       s.attempts = item.entry.attempts + 1;

@@ -23,7 +23,9 @@
 //   drawn once per call so ops failed together are tried again together;
 //   after `max_attempts`, or at once for errors a retry cannot fix (types,
 //   names), the op is dead-lettered, holding back only later ops of its
-//   own row.
+//   own row. An op whose cloud row another transaction holds
+//   (errors::HeldElsewhere) backs off too but is never dead-lettered for
+//   it.
 // - A circuit breaker stops calling a cloud that keeps failing and probes
 //   it (Ping) after a cool-down to close again. A cloud store not connected
 //   yet (CloudStore::Connected) reads as an open breaker: nothing is pushed

@@ -676,6 +676,40 @@ TEST_P(HybridTest, ACloudRowLockedElsewhereHoldsBackOnlyItsOwnRow) {
   EXPECT_EQ(All("customers", v1::LOCAL), All("customers", v1::CLOUD));
 }
 
+// A cloud row held by another transaction longer than the op's tries: the
+// op is not dead-lettered for it (no fault of its own); it keeps waiting,
+// visible as pending with its last error, and arrives once the lock goes.
+TEST_P(HybridTest, AnOpWaitsForALockedCloudRowPastMaxAttempts) {
+  tenant_ = "locked-long";
+  StartGateway(/*max_attempts=*/2);
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "N", "email": "1@long"}})", v1::LOCAL_FIRST);
+  Flush();
+  pqxx::connection other(*url_);
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM customers WHERE tenant_id = " + locker.quote(tenant_) + " AND id = 1 FOR UPDATE");
+  ASSERT_TRUE(SetEmail(1, "one@long").ok());
+  Create(R"({"table": "customers", "row": {"id": 2, "name": "M", "email": "2@long"}})", v1::LOCAL_FIRST);
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  int64_t attempts = 0;
+  while (attempts < 3 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+    const v1::ListSyncOperationsResponse pending = Listed(v1::SyncOperation::PENDING);
+    ASSERT_GE(pending.operations_size(), 1);
+    attempts = pending.operations(0).attempts();  // the held row's: committed first
+    if (attempts > 0) {
+      EXPECT_THAT(pending.operations(0).last_error(), ::testing::HasSubstr("held by another"));
+    }
+  }
+  EXPECT_GE(attempts, 3);  // past max_attempts
+  EXPECT_EQ(Listed(v1::SyncOperation::PENDING).operations_size(), 1) << "only the held row's op waits";
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+  EXPECT_EQ(CloudEmail(2), "2@long");
+  locker.abort();
+  Flush();
+  EXPECT_EQ(CloudEmail(1), "one@long");
+  EXPECT_EQ(Stats().total().dead_lettered(), 0);
+}
+
 // Ops each quick enough but together slower than a sync call (a cloud
 // trigger takes 0.3 s a row, a call 1 s) go again in smaller calls, none
 // charged for it, and arrive; one slower than a call even alone is

@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
 #include "store/cloud.h"
 
 namespace datagate::testing {
@@ -63,6 +64,12 @@ class FakeCloud final : public store::CloudStore {
     for (const store::SyncOp& op : ops) {
       store::SyncOutcome o;
       const std::string key = Key(tenant, op);
+      if (locked.count(KeyText(op))) {
+        o.kind = store::SyncOutcome::kRejected;
+        o.error = errors::CloudRowLocked();
+        out.push_back(o);
+        continue;
+      }
       if (poison.count(KeyText(op))) {
         o.kind = store::SyncOutcome::kRejected;
         o.error = absl::Status(absl::StatusCode::kFailedPrecondition, "check 'cloud_only' refused");  // NOLINT
@@ -116,6 +123,7 @@ class FakeCloud final : public store::CloudStore {
   absl::Mutex mu;
   std::map<std::string, Row> rows ABSL_GUARDED_BY(mu);
   std::set<std::string> poison ABSL_GUARDED_BY(mu);         // KeyText of rows refused
+  std::set<std::string> locked ABSL_GUARDED_BY(mu);         // KeyText of rows held by another transaction
   std::map<std::string, int64_t> slow ABSL_GUARDED_BY(mu);  // KeyText: ms more a call with it takes
   std::vector<size_t> slow_call_sizes ABSL_GUARDED_BY(mu);  // ops in each call with a slow row
   // KeyText of rows whose every op is refused once (ABORTED), then applied.

@@ -305,6 +305,43 @@ TEST_F(SyncEngineTest, AnOpTooSlowEvenAloneGoesAloneAndOnlyItIsDeadLettered) {
   EXPECT_EQ(sizes.end() - first_alone, 3);
 }
 
+// A row another transaction holds in the cloud is no fault of the op: it
+// waits past max_attempts tries, never dead-lettered, and arrives once the
+// lock is let go.
+TEST_F(SyncEngineTest, AnOpWhoseRowIsHeldElsewhereWaitsPastMaxAttempts) {
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.locked.insert("t/7");
+  }
+  Options o;
+  o.max_attempts = 2;
+  Start(o);
+  Put("t1", 7, "held");
+  for (int i = 0; i < 10; ++i) Put("t1", 100 + i, "ok");
+  auto db = store_->OpenTenant("t1", kForever);
+  ASSERT_TRUE(db.ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  int64_t attempts = 0;
+  while (attempts < 6 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+    auto pending = (*db)->outbox()->ListEntries(store::OutboxState::kPending, 0, 1, kForever);
+    ASSERT_TRUE(pending.ok());
+    ASSERT_EQ(pending->size(), 1u);
+    attempts = pending->front().attempts;
+    EXPECT_THAT(pending->front().last_error, ::testing::AnyOf(::testing::IsEmpty(), ::testing::HasSubstr("held by")));
+  }
+  EXPECT_GE(attempts, 6);
+  EXPECT_EQ(engine_->GetStats(std::string("t1")).total.dead, 0);
+  EXPECT_EQ(cloud_.LiveRows(), 10u);
+  {
+    absl::MutexLock lock(&cloud_.mu);
+    cloud_.locked.clear();
+  }
+  ASSERT_TRUE(Flush().ok());
+  EXPECT_EQ(engine_->GetStats(std::string("t1")).total.dead, 0);
+  EXPECT_EQ(cloud_.LiveRows(), 11u);
+}
+
 TEST_F(SyncEngineTest, APoisonOpIsRetriedDeadLetteredAndBlocksOnlyItsRow) {
   {
     absl::MutexLock lock(&cloud_.mu);
