@@ -472,6 +472,18 @@ absl::Status CloudCommitInDoubt() {
       "before retrying");
 }
 
+absl::Status CloudTimeWithoutDeadline(const absl::Status& status, absl::Duration given) {
+  constexpr absl::string_view kDeadlinePassed = "the call's deadline passed";
+  const std::string instead = absl::StrCat("the call set no deadline, and the ", absl::FormatDuration(given),
+                                           " the gateway gives the cloud part of such a call passed");
+  absl::string_view rest = status.message();
+  if (absl::StartsWith(rest, kDeadlinePassed)) {
+    rest.remove_prefix(kDeadlinePassed.size());
+    return absl::DeadlineExceededError(absl::StrCat(instead, rest));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(instead, ": ", rest));
+}
+
 absl::Status UnknownHealthService(absl::string_view service) {
   return absl::NotFoundError(absl::StrCat("unknown service '", E(service),
                                           "': ask for \"\" (the whole server) or a service this server exposes"));

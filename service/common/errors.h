@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace datagate::errors {
 
@@ -259,6 +260,9 @@ absl::Status SyncCallOutOfTime();
 // UNKNOWN: the connection broke while the cloud committed: the write may or
 // may not be applied; re-read before retrying.
 absl::Status CloudCommitInDoubt();
+// DEADLINE_EXCEEDED `status` of a cloud call whose request set no deadline,
+// cut at the `given` time the gateway allows such a call: says so.
+absl::Status CloudTimeWithoutDeadline(const absl::Status& status, absl::Duration given);
 
 // ---- Health ----
 

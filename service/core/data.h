@@ -36,6 +36,9 @@ struct Limits {
   // The largest row a write may leave behind, as a reply carries it. At
   // most max_reply_bytes - kReplyReserve, so every stored row can be read.
   int64_t max_row_bytes = (4 << 20) - kReplyReserve;
+  // How long the cloud part of a CLOUD read or CLOUD_ONLY write that set no
+  // deadline may take (none waits for the cloud forever).
+  absl::Duration cloud_without_deadline = absl::Seconds(30);
 };
 
 struct GetSpec {

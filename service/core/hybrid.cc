@@ -24,8 +24,8 @@ absl::string_view WriteModeName(WriteMode m) {
   return "unknown";
 }
 
-// How long the cloud part of a call without a deadline may take.
-constexpr absl::Duration kCloudWithoutDeadline = absl::Seconds(30);         // CLOUD reads, CLOUD_ONLY writes
+// How long the cloud part of a call without a deadline may take (CLOUD
+// reads and CLOUD_ONLY writes: Limits::cloud_without_deadline).
 constexpr absl::Duration kOptionalCloudWithoutDeadline = absl::Seconds(5);  // CLOUD_IF_AVAILABLE reads
 constexpr absl::Duration kPushWithoutDeadline = absl::Seconds(10);          // WRITE_THROUGH's push
 
@@ -39,18 +39,27 @@ absl::Time AnswerBy(absl::Time deadline) {
 // How long a cloud call may take. CLOUD (and CLOUD_ONLY): until the
 // gateway must answer (AnswerBy), so a slow cloud gets the gateway's own
 // DEADLINE_EXCEEDED, not the client's; without a deadline a bounded time
-// all the same, so that no call waits for the cloud (a row locked there, a
-// hung server) forever, and with it a delete of the tenant.
-// CLOUD_IF_AVAILABLE: half of that, so a slow cloud leaves time to read
-// locally.
-absl::Time CloudDeadline(absl::Time deadline, bool leave_time_for_local) {
+// (`without`) all the same, so that no call waits for the cloud (a row
+// locked there, a hung server) forever, and with it a delete of the
+// tenant. CLOUD_IF_AVAILABLE: half of that, so a slow cloud leaves time to
+// read locally.
+absl::Time CloudDeadline(absl::Time deadline, bool leave_time_for_local, absl::Duration without) {
   const absl::Time now = absl::Now();
   if (deadline == absl::InfiniteFuture()) {
-    return now + (leave_time_for_local ? kOptionalCloudWithoutDeadline : kCloudWithoutDeadline);
+    return now + (leave_time_for_local ? std::min(kOptionalCloudWithoutDeadline, without) : without);
   }
   if (!leave_time_for_local) return AnswerBy(deadline);
   const absl::Time by = AnswerBy(deadline);
   return by <= now ? by : now + (by - now) / 2;
+}
+
+// A cloud call of a request that set no deadline, out of the time the
+// gateway gave it: the error names that time, not a deadline of the call.
+absl::Status OutOfGatewayTime(absl::Status status, absl::Time request_deadline, absl::Duration given) {
+  if (request_deadline != absl::InfiniteFuture() || status.code() != absl::StatusCode::kDeadlineExceeded) {
+    return status;
+  }
+  return errors::CloudTimeWithoutDeadline(status, given);
 }
 
 // Whether a CLOUD_IF_AVAILABLE read that failed this way reads locally: the
@@ -93,8 +102,10 @@ absl::StatusOr<WriteOutcome> Hybrid::Write(const std::string& tenant, WriteMode 
     ASSIGN_OR_RETURN(const store::DatabaseHold hold, local->Hold());
     ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, cloud_->Tenant(tenant, local->GetCatalog()));
     WriteRequest cloud_request = request;
-    cloud_request.deadline = CloudDeadline(request.deadline, false);
-    ASSIGN_OR_RETURN(out.rows, core::Write(*db, cloud_request, limits_));
+    cloud_request.deadline = CloudDeadline(request.deadline, false, limits_.cloud_without_deadline);
+    absl::StatusOr<std::vector<StoredRow>> rows = core::Write(*db, cloud_request, limits_);
+    if (!rows.ok()) return OutOfGatewayTime(rows.status(), request.deadline, limits_.cloud_without_deadline);
+    out.rows = *std::move(rows);
     out.sync.assign(out.rows.size(), CloudSync::kApplied);
     return out;
   }
@@ -163,10 +174,13 @@ absl::StatusOr<StoredRow> Hybrid::Get(const std::string& tenant, ReadSource sour
   if (cloud) {
     const bool optional = source == ReadSource::kCloudIfAvailable;
     GetSpec cloud_spec = spec;
-    cloud_spec.deadline = CloudDeadline(spec.deadline, optional);
+    cloud_spec.deadline = CloudDeadline(spec.deadline, optional, limits_.cloud_without_deadline);
     absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, cloud_spec.deadline);
     absl::StatusOr<StoredRow> row = db.ok() ? GetRow(**db, cloud_spec, limits_) : db.status();
-    if (!optional || row.ok() || !LocalInstead(row.status())) return row;
+    if (row.ok()) return row;
+    if (!optional || !LocalInstead(row.status())) {
+      return OutOfGatewayTime(row.status(), spec.deadline, limits_.cloud_without_deadline);
+    }
   }
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
   return GetRow(*db, spec, limits_);
@@ -178,10 +192,13 @@ absl::StatusOr<ListPage> Hybrid::List(const std::string& tenant, ReadSource sour
     const bool optional = source == ReadSource::kCloudIfAvailable;
     ListSpec cloud_spec = spec;
     cloud_spec.token_scope = "cloud";
-    cloud_spec.deadline = CloudDeadline(spec.deadline, optional);
+    cloud_spec.deadline = CloudDeadline(spec.deadline, optional, limits_.cloud_without_deadline);
     absl::StatusOr<std::shared_ptr<store::Database>> db = Cloud(tenant, cloud_spec.deadline);
     absl::StatusOr<ListPage> page = db.ok() ? ListRows(**db, cloud_spec, limits_) : db.status();
-    if (!optional || page.ok() || !LocalInstead(page.status())) return page;
+    if (page.ok()) return page;
+    if (!optional || !LocalInstead(page.status())) {
+      return OutOfGatewayTime(page.status(), spec.deadline, limits_.cloud_without_deadline);
+    }
   }
   ASSIGN_OR_RETURN(std::shared_ptr<store::Database> db, tenants_->Open(tenant, spec.deadline));
   return ListRows(*db, spec, limits_);

@@ -204,6 +204,7 @@ core::Limits LimitsOf(const Options& o) {
   limits.max_row_bytes = o.max_row_bytes != 0
                              ? o.max_row_bytes
                              : o.max_message_bytes - std::min<int64_t>(core::kReplyReserve, o.max_message_bytes / 8);
+  limits.cloud_without_deadline = absl::Milliseconds(o.cloud_without_deadline_ms);
   return limits;
 }
 

@@ -74,8 +74,10 @@ struct Options {
   int sync_max_attempts = 10;
   int sync_batch_size = 2000;
   int sync_workers = 2;
-  // How long one sync call may take (tests shorten it).
+  // How long one sync call may take, and the cloud part of a CLOUD read or
+  // CLOUD_ONLY write that set no deadline (tests shorten them).
   int sync_call_timeout_ms = 5000;
+  int cloud_without_deadline_ms = 30000;
 };
 
 class Server {

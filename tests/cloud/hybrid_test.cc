@@ -36,6 +36,7 @@ class HybridTest : public ::testing::TestWithParam<bool> {
     }
     o.sync_max_attempts = max_attempts;
     o.sync_call_timeout_ms = call_timeout_ms;
+    o.cloud_without_deadline_ms = cloud_without_deadline_ms_;
     server_ = TestServer::Start(o);
     ASSERT_NE(server_, nullptr);
     sync_ = v1::SyncService::NewStub(server_->channel());
@@ -173,6 +174,7 @@ class HybridTest : public ::testing::TestWithParam<bool> {
   static std::string* url_;
   std::unique_ptr<PgBouncer> bouncer_;
   std::string tenant_ = "acme";
+  int cloud_without_deadline_ms_ = 30000;  // set before StartGateway
   std::unique_ptr<TestServer> server_;
   std::unique_ptr<v1::SyncService::Stub> sync_;
 };
@@ -708,6 +710,45 @@ TEST_P(HybridTest, AnOpWaitsForALockedCloudRowPastMaxAttempts) {
   Flush();
   EXPECT_EQ(CloudEmail(1), "one@long");
   EXPECT_EQ(Stats().total().dead_lettered(), 0);
+}
+
+// A CLOUD_ONLY write or CLOUD read that set no deadline does not wait for
+// a locked cloud row forever: it ends at the gateway's limit for such
+// calls, and the error names that limit, not a deadline the call never set.
+TEST_P(HybridTest, ACloudCallWithoutDeadlineEndsAtTheGatewaysLimitAndSaysSo) {
+  tenant_ = "no-deadline";
+  cloud_without_deadline_ms_ = 1000;
+  StartGateway();
+  Create(R"({"table": "customers", "row": {"id": 1, "name": "N", "email": "1@nd"}})", v1::CLOUD_ONLY);
+  pqxx::connection other(*url_);
+  pqxx::work locker(other);
+  locker.exec("SELECT 1 FROM customers WHERE tenant_id = " + locker.quote(tenant_) + " AND id = 1 FOR UPDATE");
+  auto update = FromJson<v1::UpdateRowRequest>(
+      R"({"table": "customers", "row": {"id": 1, "email": "new@nd"}, "update_mask": {"paths": ["email"]}})");
+  update.set_write_mode(v1::CLOUD_ONLY);
+  grpc::ClientContext no_deadline;
+  no_deadline.AddMetadata("x-tenant-id", tenant_);
+  v1::Row row;
+  const absl::Time start = absl::Now();
+  const grpc::Status s = server_->data().UpdateRow(&no_deadline, update, &row);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            "the call set no deadline, and the 1s the gateway gives the cloud part of such a call passed while the "
+            "store was working on it; whatever it had begun to write was rolled back");
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Seconds(5));
+  // A read waits for no row lock; a table lock holds it.
+  locker.exec("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
+  auto get = FromJson<v1::GetRowRequest>(R"({"table": "customers", "key": {"id": 1}})");
+  get.set_read_source(v1::CLOUD);
+  grpc::ClientContext read_without_deadline;
+  read_without_deadline.AddMetadata("x-tenant-id", tenant_);
+  const grpc::Status read = server_->data().GetRow(&read_without_deadline, get, &row);
+  EXPECT_EQ(read.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << read.error_message();
+  EXPECT_THAT(read.error_message(), ::testing::StartsWith("the call set no deadline, and the 1s the gateway gives"));
+  locker.abort();
+  EXPECT_EQ(CloudEmail(1), "1@nd");
 }
 
 // Ops each quick enough but together slower than a sync call (a cloud
