@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "common/text.h"
 
 namespace datagate::store::postgres {
 namespace {
@@ -90,8 +91,10 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context, cons
   if (absl::StartsWith(state, "23") && table != nullptr) {
     const std::string constraint = QuotedAfter(message, "constraint \"");
     const bool known = extra != nullptr && extra->constraints.count(constraint) > 0;
+    // The name as the cloud gives it, for the operator (the caller's
+    // message names only the constraints the gateway's schema knows).
     spdlog::info("cloud store: {}: SQLSTATE {} on table '{}' (constraint '{}')", context, state, table_name,
-                 known ? constraint : "?");
+                 constraint.empty() ? "?" : EscapeText(constraint));
     if (state == "23505" || state == "23P01") {
       // An exclusion constraint by `=` only is a unique one (its columns
       // are known); one by another operator (overlapping ranges) is not.
