@@ -55,7 +55,7 @@ struct OutboxSettlement {
   enum Kind {
     kDone,      // applied (or already there): the item and its superseded go
     kConflict,  // the cloud was newer: kept as kConflict, superseded go
-    kRetry,     // try again at `next_attempt_us`, one more attempt counted
+    kRetry,     // try again at `next_attempt_us`, with `attempts` counted
     kDead,      // dead-lettered, superseded go
   };
   int64_t seq = 0;
@@ -64,7 +64,9 @@ struct OutboxSettlement {
   int64_t next_attempt_us = 0;
   std::string error;
   int64_t cloud_version = 0;
-  int64_t attempts = 0;  // kRetry, kDead: the row's attempts so far, this one included
+  // kRetry, kDead: the row's attempts so far, this one included (at least
+  // 1; the engine may count afresh, see SyncEngine).
+  int64_t attempts = 0;
 };
 
 // Counts kept on disk, read once when the engine starts on a database.

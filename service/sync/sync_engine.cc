@@ -432,9 +432,13 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     if (!error.ok()) {
       s.error = Describe(error);
       // A row held by another transaction is no fault of the op: it waits
-      // for it however many tries that takes (the pause still grows).
+      // for it however many tries that takes (the pause still grows). Once
+      // the lock is gone, those tries are not held against it: its other
+      // errors count afresh.
       const bool held = errors::HeldElsewhere(error);
-      const bool retry = Retryable(error.code()) && (item.entry.attempts + 1 < options_.max_attempts || held);
+      const int64_t before =
+          !held && item.entry.last_error == Describe(errors::CloudRowLocked()) ? 0 : item.entry.attempts;
+      const bool retry = Retryable(error.code()) && (before + 1 < options_.max_attempts || held);
       if (held && item.entry.attempts + 1 == options_.max_attempts) {
         spdlog::warn(
             "sync: tenant {}: op {} on table '{}' still waits for a cloud row held by another transaction "
@@ -442,8 +446,8 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
             tenant, s.seq, item.entry.table, options_.max_attempts);
       }
       s.kind = retry ? store::OutboxSettlement::kRetry : store::OutboxSettlement::kDead;
-      if (retry) s.next_attempt_us = Backoff(item.entry.attempts, jitter);
-      s.attempts = item.entry.attempts + 1;
+      if (retry) s.next_attempt_us = Backoff(before, jitter);
+      s.attempts = before + 1;
     }
     settlements.push_back(std::move(s));
   }

@@ -185,7 +185,7 @@ absl::Status SqliteDatabase::Settle(const std::vector<OutboxSettlement>& settlem
         case OutboxSettlement::kRetry:
         case OutboxSettlement::kDead:
           sql.text = absl::StrCat("UPDATE _dg_outbox SET state = ", s.kind == OutboxSettlement::kDead ? 1 : 0,
-                                  ", attempts = max(attempts + 1, ", s.attempts, "), last_error = ");
+                                  ", attempts = ", std::max<int64_t>(1, s.attempts), ", last_error = ");
           sql.Param(error);
           sql.text += ", next_us = ";
           sql.Param(next);
