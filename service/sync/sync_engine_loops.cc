@@ -191,6 +191,8 @@ void SyncEngine::LoadCounters() {
 void SyncEngine::Reload(const std::string& tenant, absl::Time deadline) {
   LoadTenant(tenant, deadline);
   absl::MutexLock lock(&mu_);
+  // Ops purged may be among those marked slow: the marks start over.
+  tenants_[tenant].slow.clear();
   Wake(tenant);
 }
 
