@@ -491,6 +491,42 @@ TEST_F(CloudStoreTest, ASyncedTextTooLongForItsCloudColumnIsRefusedNotCut) {
             "abc|abcdef");
 }
 
+// Array columns sync (each array goes as its text, cast to the column's
+// type: unnest would flatten an array of arrays), and an element too long
+// for its bound is refused, not cut.
+TEST_F(CloudStoreTest, ArrayColumnsSyncAndAnElementTooLongIsRefused) {
+  ASSERT_TRUE(store_->Schema()
+                  ->Migrate(Script(2,
+                                   "CREATE TABLE tagged (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, tags TEXT[], "
+                                   "short VARCHAR(3)[], nums INTEGER[], PRIMARY KEY (tenant_id, id))"),
+                            absl::InfiniteFuture())
+                  .ok());
+  auto tagged = [](int64_t id, std::string tags, std::string short_tags) {
+    return Op("tagged", id,
+              {{"id", Value{id}},
+               {"tags", Value{std::move(tags)}},
+               {"short", Value{std::move(short_tags)}},
+               {"nums", Value{std::string("{1,2,3}")}}});
+  };
+  const std::vector<SyncOutcome> out =
+      Sync({tagged(1, R"({x,"y z",NULL})", "{ab,cd}"), tagged(2, "{}", "{abcdef}"), tagged(3, "{q}", "{}")});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, SyncOutcome::kApplied) << out[0].error;
+  EXPECT_EQ(out[1].kind, SyncOutcome::kRejected);
+  EXPECT_THAT(out[1].error.message(), HasSubstr("does not fit its column"));
+  EXPECT_EQ(out[2].kind, SyncOutcome::kApplied) << out[2].error;
+  pqxx::connection c(ConnInfo());
+  pqxx::work w(c);
+  const pqxx::result rows = w.exec("SELECT id, array_length(tags, 1), tags[2], short::text, nums[3] FROM " +
+                                   options_.schema + ".tagged ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1].as<int>(), 3);
+  EXPECT_EQ(rows[0][2].as<std::string>(), "y z");
+  EXPECT_EQ(rows[0][3].as<std::string>(), "{ab,cd}");
+  EXPECT_EQ(rows[0][4].as<int>(), 3);
+  EXPECT_EQ(rows[1][0].as<int>(), 3);
+}
+
 // A write whose caller gave up on it while the server still commits it
 // (cut at its deadline during COMMIT: UNKNOWN) is waited for by a delete
 // of the tenant's data, so it cannot commit after the delete. Both ways a

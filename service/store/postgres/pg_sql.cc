@@ -48,7 +48,7 @@ std::optional<std::string> ToText(const Value& v) {
       v);
 }
 
-std::string ArrayCast(absl::string_view declared_type) {
+std::string UnboundedType(absl::string_view declared_type) {
   // Each length-bound type, and its unbounded form (a bare "character" or
   // "bit" would mean a length of 1). Others are cast as declared: numeric
   // and time precisions round alike whether cast or stored.
@@ -61,10 +61,16 @@ std::string ArrayCast(absl::string_view declared_type) {
   for (const auto& [bounded, unbounded] : kUnbounded) {
     const size_t close = declared_type.find(')');
     if (absl::StartsWith(declared_type, bounded) && close != absl::string_view::npos) {
-      return absl::StrCat("::", unbounded, declared_type.substr(close + 1), "[]");
+      return absl::StrCat(unbounded, declared_type.substr(close + 1));
     }
   }
-  return absl::StrCat("::", declared_type, "[]");
+  return std::string(declared_type);
+}
+
+bool IsArrayType(absl::string_view declared_type) { return absl::EndsWith(declared_type, "]"); }
+
+std::string ArrayCast(absl::string_view declared_type) {
+  return IsArrayType(declared_type) ? "::text[]" : absl::StrCat("::", UnboundedType(declared_type), "[]");
 }
 
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {

@@ -45,10 +45,17 @@ class Params {
 // A PostgreSQL array literal of text elements (NULL for nullopt), for a
 // `$n::type[]` parameter.
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements);
-// `::type[]` for an ArrayLiteral of a column declared as `declared_type`,
-// without a length bound (varchar(n), char(n), bit(n), varbit(n)): an
-// explicit cast to varchar(3) cuts a longer text where storing it in the
-// column refuses it (22001), as a write must see.
+// `declared_type` without a length bound (varchar(n), char(n), bit(n),
+// varbit(n), and arrays of them): an explicit cast to varchar(3) cuts a
+// longer text where storing it in the column refuses it (22001), as a
+// write must see.
+std::string UnboundedType(absl::string_view declared_type);
+// Whether a column declared so holds arrays (`text[]`).
+bool IsArrayType(absl::string_view declared_type);
+// `::type[]` for an ArrayLiteral of a column declared as `declared_type`:
+// of its UnboundedType, or `::text[]` for an array column (unnest would
+// flatten an array of arrays): each element then is an array's text, for
+// a cast to the UnboundedType where it is used.
 std::string ArrayCast(absl::string_view declared_type);
 // `v` as PostgreSQL's text input for it; nullopt for NULL.
 std::optional<std::string> ToText(const Value& v);

@@ -168,7 +168,7 @@ class SyncApplier {
       key_cols.push_back(Quote(t.columns[i].name));
     }
     const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
-    std::string sql = absl::StrCat("WITH v AS (SELECT * FROM ");
+    std::string sql = absl::StrCat("WITH v AS (");
     AppendUnnest(t, g, cols, begin, end, p, &sql);
     sql += "), ";
     // What the cloud kept, for an op not applied: read in the statement's
@@ -374,7 +374,7 @@ class SyncApplier {
     const std::string match = absl::StrJoin(same, " AND ");
     const std::string tenant =
         tenant_column.empty() ? "" : absl::StrCat(" AND r.", Quote(tenant_column), " = ", p.AddText(tenant_));
-    std::string sql = "WITH u AS (SELECT * FROM ";
+    std::string sql = "WITH u AS (";
     AppendUnnest(*g.table, g, own, 0, g.ops.size(), &p, &sql);
     absl::StrAppend(&sql, "), mine AS MATERIALIZED (SELECT ", absl::StrJoin(picked, ", "), " FROM ", target,
                     " r JOIN u ON ", match, tenant, " FOR ", lock,
@@ -420,9 +420,9 @@ class SyncApplier {
         for (const std::string& c : unique.columns) same.push_back(absl::StrCat("o.", Quote(c), " = t.", Quote(c)));
         Params p;
         const std::string tenant = p.AddText(tenant_);
-        std::string sql = "SELECT u._dg_i FROM ";
+        std::string sql = "SELECT u._dg_i FROM (";
         AppendUnnest(t, applied, key_names, 0, applied.ops.size(), &p, &sql);
-        absl::StrAppend(&sql, " WHERE EXISTS (SELECT 1 FROM ", table, " t WHERE t.tenant_id = ", tenant, " AND ",
+        absl::StrAppend(&sql, ") u WHERE EXISTS (SELECT 1 FROM ", table, " t WHERE t.tenant_id = ", tenant, " AND ",
                         KeyJoin(t, "t", "u"), where, " AND EXISTS (SELECT 1 FROM ", table, " o WHERE ",
                         absl::StrJoin(same, " AND "), " AND NOT (o.tenant_id = t.tenant_id AND ", KeyJoin(t, "o", "t"),
                         ")", where, "))");
@@ -482,9 +482,10 @@ class SyncApplier {
     return nullptr;
   }
 
-  // `unnest($i::bigint[], $c::<type>[], ...) AS v(_dg_i, "c", ..., _dg_v,
-  // _dg_c, _dg_u, _dg_k)` over ops [begin, end): one array parameter per
-  // column, so a chunk is a handful of parameters however many rows it has.
+  // `SELECT _dg_i, "c", ..., _dg_v, _dg_c, _dg_u, _dg_k FROM
+  // unnest($i::bigint[], $c::<type>[], ...) AS u(the same)` over ops
+  // [begin, end): one array parameter per column, so a chunk is a handful
+  // of parameters however many rows it has.
   void AppendUnnest(const Table& t, const Group& g, const std::vector<std::string>& cols, size_t begin, size_t end,
                     Params* p, std::string* sql) {
     std::vector<std::optional<std::string>> column;
@@ -493,7 +494,14 @@ class SyncApplier {
       absl::StrAppend(sql, sql->back() == '(' ? "" : ", ", p->AddText(ArrayLiteral(column)), ArrayCast(type));
       column.clear();
     };
-    *sql += "unnest(";
+    // An array column comes as the text of each array (ArrayCast).
+    *sql += "SELECT _dg_i";
+    for (const std::string& c : cols) {
+      const std::string& type = t.Find(c)->declared_type;
+      absl::StrAppend(sql, ", u.", Quote(c), IsArrayType(type) ? absl::StrCat("::", UnboundedType(type)) : "",
+                      IsArrayType(type) ? absl::StrCat(" AS ", Quote(c)) : "");
+    }
+    *sql += ", _dg_v, _dg_c, _dg_u, _dg_k FROM unnest(";
     for (size_t i = begin; i < end; ++i) column.push_back(absl::StrCat(i));
     add("bigint");
     for (const std::string& c : cols) {
