@@ -498,7 +498,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
         t.dead += 1;
         state = PushState::kDead;
         spdlog::error("sync: tenant {}: op {} on table '{}' dead-lettered after {} attempts: {}", tenant, s.seq,
-                      (*items)[i].entry.table, (*items)[i].entry.attempts + 1, s.error);
+                      (*items)[i].entry.table, s.attempts, s.error);
         break;
       case store::OutboxSettlement::kRetry:
         if (!was_retrying) ++t.retrying;
