@@ -196,30 +196,33 @@ absl::StatusOr<SyncEngine::Batch> SyncEngine::Take(const std::string& tenant, co
   store::Outbox* outbox = batch.db->outbox();
   if (outbox == nullptr) return batch;
   int limit = options_.batch_size;
-  std::set<int64_t> slow;
   {
     absl::MutexLock lock(&mu_);
-    const Tenant& t = tenants_[tenant];
-    if (t.batch_limit > 0) limit = std::min(limit, t.batch_limit);
-    slow = t.slow;
+    auto t = tenants_.find(tenant);
+    if (t != tenants_.end() && t->second.batch_limit > 0) limit = std::min(limit, t->second.batch_limit);
   }
   bool more = false;
   absl::StatusOr<std::vector<store::OutboxItem>> items =
       outbox->NextBatch(limit, options_.batch_bytes, Now(), cloud_->SchemaVersion(), held, deadline, &more);
   if (!items.ok()) return items.status();
   batch.items = *std::move(items);
-  if (!slow.empty() && batch.items.size() > 1) {
+  if (batch.items.size() > 1) {
     // An op too slow for a call with others goes alone; the rest follow.
-    auto is_slow = [&](const store::OutboxItem& item) {
-      return slow.contains(item.entry.seq) ||
-             std::any_of(item.superseded.begin(), item.superseded.end(), [&](int64_t s) { return slow.contains(s); });
-    };
-    auto it = std::find_if(batch.items.begin(), batch.items.end(), is_slow);
-    if (it != batch.items.end()) {
-      std::vector<store::OutboxItem> alone;
-      alone.push_back(std::move(*it));
-      batch.items = std::move(alone);
-      more = true;
+    absl::MutexLock lock(&mu_);
+    auto t = tenants_.find(tenant);
+    if (t != tenants_.end() && !t->second.slow.empty()) {
+      const std::set<int64_t>& slow = t->second.slow;
+      auto is_slow = [&](const store::OutboxItem& item) {
+        return slow.contains(item.entry.seq) ||
+               std::any_of(item.superseded.begin(), item.superseded.end(), [&](int64_t s) { return slow.contains(s); });
+      };
+      auto it = std::find_if(batch.items.begin(), batch.items.end(), is_slow);
+      if (it != batch.items.end()) {
+        std::vector<store::OutboxItem> alone;
+        alone.push_back(std::move(*it));
+        batch.items = std::move(alone);
+        more = true;
+      }
     }
   }
   batch.ops.reserve(batch.items.size());
@@ -384,6 +387,8 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
   }
   CloudSucceeded();
   const double jitter = Jitter();
+  // The last error of an op that waited for a lock held elsewhere.
+  static const std::string held_text = Describe(errors::CloudRowLocked());
   for (size_t i = 0; i < items->size(); ++i) {
     const store::OutboxItem& item = (*items)[i];
     store::OutboxSettlement s;
@@ -436,8 +441,7 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
       // the lock is gone, those tries are not held against it: its other
       // errors count afresh.
       const bool held = errors::HeldElsewhere(error);
-      const int64_t before =
-          !held && item.entry.last_error == Describe(errors::CloudRowLocked()) ? 0 : item.entry.attempts;
+      const int64_t before = !held && item.entry.last_error == held_text ? 0 : item.entry.attempts;
       const bool retry = Retryable(error.code()) && (before + 1 < options_.max_attempts || held);
       if (held && item.entry.attempts + 1 == options_.max_attempts) {
         spdlog::warn(

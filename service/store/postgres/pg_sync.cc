@@ -498,8 +498,8 @@ class SyncApplier {
     *sql += "SELECT _dg_i";
     for (const std::string& c : cols) {
       const std::string& type = t.Find(c)->declared_type;
-      absl::StrAppend(sql, ", u.", Quote(c), IsArrayType(type) ? absl::StrCat("::", UnboundedType(type)) : "",
-                      IsArrayType(type) ? absl::StrCat(" AS ", Quote(c)) : "");
+      absl::StrAppend(sql, ", ", Quote(c));
+      if (IsArrayType(type)) absl::StrAppend(sql, "::", UnboundedType(type), " AS ", Quote(c));
     }
     *sql += ", _dg_v, _dg_c, _dg_u, _dg_k FROM unnest(";
     for (size_t i = begin; i < end; ++i) column.push_back(absl::StrCat(i));
