@@ -414,6 +414,13 @@ absl::Status CloudValueRejected(absl::string_view table) {
       absl::StrCat("the cloud refused a value of the row for table '", E(table), "': it does not fit its column"));
 }
 
+absl::Status CloudValueChanged(absl::string_view table, absl::string_view column, absl::string_view stored_type) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "column '", E(column), "' of the cloud table '", E(table), "' is ", E(stored_type),
+      ", which would store the value given changed (cut, padded or rounded to fit), so it was not written: "
+      "give a value the column holds as it is, or make the cloud column as wide as the local one"));
+}
+
 absl::Status CloudSchemaMismatch(absl::string_view table) {
   return absl::FailedPreconditionError(absl::StrCat("the cloud table '", E(table),
                                                     "' lacks what the row needs (a table or column): migrate the "

@@ -231,6 +231,10 @@ absl::Status NamedConstraintViolated(absl::string_view table, absl::string_view 
 // INVALID_ARGUMENT: the cloud refused a value of a row of the table as not
 // fitting its column's type or range.
 absl::Status CloudValueRejected(absl::string_view table);
+// INVALID_ARGUMENT: the cloud's column `column` of the table, of type
+// `stored_type`, would store the value given changed (cut, padded or
+// rounded); nothing was written.
+absl::Status CloudValueChanged(absl::string_view table, absl::string_view column, absl::string_view stored_type);
 // FAILED_PRECONDITION: the cloud table does not have the shape the row
 // needs (a missing table or column): migrate the cloud schema first.
 absl::Status CloudSchemaMismatch(absl::string_view table);

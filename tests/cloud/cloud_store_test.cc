@@ -466,29 +466,88 @@ TEST_F(CloudStoreTest, AHeldTenantRowThatAForeignKeyOfTenantIdRefersToHoldsBackO
 // A text too long for a cloud column of limited length (varchar(3),
 // char(10), as an operator's cloud migration may declare) is refused, as a
 // write of it is, never cut short; one that fits arrives whole.
-TEST_F(CloudStoreTest, ASyncedTextTooLongForItsCloudColumnIsRefusedNotCut) {
+// A value that a cloud column narrower than the local one (a length, a
+// scale, a precision, a smaller type) would store changed is refused, not
+// cut, padded or rounded; others, NULL too, arrive as they were.
+TEST_F(CloudStoreTest, ASyncedValueTheCloudWouldStoreChangedIsRefused) {
   ASSERT_TRUE(store_->Schema()
-                  ->Migrate(Script(2,
-                                   "CREATE TABLE codes (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, code "
-                                   "VARCHAR(3), fixed CHARACTER(10), PRIMARY KEY (tenant_id, id))"),
+                  ->Migrate(Script(2, R"sql(
+CREATE DOMAIN short_code AS VARCHAR(3);
+CREATE DOMAIN shorter_code AS short_code;
+CREATE TABLE typed (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, v VARCHAR(3), c CHARACTER(3), b BIT(3),
+  n NUMERIC(5,2), ts TIMESTAMP(0), tz TIME(1) WITH TIME ZONE, iv INTERVAL SECOND(0), d short_code, q "char",
+  r REAL, na NUMERIC(5,2)[], ca CHARACTER(2)[], dd shorter_code, PRIMARY KEY (tenant_id, id));
+)sql"),
                             absl::InfiniteFuture())
                   .ok());
-  auto code = [](int64_t id, std::string code, std::string fixed) {
-    return Op("codes", id, {{"id", Value{id}}, {"code", Value{std::move(code)}}, {"fixed", Value{std::move(fixed)}}});
+  struct Case {
+    std::string column;
+    Value value;
+    std::string type;  // of the column as it stores values; "" when the value fits as it is
   };
-  const std::vector<SyncOutcome> out =
-      Sync({code(1, "abcdefgh", "abcdef"), code(2, "abc", "abcdef"), code(3, "xyz", "abcdefghijklmnop")});
-  ASSERT_EQ(out.size(), 3u);
-  for (const size_t refused : {0, 2}) {
-    EXPECT_EQ(out[refused].kind, SyncOutcome::kRejected);
-    EXPECT_THAT(out[refused].error.message(), HasSubstr("does not fit its column"));
+  const std::vector<Case> cases = {
+      {"v", Value{std::string("ab ")}, ""},
+      {"v", Value{std::string("abcdef")}, "character varying(3)"},
+      {"v", Value{std::string("ab    ")}, "character varying(3)"},  // spaces beyond the length
+      {"c", Value{std::string("abc")}, ""},
+      {"c", Value{std::string("ab")}, "character(3)"},  // padded
+      {"c", Value{std::string("abc ")}, "character(3)"},
+      {"b", Value{std::string("101")}, ""},
+      {"b", Value{std::string("10")}, "bit(3)"},
+      {"n", Value{1.5}, ""},
+      {"n", Value{0.1}, ""},  // a double goes as its shortest text
+      {"n", Value{int64_t{2}}, ""},
+      {"n", Value{std::string("1.005")}, "numeric(5,2)"},
+      {"n", Value{std::string("NaN")}, ""},
+      {"ts", Value{std::string("2026-11-25 10:00:00")}, ""},
+      {"ts", Value{std::string("2026-11-25 10:00:00.7")}, "timestamp(0) without time zone"},
+      {"tz", Value{std::string("10:00:00.25+01")}, "time(1) with time zone"},
+      {"iv", Value{std::string("1.7 seconds")}, "interval second(0)"},
+      {"iv", Value{std::string("2 seconds")}, ""},
+      {"d", Value{std::string("ab    ")}, "character varying(3)"},
+      {"d", Value{std::string("xyz")}, ""},
+      {"q", Value{std::string("a")}, ""},
+      {"q", Value{std::string("ab")}, R"(\"char\")"},  // as messages escape quotes
+      {"r", Value{0.1}, ""},
+      {"r", Value{0.123456789}, "real"},
+      {"na", Value{std::string("{1.5,NULL,2}")}, ""},
+      {"na", Value{std::string("{1,1.555}")}, "numeric(5,2)[]"},
+      {"ca", Value{std::string("{ab,xy}")}, ""},
+      {"ca", Value{std::string("{ab,x}")}, "character(2)[]"},
+      {"dd", Value{std::string("abc ")}, "character varying(3)"},
+      {"v", Value{}, ""},
+  };
+  std::vector<SyncOp> ops;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const int64_t id = static_cast<int64_t>(i);
+    ops.push_back(Op("typed", id, {{"id", Value{id}}, {cases[i].column, cases[i].value}}));
   }
-  EXPECT_EQ(out[1].kind, SyncOutcome::kApplied) << out[1].error;
+  const std::vector<SyncOutcome> out = Sync(ops);
+  ASSERT_EQ(out.size(), cases.size());
   pqxx::connection c(ConnInfo());
   pqxx::work w(c);
-  EXPECT_EQ(w.exec1("SELECT count(*) FROM " + options_.schema + ".codes")[0].as<int64_t>(), 1);
-  EXPECT_EQ(w.exec1("SELECT code || '|' || rtrim(fixed) FROM " + options_.schema + ".codes")[0].as<std::string>(),
-            "abc|abcdef");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& k = cases[i];
+    const std::string row =
+        absl::StrCat("SELECT concat(", k.column, ") FROM ", options_.schema, ".typed WHERE id = ", i);
+    const pqxx::result stored = w.exec(row);
+    if (k.type.empty()) {
+      EXPECT_EQ(out[i].kind, SyncOutcome::kApplied) << i << " " << out[i].error;
+      ASSERT_EQ(stored.size(), 1u) << i;
+      continue;
+    }
+    EXPECT_EQ(out[i].kind, SyncOutcome::kRejected) << i;
+    EXPECT_EQ(out[i].error.code(), absl::StatusCode::kInvalidArgument) << i;
+    EXPECT_THAT(out[i].error.message(), HasSubstr(absl::StrCat("column '", k.column, "' of the cloud table 'typed' is ",
+                                                               k.type, ", which would store the value given changed")))
+        << i;
+    EXPECT_EQ(stored.size(), 0u) << i;
+  }
+  // What arrived is what was sent.
+  EXPECT_EQ(w.exec1("SELECT string_agg(concat(v, c, b, n, ts, iv, d, q, r, na, ca), '|' ORDER BY id) FROM " +
+                    options_.schema + ".typed")[0]
+                .as<std::string>(),
+            "ab |abc|101|1.50|0.10|2.00|NaN|2026-11-25 10:00:00|00:00:02|xyz|a|0.1|{1.50,NULL,2.00}|{ab,xy}|");
 }
 
 // Array columns sync (each array goes as its text, cast to the column's
@@ -513,7 +572,8 @@ TEST_F(CloudStoreTest, ArrayColumnsSyncAndAnElementTooLongIsRefused) {
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].kind, SyncOutcome::kApplied) << out[0].error;
   EXPECT_EQ(out[1].kind, SyncOutcome::kRejected);
-  EXPECT_THAT(out[1].error.message(), HasSubstr("does not fit its column"));
+  EXPECT_THAT(out[1].error.message(),
+              HasSubstr("is character varying(3)[], which would store the value given changed"));
   EXPECT_EQ(out[2].kind, SyncOutcome::kApplied) << out[2].error;
   pqxx::connection c(ConnInfo());
   pqxx::work w(c);

@@ -4,6 +4,7 @@
 // outage while writing, and health.
 #include <pqxx/pqxx>
 
+#include "absl/strings/match.h"
 #include "datagate/v1/sync.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pg_server.h"
@@ -1263,6 +1264,68 @@ TEST_P(HybridTest, ANotNullColumnAddedToTheCloudFromOutsideDeadLettersPushesClea
   const grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), req, &row);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ops.operations(0).last_error(), "FAILED_PRECONDITION: " + s.error_message()) << "the same words";
+}
+
+// Cloud columns narrower than the local ones (a length, a scale) refuse a
+// value they would store changed, in every write mode, saying which column
+// and why; a value they hold as it is arrives as it was.
+TEST_P(HybridTest, AValueANarrowerCloudColumnWouldChangeIsRefusedInEveryMode) {
+  tenant_ = "narrow";
+  StartGateway();
+  CloudSql("ALTER TABLE products ALTER COLUMN name TYPE VARCHAR(5), ALTER COLUMN weight_kg TYPE NUMERIC(6,2)");
+  RestartGateway(/*max_attempts=*/10);  // it reads the cloud's catalog at start
+  const std::string too_fine =
+      R"(column 'weight_kg' of the cloud table 'products' is numeric(6,2), which would )"
+      R"(store the value given changed (cut, padded or rounded to fit), so it was not written)";
+  const std::string spaced = "column 'name' of the cloud table 'products' is character varying(5)";
+  Create(R"({"table": "products", "row": {"sku": "a", "name": "Ann", "price_cents": 1, "weight_kg": 1.005}})",
+         v1::LOCAL_FIRST);
+  Create(R"({"table": "products", "row": {"sku": "b", "name": "Bob", "price_cents": 1, "weight_kg": 1.5}})",
+         v1::LOCAL_FIRST);
+  const v1::Row through =
+      Create(R"({"table": "products", "row": {"sku": "c", "name": "Cy   ", "price_cents": 1, "weight_kg": 2}})",
+             v1::WRITE_THROUGH);
+  EXPECT_EQ(through.cloud_sync(), v1::CLOUD_SYNC_APPLIED);
+  const v1::Row refused =
+      Create(R"({"table": "products", "row": {"sku": "d", "name": "Dee    ", "price_cents": 1}})", v1::WRITE_THROUGH);
+  EXPECT_EQ(refused.cloud_sync(), v1::CLOUD_SYNC_DEAD_LETTERED);
+  Flush();
+  // Dead-lettered at the first try: no retry can make the value fit.
+  const v1::ListSyncOperationsResponse dead = Listed(v1::SyncOperation::DEAD_LETTERED);
+  ASSERT_EQ(dead.operations_size(), 2);
+  for (const auto& op : dead.operations()) {
+    EXPECT_EQ(op.attempts(), 1);
+    const std::string sku = op.key().fields().at("sku").string_value();
+    EXPECT_THAT(op.last_error(), HasSubstr(sku == "a" ? too_fine : spaced)) << sku;
+    EXPECT_THAT(op.last_error(), HasSubstr("INVALID_ARGUMENT")) << sku;
+  }
+  v1::Row row;
+  EXPECT_EQ(Get("products", R"({"sku": "a"})", v1::CLOUD, &row).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Get("products", R"({"sku": "b"})", v1::CLOUD, &row).ok());
+  EXPECT_EQ(row.fields().fields().at("weight_kg").number_value(), 1.5);
+  ASSERT_TRUE(Get("products", R"({"sku": "c"})", v1::CLOUD, &row).ok());
+  EXPECT_EQ(row.fields().fields().at("name").string_value(), "Cy   ");
+
+  // CLOUD_ONLY: the caller hears it and nothing is written.
+  for (const char* json : {
+           R"({"table": "products", "row": {"sku": "e", "name": "Eve", "price_cents": 1, "weight_kg": 0.125}})",
+           R"({"table": "products", "row": {"sku": "e", "name": "Eve      ", "price_cents": 1}})",
+       }) {
+    auto req = FromJson<v1::CreateRowRequest>(json);
+    req.set_write_mode(v1::CLOUD_ONLY);
+    const grpc::Status s = server_->data().CreateRow(Ctx(tenant_).get(), req, &row);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << json;
+    EXPECT_THAT(s.error_message(), HasSubstr(absl::StrContains(json, "0.125") ? too_fine : spaced)) << json;
+  }
+  auto update = FromJson<v1::UpdateRowRequest>(R"({"table": "products", "row": {"sku": "b", "weight_kg": 3.333}})");
+  update.set_write_mode(v1::CLOUD_ONLY);
+  const grpc::Status s = server_->data().UpdateRow(Ctx(tenant_).get(), update, &row);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr(too_fine));
+  EXPECT_EQ(CloudCount("products"), 2);
+  ASSERT_TRUE(Get("products", R"({"sku": "b"})", v1::CLOUD, &row).ok());
+  EXPECT_EQ(row.fields().fields().at("weight_kg").number_value(), 1.5);
+  EXPECT_EQ(row.version(), 1);
 }
 
 // A backlog where rows have several queued writes drains without pauses

@@ -118,13 +118,20 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     out->schema_version = r[1].as<int64_t>();
     catalog->schema_cookie = out->generation;
   }
+  // Each column: table, name, declared type, type name, NOT NULL, default,
+  // place in the key, and the type its values are stored as (a domain's
+  // base type, through domains over domains, with its bound).
   Params p;
   p.AddText(schema);
   const pqxx::result cols = p.Exec(
       tx, absl::StrCat("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.attnotnull, "
                        "a.atthasdef OR a.attidentity <> '', "
                        "coalesce(array_position((SELECT k.conkey FROM pg_constraint k WHERE k.conrelid = c.oid AND "
-                       "k.contype = 'p'), a.attnum), 0) ",
+                       "k.contype = 'p'), a.attnum), 0), "
+                       "(WITH RECURSIVE d(id, mod) AS (SELECT a.atttypid, a.atttypmod UNION ALL SELECT "
+                       "b.typbasetype, b.typtypmod FROM d JOIN pg_type b ON b.oid = d.id WHERE b.typtype = 'd') "
+                       "SELECT format_type(d.id, d.mod) FROM d JOIN pg_type e ON e.oid = d.id WHERE e.typtype <> "
+                       "'d') ",
                        kUserFrom,
                        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
                        "JOIN pg_type t ON t.oid = a.atttypid",
@@ -140,6 +147,7 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
     if (column == "tenant_id" && pk == 1) tenant_keyed[table] = true;
     if (Hidden(column)) continue;
     out->extra[table].columns.insert(column);
+    out->extra[table].stored_types[column] = r[7].c_str();
     Column c;
     c.name = column;
     c.declared_type = r[2].c_str();

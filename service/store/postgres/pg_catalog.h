@@ -32,6 +32,14 @@ struct PgTableExtra {
   std::set<std::string> constraints;               // every constraint name of the table
   std::vector<PgDeferredUnique> deferred_uniques;  // checked at commit
   std::set<std::string> columns;  // every column the cloud table has (but tenant_id and _dg_*), served or not
+  // column -> its type as values are stored (a domain's base type), bound
+  // included: `character varying(3)` for a domain over it
+  std::map<std::string, std::string, std::less<>> stored_types;
+  // The stored type of `column` (see stored_types); `declared` when unknown.
+  const std::string& StoredType(absl::string_view column, const std::string& declared) const {
+    auto it = stored_types.find(column);
+    return it == stored_types.end() ? declared : it->second;
+  }
 };
 
 // A catalog as tenants see it (tenant_id and _dg_* columns hidden), with

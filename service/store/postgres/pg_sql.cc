@@ -1,6 +1,7 @@
 #include "store/postgres/pg_sql.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <utility>
@@ -22,7 +23,12 @@ constexpr pqxx::oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23,
 std::string DoubleText(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  return absl::StrFormat("%.17g", d);
+  // The shortest text that reads back as `d`: 0.1, not 0.10000000000000001,
+  // which a numeric column would keep digit for digit (and a numeric(p,s)
+  // one would store changed, so refuse).
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  return ec == std::errc() ? std::string(buf, end) : absl::StrFormat("%.17g", d);
 }
 
 }  // namespace
@@ -49,22 +55,51 @@ std::optional<std::string> ToText(const Value& v) {
 }
 
 std::string UnboundedType(absl::string_view declared_type) {
-  // Each length-bound type, and its unbounded form (a bare "character" or
-  // "bit" would mean a length of 1). Others are cast as declared: numeric
-  // and time precisions round alike whether cast or stored.
+  const bool array = IsArrayType(declared_type);
+  absl::string_view type = declared_type;
+  if (array) type = type.substr(0, type.find('['));
+  const std::string suffix = array ? "[]" : "";
+  // Each bounded type, and its unbounded form (a bare "character" or "bit"
+  // would mean a length of 1). A time type keeps what follows its
+  // precision (`with time zone`); an interval drops its fields too.
   static constexpr std::pair<absl::string_view, absl::string_view> kUnbounded[] = {
       {"character varying(", "character varying"},
       {"character(", "bpchar"},
       {"bit varying(", "bit varying"},
       {"bit(", "varbit"},
+      {"numeric(", "numeric"},
+      {"timestamp(", "timestamp"},
+      {"time(", "time"},
   };
+  const size_t close = type.find(')');
   for (const auto& [bounded, unbounded] : kUnbounded) {
-    const size_t close = declared_type.find(')');
-    if (absl::StartsWith(declared_type, bounded) && close != absl::string_view::npos) {
-      return absl::StrCat(unbounded, declared_type.substr(close + 1));
+    if (absl::StartsWith(type, bounded) && close != absl::string_view::npos) {
+      return absl::StrCat(unbounded, type.substr(close + 1), suffix);
     }
   }
+  if (type == "interval" || absl::StartsWith(type, "interval ") || absl::StartsWith(type, "interval(")) {
+    return "interval" + suffix;
+  }
+  if (type == "real") return "double precision" + suffix;
+  if (type == "\"char\"") return "text" + suffix;
   return std::string(declared_type);
+}
+
+std::string ChangedWhenStored(absl::string_view stored_type, absl::string_view expr) {
+  const std::string unbounded = UnboundedType(stored_type);
+  if (unbounded == stored_type) return "";
+  const std::string stored = absl::StrCat("(", expr, ")::", stored_type);
+  // char(n) and "char" compare as their text without trailing spaces, yet
+  // store and read back with them: compared by their output. A real reads
+  // back as the shortest text that makes it again: compared as that text
+  // read as a double. Others by value (numeric 2 and 2.00 are the same).
+  if (absl::StartsWith(stored_type, "character(") || absl::StartsWith(stored_type, "\"char\"")) {
+    return absl::StrCat("concat(", stored, ") IS DISTINCT FROM concat(", expr, ")");
+  }
+  if (absl::StartsWith(stored_type, "real")) {
+    return absl::StrCat(stored, "::text::", unbounded, " IS DISTINCT FROM (", expr, ")");
+  }
+  return absl::StrCat(stored, " IS DISTINCT FROM (", expr, ")");
 }
 
 bool IsArrayType(absl::string_view declared_type) { return absl::EndsWith(declared_type, "]"); }

@@ -45,11 +45,19 @@ class Params {
 // A PostgreSQL array literal of text elements (NULL for nullopt), for a
 // `$n::type[]` parameter.
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements);
-// `declared_type` without a length bound (varchar(n), char(n), bit(n),
-// varbit(n), and arrays of them): an explicit cast to varchar(3) cuts a
-// longer text where storing it in the column refuses it (22001), as a
-// write must see.
+// `declared_type` (a type as format_type names it) without what bounds
+// its values, for values on their way in: varchar(n), char(n), bit(n) and
+// varbit(n) without their length, numeric(p,s) and the time types without
+// their precision, interval without its fields and precision, real as
+// double precision, "char" as text, and arrays of them. A cast to a
+// bounded type cuts or rounds what storing it either refuses (22001) or
+// changes unseen; see ChangedWhenStored.
 std::string UnboundedType(absl::string_view declared_type);
+// A condition true when `expr`, of `stored_type`'s UnboundedType, would be
+// stored in a column of `stored_type` (a domain's base type) as another
+// value than it is: cut, padded or rounded. "" for a type that stores every
+// value of its UnboundedType as it is.
+std::string ChangedWhenStored(absl::string_view stored_type, absl::string_view expr);
 // Whether a column declared so holds arrays (`text[]`).
 bool IsArrayType(absl::string_view declared_type);
 // `::type[]` for an ArrayLiteral of a column declared as `declared_type`:

@@ -12,6 +12,11 @@
 // quoted literals (PgCore::RunInOneTrip). A far cloud costs a call its
 // distance once, not three times.
 //
+// A value that its cloud column would store changed (a narrower type cuts,
+// pads or rounds it: ChangedWhenStored) is not written: the statement
+// leaves its op out and names the column, and the op is kRejected
+// (INVALID_ARGUMENT, for good).
+//
 // Bad data is rare, so statements run without savepoints. When one fails on
 // an op's data (a constraint, a type), or the schema moved on, the call is
 // run again carefully, the usual way (PgCore::Run, which reloads the
@@ -72,6 +77,7 @@ std::string LockTimeout(absl::Time deadline, bool careful) {
 // Ops of one table and kind with the same columns: one statement per chunk.
 struct Group {
   const Table* table = nullptr;
+  const PgTableExtra* extra = nullptr;
   bool deleted = false;
   std::vector<std::string> columns;  // upserts: the row's columns, in catalog order
   std::vector<size_t> ops;           // indexes into the call's ops
@@ -82,6 +88,26 @@ const Value* Find(const std::vector<Field>& fields, absl::string_view column) {
     if (f.column == column) return &f.value;
   }
   return nullptr;
+}
+
+// The type `g`'s values of column `c` are stored as (a domain's base
+// type, bound included).
+const std::string& StoredType(const Group& g, absl::string_view c) {
+  const std::string& declared = g.table->Find(c)->declared_type;
+  return g.extra == nullptr ? declared : g.extra->StoredType(c, declared);
+}
+
+// For the statement's row `v` of an upsert: the index in `g.columns` of
+// the first column whose value the cloud would store changed (cut, padded,
+// rounded: ChangedWhenStored); NULL when none would be. "" when no column
+// of `g` can change a value.
+std::string FirstChangedColumn(const Group& g) {
+  std::string whens;
+  for (size_t k = 0; k < g.columns.size(); ++k) {
+    const std::string changed = ChangedWhenStored(StoredType(g, g.columns[k]), "v." + Quote(g.columns[k]));
+    if (!changed.empty()) absl::StrAppend(&whens, " WHEN ", changed, " THEN ", k);
+  }
+  return whens.empty() ? "" : absl::StrCat("CASE", whens, " END");
 }
 
 // `"k1" = v."k1" AND ...` between `a` and `b` on the table's key.
@@ -139,6 +165,7 @@ std::vector<Group> Plan(const PgCatalog& catalog, const std::vector<SyncOp>& ops
     if (inserted) {
       Group g;
       g.table = t;
+      g.extra = catalog.Extra(t->name);
       g.deleted = op.deleted;
       g.columns = std::move(columns);
       groups.push_back(std::move(g));
@@ -154,8 +181,10 @@ class SyncApplier {
       : core_(core), tenant_(tenant), ops_(ops), out_(*out) {}
 
   // The statement applying `group`'s ops `[begin, end)`. It answers a row
-  // per op: its index in the group, whether it applied, and (when not) the
-  // version the cloud kept, its row's or its tombstone's.
+  // per op: its index in the group, whether it applied, (when not) the
+  // version the cloud kept, its row's or its tombstone's, and the index of
+  // a column whose value the cloud would store changed (FirstChangedColumn),
+  // for an op not written for it.
   std::string Statement(const Group& g, size_t begin, size_t end, Params* p) {
     const Table& t = *g.table;
     const std::string table = core_.Table(t.name);
@@ -169,7 +198,7 @@ class SyncApplier {
     }
     const std::vector<std::string>& cols = g.deleted ? key_names : g.columns;
     std::string sql = absl::StrCat("WITH v AS (");
-    AppendUnnest(t, g, cols, begin, end, p, &sql);
+    AppendUnnest(g, cols, begin, end, p, &sql);
     sql += "), ";
     // What the cloud kept, for an op not applied: read in the statement's
     // snapshot, which its own changes are not part of.
@@ -178,26 +207,29 @@ class SyncApplier {
                      " AND ", KeyJoin(t, "cur", "v"), "), (SELECT tk.version FROM ", tombs,
                      " tk WHERE tk.tenant_id = ", tenant, " AND tk.tbl = ", tbl, " AND tk.key_text = v._dg_k)), 0)");
     if (!g.deleted) {
+      const std::string changed = FirstChangedColumn(g);
       std::string quoted, sets;
       for (const std::string& c : cols) {
         absl::StrAppend(&quoted, Quote(c), ", ");
         if (t.Find(c)->pk_position == 0) absl::StrAppend(&sets, Quote(c), " = excluded.", Quote(c), ", ");
       }
       absl::StrAppend(&sql, "w AS (INSERT INTO ", table, " AS t (tenant_id, ", quoted, kMetaColumns,
-                      ", _dg_deleted) SELECT ", tenant, ", ", quoted, "_dg_v, _dg_c, _dg_u, false FROM v");
+                      ", _dg_deleted) SELECT ", tenant, ", ", quoted, "_dg_v, _dg_c, _dg_u, false FROM v WHERE ",
+                      changed.empty() ? "" : absl::StrCat(changed, " IS NULL AND "));
       // The tombstones of rows the cloud never had: looked up per op only
       // when the tenant has any in the table (an InitPlan, run once, which
       // the OR evaluates first).
-      absl::StrAppend(&sql, " WHERE (SELECT NOT EXISTS (SELECT 1 FROM ", tombs, " tb0 WHERE tb0.tenant_id = ", tenant,
+      absl::StrAppend(&sql, "((SELECT NOT EXISTS (SELECT 1 FROM ", tombs, " tb0 WHERE tb0.tenant_id = ", tenant,
                       " AND tb0.tbl = ", tbl, ")) OR NOT EXISTS (SELECT 1 FROM ", tombs,
                       " tb WHERE tb.tenant_id = ", tenant, " AND tb.tbl = ", tbl,
-                      " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v)");
+                      " AND tb.key_text = v._dg_k AND tb.version >= v._dg_v))");
       absl::StrAppend(&sql, " ON CONFLICT (tenant_id, ", absl::StrJoin(key_cols, ", "), ") DO UPDATE SET ", sets,
                       "_dg_version = excluded._dg_version, _dg_create_us = excluded._dg_create_us, "
                       "_dg_update_us = excluded._dg_update_us, _dg_deleted = false "
                       "WHERE t._dg_version < excluded._dg_version RETURNING ",
                       absl::StrJoin(key_cols, ", "), ") SELECT v._dg_i, w.", key_cols[0], " IS NOT NULL, CASE WHEN w.",
-                      key_cols[0], " IS NULL THEN ", kept, " END FROM v LEFT JOIN w ON ", KeyJoin(t, "w", "v"));
+                      key_cols[0], " IS NULL THEN ", kept, " END, ", changed.empty() ? "NULL::int" : changed,
+                      " FROM v LEFT JOIN w ON ", KeyJoin(t, "w", "v"));
     } else {
       absl::StrAppend(&sql, "d AS (UPDATE ", table,
                       " t SET _dg_deleted = true, _dg_version = v._dg_v, _dg_update_us = v._dg_u FROM v WHERE "
@@ -210,7 +242,8 @@ class SyncApplier {
                       "WHERE tb.version < excluded.version RETURNING key_text) ",
                       "SELECT v._dg_i, d._dg_i IS NOT NULL OR n.key_text IS NOT NULL, CASE WHEN d._dg_i IS NULL AND "
                       "n.key_text IS NULL THEN ",
-                      kept, " END FROM v LEFT JOIN d ON d._dg_i = v._dg_i LEFT JOIN n ON n.key_text = v._dg_k");
+                      kept,
+                      " END, NULL::int FROM v LEFT JOIN d ON d._dg_i = v._dg_i LEFT JOIN n ON n.key_text = v._dg_k");
     }
     return sql;
   }
@@ -222,7 +255,12 @@ class SyncApplier {
       if (i < begin || i >= end) continue;
       SyncOutcome& o = out_[g.ops[i]];
       const int64_t version = ops_[g.ops[i]].version;
-      if (row[1].as<bool>()) {
+      if (!row[3].is_null()) {
+        // Not written: the cloud would have stored a value changed.
+        const std::string& column = g.columns.at(row[3].as<size_t>());
+        o.kind = SyncOutcome::kRejected;
+        o.error = errors::CloudValueChanged(g.table->name, column, StoredType(g, column));
+      } else if (row[1].as<bool>()) {
         o.kind = SyncOutcome::kApplied;
         o.cloud_version = version;
       } else if (const int64_t kept = row[2].as<int64_t>(); kept >= version) {
@@ -375,7 +413,7 @@ class SyncApplier {
     const std::string tenant =
         tenant_column.empty() ? "" : absl::StrCat(" AND r.", Quote(tenant_column), " = ", p.AddText(tenant_));
     std::string sql = "WITH u AS (";
-    AppendUnnest(*g.table, g, own, 0, g.ops.size(), &p, &sql);
+    AppendUnnest(g, own, 0, g.ops.size(), &p, &sql);
     absl::StrAppend(&sql, "), mine AS MATERIALIZED (SELECT ", absl::StrJoin(picked, ", "), " FROM ", target,
                     " r JOIN u ON ", match, tenant, " FOR ", lock,
                     " OF r SKIP LOCKED) SELECT u._dg_i FROM u WHERE "
@@ -421,7 +459,7 @@ class SyncApplier {
         Params p;
         const std::string tenant = p.AddText(tenant_);
         std::string sql = "SELECT u._dg_i FROM (";
-        AppendUnnest(t, applied, key_names, 0, applied.ops.size(), &p, &sql);
+        AppendUnnest(applied, key_names, 0, applied.ops.size(), &p, &sql);
         absl::StrAppend(&sql, ") u WHERE EXISTS (SELECT 1 FROM ", table, " t WHERE t.tenant_id = ", tenant, " AND ",
                         KeyJoin(t, "t", "u"), where, " AND EXISTS (SELECT 1 FROM ", table, " o WHERE ",
                         absl::StrJoin(same, " AND "), " AND NOT (o.tenant_id = t.tenant_id AND ", KeyJoin(t, "o", "t"),
@@ -486,8 +524,8 @@ class SyncApplier {
   // unnest($i::bigint[], $c::<type>[], ...) AS u(the same)` over ops
   // [begin, end): one array parameter per column, so a chunk is a handful
   // of parameters however many rows it has.
-  void AppendUnnest(const Table& t, const Group& g, const std::vector<std::string>& cols, size_t begin, size_t end,
-                    Params* p, std::string* sql) {
+  void AppendUnnest(const Group& g, const std::vector<std::string>& cols, size_t begin, size_t end, Params* p,
+                    std::string* sql) {
     std::vector<std::optional<std::string>> column;
     column.reserve(end - begin);
     auto add = [&](absl::string_view type) {
@@ -497,7 +535,7 @@ class SyncApplier {
     // An array column comes as the text of each array (ArrayCast).
     *sql += "SELECT _dg_i";
     for (const std::string& c : cols) {
-      const std::string& type = t.Find(c)->declared_type;
+      const std::string& type = StoredType(g, c);
       absl::StrAppend(sql, ", ", Quote(c));
       if (IsArrayType(type)) absl::StrAppend(sql, "::", UnboundedType(type), " AS ", Quote(c));
     }
@@ -511,7 +549,7 @@ class SyncApplier {
         if (v == nullptr) v = Find(op.values, c);
         column.push_back(v ? ToText(*v) : std::nullopt);
       }
-      add(t.Find(c)->declared_type);
+      add(StoredType(g, c));
     }
     for (int m = 0; m < 4; ++m) {
       for (size_t i = begin; i < end; ++i) {

@@ -48,6 +48,32 @@ std::vector<Field> KeyOf(const Table& t, const std::vector<Field>& values) {
   return key;
 }
 
+// INVALID_ARGUMENT (CloudValueChanged) naming the first of `values` that
+// the cloud would store changed (cut, padded, rounded: ChangedWhenStored),
+// found in a round trip that only a write of a column that may change a
+// value pays. Throws pqxx errors (a value its column cannot hold at all).
+absl::Status StoredAsGiven(pqxx::transaction_base& tx, const PgCatalog& catalog, const Table& t,
+                           const std::vector<Field>& values) {
+  const PgTableExtra* extra = catalog.Extra(t.name);
+  Params p;
+  std::string whens;
+  std::vector<std::pair<std::string, std::string>> checked;  // column, stored type
+  for (const Field& f : values) {
+    const Column* c = t.Find(f.column);
+    if (c == nullptr) continue;
+    const std::string& stored = extra == nullptr ? c->declared_type : extra->StoredType(c->name, c->declared_type);
+    if (UnboundedType(stored) == stored) continue;
+    const std::string value = absl::StrCat(p.Add(f.value), "::", UnboundedType(stored));
+    absl::StrAppend(&whens, " WHEN ", ChangedWhenStored(stored, value), " THEN ", checked.size());
+    checked.emplace_back(c->name, stored);
+  }
+  if (checked.empty()) return absl::OkStatus();
+  const pqxx::field changed = p.Exec(tx, absl::StrCat("SELECT CASE", whens, " END"))[0][0];
+  if (changed.is_null()) return absl::OkStatus();
+  const auto& [column, stored] = checked.at(changed.as<size_t>());
+  return errors::CloudValueChanged(t.name, column, stored);
+}
+
 }  // namespace
 
 RowText PgTenantDatabase::LockReferenced(pqxx::transaction_base& tx, const std::string& table,
@@ -75,6 +101,7 @@ absl::StatusOr<StoredRow> PgTenantDatabase::ApplyOp(pqxx::transaction_base& tx, 
       if (!Given(op.values, t->columns[i].name)) return errors::CloudKeyRequired(t->name, t->columns[i].name);
     }
   }
+  RETURN_IF_ERROR(StoredAsGiven(tx, catalog, *t, op.values));
   const std::vector<Field> key =
       op.kind == WriteKind::kInsert || op.kind == WriteKind::kUpsert ? KeyOf(*t, op.values) : op.key;
   // The row's columns other rows refer to: a delete, or a change of one of
