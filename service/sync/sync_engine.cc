@@ -366,10 +366,11 @@ absl::StatusOr<SyncEngine::Pass> SyncEngine::Record(const std::string& tenant, c
     }
     if (batch.ops.size() > 1) {
       // Too slow together, maybe not alone: the ops go again at once in
-      // calls half as big, nothing charged. Halving ends at an op that
-      // runs a call out of time by itself; that one is charged (below).
+      // calls an eighth as big (kSlowSplit), nothing charged. Cutting ends
+      // at an op that runs a call out of time by itself; that one is
+      // charged (below).
       CloudSucceeded();
-      const int limit = static_cast<int>(batch.ops.size() / 2);
+      const int limit = std::max(1, static_cast<int>(batch.ops.size()) / kSlowSplit);
       {
         absl::MutexLock lock(&mu_);
         tenants_[tenant].batch_limit = limit;
