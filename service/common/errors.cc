@@ -418,7 +418,8 @@ absl::Status CloudValueChanged(absl::string_view table, absl::string_view column
   return absl::InvalidArgumentError(absl::StrCat(
       "column '", E(column), "' of the cloud table '", E(table), "' is ", E(stored_type),
       ", which would store the value given changed (cut, padded or rounded to fit), so it was not written: "
-      "give a value the column holds as it is, or make the cloud column as wide as the local one"));
+      "give a value the column holds as it is, or widen the cloud column through a migration (the "
+      "gateway reads the cloud's columns at start and after each migration)"));
 }
 
 absl::Status CloudSchemaMismatch(absl::string_view table) {

@@ -476,7 +476,8 @@ CREATE DOMAIN short_code AS VARCHAR(3);
 CREATE DOMAIN shorter_code AS short_code;
 CREATE TABLE typed (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, v VARCHAR(3), c CHARACTER(3), b BIT(3),
   n NUMERIC(5,2), ts TIMESTAMP(0), tz TIME(1) WITH TIME ZONE, iv INTERVAL SECOND(0), d short_code, q "char",
-  r REAL, na NUMERIC(5,2)[], ca CHARACTER(2)[], dd shorter_code, PRIMARY KEY (tenant_id, id));
+  r REAL, na NUMERIC(5,2)[], ca CHARACTER(2)[], dd shorter_code, da short_code[], ba BIT(3)[], im INTERVAL MONTH,
+  mo MONEY, nm NAME, bi BIGINT, PRIMARY KEY (tenant_id, id));
 )sql"),
                             absl::InfiniteFuture())
                   .ok());
@@ -510,11 +511,23 @@ CREATE TABLE typed (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, v VARCHAR(3), c
       {"q", Value{std::string("ab")}, R"(\"char\")"},  // as messages escape quotes
       {"r", Value{0.1}, ""},
       {"r", Value{0.123456789}, "real"},
-      {"na", Value{std::string("{1.5,NULL,2}")}, ""},
+      {"na", Value{std::string("{1.50,NULL,2.00}")}, ""},
       {"na", Value{std::string("{1,1.555}")}, "numeric(5,2)[]"},
+      {"na", Value{std::string("{1.5}")}, "numeric(5,2)[]"},  // an array is served as its text: {1.50}
       {"ca", Value{std::string("{ab,xy}")}, ""},
       {"ca", Value{std::string("{ab,x}")}, "character(2)[]"},
       {"dd", Value{std::string("abc ")}, "character varying(3)"},
+      {"da", Value{std::string(R"({"ab  "})")}, "character varying(3)[]"},
+      {"da", Value{std::string(R"({"ab ",NULL})")}, ""},
+      {"ba", Value{std::string("{101,NULL}")}, ""},
+      {"ba", Value{std::string("{10}")}, "bit(3)[]"},
+      {"ba", Value{}, ""},
+      {"im", Value{std::string("2 mons")}, ""},
+      {"im", Value{std::string("1 mon 30 days -720:00:00")}, "interval month"},  // as long as a month
+      {"mo", Value{1000000.0}, ""},                                              // plain digits, not 1e+06
+      {"mo", Value{std::string("1.005")}, "money"},
+      {"nm", Value{std::string(70, 'n')}, "name"},
+      {"bi", Value{1e6}, ""},
       {"v", Value{}, ""},
   };
   std::vector<SyncOp> ops;
@@ -544,10 +557,12 @@ CREATE TABLE typed (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, v VARCHAR(3), c
     EXPECT_EQ(stored.size(), 0u) << i;
   }
   // What arrived is what was sent.
-  EXPECT_EQ(w.exec1("SELECT string_agg(concat(v, c, b, n, ts, iv, d, q, r, na, ca), '|' ORDER BY id) FROM " +
+  EXPECT_EQ(w.exec1("SELECT string_agg(concat(v, c, b, n, ts, iv, d, q, r, na, ca, da, ba, im, mo, bi), '|' ORDER "
+                    "BY id) FROM " +
                     options_.schema + ".typed")[0]
                 .as<std::string>(),
-            "ab |abc|101|1.50|0.10|2.00|NaN|2026-11-25 10:00:00|00:00:02|xyz|a|0.1|{1.50,NULL,2.00}|{ab,xy}|");
+            "ab |abc|101|1.50|0.10|2.00|NaN|2026-11-25 10:00:00|00:00:02|xyz|a|0.1|{1.50,NULL,2.00}|{ab,xy}|"
+            R"({"ab ",NULL}|{101,NULL}||2 mons|$1,000,000.00|1000000|)");
 }
 
 // Array columns sync (each array goes as its text, cast to the column's

@@ -120,7 +120,8 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
   }
   // Each column: table, name, declared type, type name, NOT NULL, default,
   // place in the key, and the type its values are stored as (a domain's
-  // base type, through domains over domains, with its bound).
+  // base type, through domains over domains, with its bound; for an array
+  // of a domain, its base type's array).
   Params p;
   p.AddText(schema);
   const pqxx::result cols = p.Exec(
@@ -128,10 +129,12 @@ absl::StatusOr<std::shared_ptr<const PgCatalog>> LoadCatalog(pqxx::transaction_b
                        "a.atthasdef OR a.attidentity <> '', "
                        "coalesce(array_position((SELECT k.conkey FROM pg_constraint k WHERE k.conrelid = c.oid AND "
                        "k.contype = 'p'), a.attnum), 0), "
-                       "(WITH RECURSIVE d(id, mod) AS (SELECT a.atttypid, a.atttypmod UNION ALL SELECT "
-                       "b.typbasetype, b.typtypmod FROM d JOIN pg_type b ON b.oid = d.id WHERE b.typtype = 'd') "
-                       "SELECT format_type(d.id, d.mod) FROM d JOIN pg_type e ON e.oid = d.id WHERE e.typtype <> "
-                       "'d') ",
+                       "(WITH RECURSIVE d(id, mod, arr) AS (SELECT CASE WHEN at.typcategory = 'A' AND at.typtype = "
+                       "'b' THEN at.typelem ELSE at.oid END, a.atttypmod, at.typcategory = 'A' AND at.typtype = 'b' "
+                       "FROM pg_type at WHERE at.oid = a.atttypid UNION ALL SELECT b.typbasetype, b.typtypmod, d.arr "
+                       "FROM d JOIN pg_type b ON b.oid = d.id WHERE b.typtype = 'd') SELECT format_type(d.id, d.mod) "
+                       "|| CASE WHEN d.arr THEN '[]' ELSE '' END FROM d JOIN pg_type e ON e.oid = d.id WHERE "
+                       "e.typtype <> 'd') ",
                        kUserFrom,
                        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
                        "JOIN pg_type t ON t.oid = a.atttypid",

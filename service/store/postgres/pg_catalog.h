@@ -32,14 +32,10 @@ struct PgTableExtra {
   std::set<std::string> constraints;               // every constraint name of the table
   std::vector<PgDeferredUnique> deferred_uniques;  // checked at commit
   std::set<std::string> columns;  // every column the cloud table has (but tenant_id and _dg_*), served or not
-  // column -> its type as values are stored (a domain's base type), bound
-  // included: `character varying(3)` for a domain over it
+  // column -> its type as values are stored (a domain's base type, an
+  // array's of its element's), bound included: `character varying(3)` for
+  // a domain over it, `character varying(3)[]` for an array of that domain
   std::map<std::string, std::string, std::less<>> stored_types;
-  // The stored type of `column` (see stored_types); `declared` when unknown.
-  const std::string& StoredType(absl::string_view column, const std::string& declared) const {
-    auto it = stored_types.find(column);
-    return it == stored_types.end() ? declared : it->second;
-  }
 };
 
 // A catalog as tenants see it (tenant_id and _dg_* columns hidden), with
@@ -65,6 +61,14 @@ struct PgCatalog {
     return found;
   }
 };
+
+// The type values of column `c` are stored as (PgTableExtra::stored_types,
+// of its table's `extra`); its declared type when unknown.
+inline const std::string& StoredType(const PgTableExtra* extra, const Column& c) {
+  if (extra == nullptr) return c.declared_type;
+  auto it = extra->stored_types.find(c.name);
+  return it == extra->stored_types.end() ? c.declared_type : it->second;
+}
 
 // The catalog a tenant is served through (see CloudStore::Tenant): of
 // `cloud`'s tables those `local` has too, each with the columns of the

@@ -25,9 +25,14 @@ std::string DoubleText(double d) {
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
   // The shortest text that reads back as `d`: 0.1, not 0.10000000000000001,
   // which a numeric column would keep digit for digit (and a numeric(p,s)
-  // one would store changed, so refuse).
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  // one would store changed, so refuse); in plain digits where they are
+  // few enough (1000000, which an integer or money column takes, not
+  // 1e+06).
+  char buf[64];
+  const double magnitude = std::fabs(d);
+  const bool plain = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21);
+  const auto [end, ec] = plain ? std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed)
+                               : std::to_chars(buf, buf + sizeof buf, d);
   return ec == std::errc() ? std::string(buf, end) : absl::StrFormat("%.17g", d);
 }
 
@@ -81,25 +86,36 @@ std::string UnboundedType(absl::string_view declared_type) {
     return "interval" + suffix;
   }
   if (type == "real") return "double precision" + suffix;
-  if (type == "\"char\"") return "text" + suffix;
+  if (type == "money") return "numeric" + suffix;
+  if (type == "\"char\"" || type == "name") return "text" + suffix;
   return std::string(declared_type);
 }
 
+bool MayChangeWhenStored(absl::string_view stored_type) { return UnboundedType(stored_type) != stored_type; }
+
 std::string ChangedWhenStored(absl::string_view stored_type, absl::string_view expr) {
-  const std::string unbounded = UnboundedType(stored_type);
-  if (unbounded == stored_type) return "";
+  if (!MayChangeWhenStored(stored_type)) return "";
   const std::string stored = absl::StrCat("(", expr, ")::", stored_type);
-  // char(n) and "char" compare as their text without trailing spaces, yet
-  // store and read back with them: compared by their output. A real reads
-  // back as the shortest text that makes it again: compared as that text
-  // read as a double. Others by value (numeric 2 and 2.00 are the same).
-  if (absl::StartsWith(stored_type, "character(") || absl::StartsWith(stored_type, "\"char\"")) {
-    return absl::StrCat("concat(", stored, ") IS DISTINCT FROM concat(", expr, ")");
+  // What the gateway reads back is compared: a numeric or money as a
+  // number (2 and 2.00 are the same), a real as the double its shortest
+  // text makes, anything else as its text (char(n) pads it; an array is
+  // served as its text, so `{1.50}` is not `{1.5}`; an interval's fields
+  // are not its length).
+  if (!IsArrayType(stored_type)) {
+    if (absl::StartsWith(stored_type, "numeric")) return absl::StrCat(stored, " IS DISTINCT FROM (", expr, ")");
+    if (stored_type == "money") return absl::StrCat(stored, "::numeric IS DISTINCT FROM (", expr, ")");
+    if (stored_type == "real") return absl::StrCat(stored, "::text::double precision IS DISTINCT FROM (", expr, ")");
   }
-  if (absl::StartsWith(stored_type, "real")) {
-    return absl::StrCat(stored, "::text::", unbounded, " IS DISTINCT FROM (", expr, ")");
+  return absl::StrCat("concat(", stored, ") IS DISTINCT FROM concat(", expr, ")");
+}
+
+std::string FirstChanged(const std::vector<std::pair<std::string, std::string>>& columns) {
+  std::string whens;
+  for (size_t k = 0; k < columns.size(); ++k) {
+    const std::string changed = ChangedWhenStored(columns[k].first, columns[k].second);
+    if (!changed.empty()) absl::StrAppend(&whens, " WHEN ", changed, " THEN ", k);
   }
-  return absl::StrCat(stored, " IS DISTINCT FROM (", expr, ")");
+  return whens.empty() ? "" : absl::StrCat("CASE", whens, " END");
 }
 
 bool IsArrayType(absl::string_view declared_type) { return absl::EndsWith(declared_type, "]"); }

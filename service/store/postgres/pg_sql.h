@@ -8,6 +8,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/value.h"
@@ -53,11 +54,18 @@ std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements
 // bounded type cuts or rounds what storing it either refuses (22001) or
 // changes unseen; see ChangedWhenStored.
 std::string UnboundedType(absl::string_view declared_type);
+// Whether a column whose values are stored as `stored_type` (a domain's
+// base type, bound included) can store a value of its UnboundedType
+// changed: cut, padded or rounded.
+bool MayChangeWhenStored(absl::string_view stored_type);
 // A condition true when `expr`, of `stored_type`'s UnboundedType, would be
-// stored in a column of `stored_type` (a domain's base type) as another
-// value than it is: cut, padded or rounded. "" for a type that stores every
-// value of its UnboundedType as it is.
+// stored in a column of `stored_type` as another value than it is, as the
+// gateway reads it back. "" when !MayChangeWhenStored(stored_type).
 std::string ChangedWhenStored(absl::string_view stored_type, absl::string_view expr);
+// `CASE WHEN <changed> THEN k ... END`: the index of the first of `columns`
+// (each a stored type and a value expression) whose value would be stored
+// changed (ChangedWhenStored), NULL when none would; "" when none can be.
+std::string FirstChanged(const std::vector<std::pair<std::string, std::string>>& columns);
 // Whether a column declared so holds arrays (`text[]`).
 bool IsArrayType(absl::string_view declared_type);
 // `::type[]` for an ArrayLiteral of a column declared as `declared_type`:

@@ -90,24 +90,16 @@ const Value* Find(const std::vector<Field>& fields, absl::string_view column) {
   return nullptr;
 }
 
-// The type `g`'s values of column `c` are stored as (a domain's base
-// type, bound included).
-const std::string& StoredType(const Group& g, absl::string_view c) {
-  const std::string& declared = g.table->Find(c)->declared_type;
-  return g.extra == nullptr ? declared : g.extra->StoredType(c, declared);
-}
+// The type `g`'s values of column `c` are stored as.
+const std::string& StoredType(const Group& g, absl::string_view c) { return StoredType(g.extra, *g.table->Find(c)); }
 
 // For the statement's row `v` of an upsert: the index in `g.columns` of
-// the first column whose value the cloud would store changed (cut, padded,
-// rounded: ChangedWhenStored); NULL when none would be. "" when no column
-// of `g` can change a value.
+// the first column whose value the cloud would store changed (FirstChanged);
+// "" when no column of `g` can change a value.
 std::string FirstChangedColumn(const Group& g) {
-  std::string whens;
-  for (size_t k = 0; k < g.columns.size(); ++k) {
-    const std::string changed = ChangedWhenStored(StoredType(g, g.columns[k]), "v." + Quote(g.columns[k]));
-    if (!changed.empty()) absl::StrAppend(&whens, " WHEN ", changed, " THEN ", k);
-  }
-  return whens.empty() ? "" : absl::StrCat("CASE", whens, " END");
+  std::vector<std::pair<std::string, std::string>> columns;
+  for (const std::string& c : g.columns) columns.emplace_back(StoredType(g, c), "v." + Quote(c));
+  return FirstChanged(columns);
 }
 
 // `"k1" = v."k1" AND ...` between `a` and `b` on the table's key.

@@ -56,22 +56,20 @@ absl::Status StoredAsGiven(pqxx::transaction_base& tx, const PgCatalog& catalog,
                            const std::vector<Field>& values) {
   const PgTableExtra* extra = catalog.Extra(t.name);
   Params p;
-  std::string whens;
-  std::vector<std::pair<std::string, std::string>> checked;  // column, stored type
+  std::vector<std::pair<std::string, std::string>> checked;  // stored type, value
+  std::vector<std::string> names;
   for (const Field& f : values) {
     const Column* c = t.Find(f.column);
-    if (c == nullptr) continue;
-    const std::string& stored = extra == nullptr ? c->declared_type : extra->StoredType(c->name, c->declared_type);
-    if (UnboundedType(stored) == stored) continue;
-    const std::string value = absl::StrCat(p.Add(f.value), "::", UnboundedType(stored));
-    absl::StrAppend(&whens, " WHEN ", ChangedWhenStored(stored, value), " THEN ", checked.size());
-    checked.emplace_back(c->name, stored);
+    if (c == nullptr || !MayChangeWhenStored(StoredType(extra, *c))) continue;
+    const std::string& stored = StoredType(extra, *c);
+    checked.emplace_back(stored, absl::StrCat(p.Add(f.value), "::", UnboundedType(stored)));
+    names.push_back(c->name);
   }
   if (checked.empty()) return absl::OkStatus();
-  const pqxx::field changed = p.Exec(tx, absl::StrCat("SELECT CASE", whens, " END"))[0][0];
+  const pqxx::field changed = p.Exec(tx, "SELECT " + FirstChanged(checked))[0][0];
   if (changed.is_null()) return absl::OkStatus();
-  const auto& [column, stored] = checked.at(changed.as<size_t>());
-  return errors::CloudValueChanged(t.name, column, stored);
+  const size_t k = changed.as<size_t>();
+  return errors::CloudValueChanged(t.name, names.at(k), checked.at(k).first);
 }
 
 }  // namespace
