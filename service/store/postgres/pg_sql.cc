@@ -25,9 +25,9 @@ std::string DoubleText(double d) {
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
   // The shortest text that reads back as `d`: 0.1, not 0.10000000000000001,
   // which a numeric column would keep digit for digit (and a numeric(p,s)
-  // one would store changed, so refuse); in plain digits where they are
-  // few enough (1000000, which an integer or money column takes, not
-  // 1e+06).
+  // one would store changed, so refuse); below 1e21 in plain digits
+  // (1000000, which an integer or money column takes, not 1e+06; beyond
+  // 2^53, where every double is an integer, that integer's digits).
   char buf[64];
   const double magnitude = std::fabs(d);
   const bool plain = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21);
@@ -86,7 +86,6 @@ std::string UnboundedType(absl::string_view declared_type) {
     return "interval" + suffix;
   }
   if (type == "real") return "double precision" + suffix;
-  if (type == "money") return "numeric" + suffix;
   if (type == "\"char\"" || type == "name") return "text" + suffix;
   return std::string(declared_type);
 }
@@ -96,14 +95,13 @@ bool MayChangeWhenStored(absl::string_view stored_type) { return UnboundedType(s
 std::string ChangedWhenStored(absl::string_view stored_type, absl::string_view expr) {
   if (!MayChangeWhenStored(stored_type)) return "";
   const std::string stored = absl::StrCat("(", expr, ")::", stored_type);
-  // What the gateway reads back is compared: a numeric or money as a
-  // number (2 and 2.00 are the same), a real as the double its shortest
-  // text makes, anything else as its text (char(n) pads it; an array is
-  // served as its text, so `{1.50}` is not `{1.5}`; an interval's fields
-  // are not its length).
+  // What the gateway reads back is compared: a numeric as a number (2
+  // and 2.00 are the same), a real as the double its shortest text makes,
+  // anything else as its text (char(n) pads it; an array is served as its
+  // text, so `{1.50}` is not `{1.5}`; an interval's fields are not its
+  // length).
   if (!IsArrayType(stored_type)) {
     if (absl::StartsWith(stored_type, "numeric")) return absl::StrCat(stored, " IS DISTINCT FROM (", expr, ")");
-    if (stored_type == "money") return absl::StrCat(stored, "::numeric IS DISTINCT FROM (", expr, ")");
     if (stored_type == "real") return absl::StrCat(stored, "::text::double precision IS DISTINCT FROM (", expr, ")");
   }
   return absl::StrCat("concat(", stored, ") IS DISTINCT FROM concat(", expr, ")");

@@ -50,8 +50,7 @@ std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements
 // its values, for values on their way in: varchar(n), char(n), bit(n) and
 // varbit(n) without their length, numeric(p,s) and the time types without
 // their precision, interval without its fields and precision, real as
-// double precision, money as numeric, "char" and name as text, and arrays
-// of them. A cast to a
+// double precision, "char" and name as text, and arrays of them. A cast to a
 // bounded type cuts or rounds what storing it either refuses (22001) or
 // changes unseen; see ChangedWhenStored.
 std::string UnboundedType(absl::string_view declared_type);
