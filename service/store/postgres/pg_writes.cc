@@ -60,8 +60,9 @@ absl::Status StoredAsGiven(pqxx::transaction_base& tx, const PgCatalog& catalog,
   std::vector<std::string> names;
   for (const Field& f : values) {
     const Column* c = t.Find(f.column);
-    if (c == nullptr || !MayChangeWhenStored(StoredType(extra, *c))) continue;
+    if (c == nullptr) continue;
     const std::string& stored = StoredType(extra, *c);
+    if (!MayChangeWhenStored(stored)) continue;
     checked.emplace_back(stored, absl::StrCat(p.Add(f.value), "::", UnboundedType(stored)));
     names.push_back(c->name);
   }
